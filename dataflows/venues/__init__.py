@@ -1,0 +1,1 @@
+"""Market-data venues behind one protocol: synthetic (embedded default), ccxt, files."""

@@ -1,0 +1,105 @@
+"""The venue protocol every data source implements, and the frame shapes it returns.
+
+A venue answers three questions:
+
+- `markets()`: one row per tradable symbol — symbol, base, quote, type, asset_class, tick_size, lot_size,
+  min_notional, listed_at (UTC datetime or null), active. Unknown values are null, never a made-up default.
+- `tickers()`: one row per symbol — symbol, last, quote_volume (24h, in quote currency), change (24h fraction).
+- `ohlcv(symbol, timeframe, since_ms, limit)`: one page of bars with open time >= `since_ms`, oldest first, at most
+  `limit` rows, in the schema of `columns.ohlcv_schema()`. The last row may be the forming (incomplete) bar; callers
+  drop it with the symbol's calendar. An empty frame means the venue has nothing at or after `since_ms`.
+
+Failures raise `RateLimited`, `TransientVenueError` (both retried by the ingester) or `BadPayload`/`VenueError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from dataflows import columns as C
+
+if TYPE_CHECKING:  # annotations only; this module is not a Hamilton node module
+    import polars as pl
+
+MARKET_COLUMNS = (
+    C.SYMBOL, C.BASE, C.QUOTE, "type", C.ASSET_CLASS,
+    C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL, C.LISTED_AT, C.ACTIVE,
+)
+TICKER_COLUMNS = (C.SYMBOL, C.LAST, C.QUOTE_VOLUME, C.CHANGE)
+
+
+def market_schema() -> dict:
+    """Polars schema of `Venue.markets()`."""
+    import polars as pl
+
+    return {
+        C.SYMBOL: pl.String,
+        C.BASE: pl.String,
+        C.QUOTE: pl.String,
+        "type": pl.String,
+        C.ASSET_CLASS: pl.String,
+        C.TICK_SIZE: pl.Float64,
+        C.LOT_SIZE: pl.Float64,
+        C.MIN_NOTIONAL: pl.Float64,
+        C.LISTED_AT: pl.Datetime("ms", "UTC"),
+        C.ACTIVE: pl.Boolean,
+    }
+
+
+def ticker_schema() -> dict:
+    """Polars schema of `Venue.tickers()`."""
+    import polars as pl
+
+    return {C.SYMBOL: pl.String, C.LAST: pl.Float64, C.QUOTE_VOLUME: pl.Float64, C.CHANGE: pl.Float64}
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """What the data phase needs from a market-data source."""
+
+    name: str
+    """Stable identifier used in lakehouse paths (`synthetic`, `binance`, `files-<folder>`)."""
+
+    page_limit: int
+    """Largest `limit` one `ohlcv` call honours."""
+
+    rate_limit_per_sec: float | None
+    """Requests per second the ingester may send; None when the venue throttles itself (ccxt)."""
+
+    def markets(self) -> pl.DataFrame: ...
+
+    def tickers(self) -> pl.DataFrame: ...
+
+    def ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> pl.DataFrame: ...
+
+
+def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
+    """All bars with open time in [start_ms, end_ms], paging with `venue.ohlcv`.
+
+    A venue with its own range fetch (ccxt's pagination) exposes `ohlcv_range` with the same signature and is
+    used as is. Paging stops at an empty page, a page that does not advance, or the end of the range.
+    Rows are deduplicated by timestamp (last wins) and sorted.
+    """
+    import polars as pl
+
+    own = getattr(venue, "ohlcv_range", None)
+    if own is not None:
+        frame = own(symbol, timeframe, start_ms, end_ms)
+    else:
+        pages, since = [], start_ms
+        while since <= end_ms:
+            page = venue.ohlcv(symbol, timeframe, since, venue.page_limit)
+            if page.height == 0:
+                break
+            pages.append(page)
+            last = int(page[C.TS].dt.epoch("ms").max())
+            if last < since:
+                break
+            since = last + 1
+        frame = pl.concat(pages) if pages else pl.DataFrame(schema=C.ohlcv_schema())
+    ts = pl.col(C.TS).dt.epoch("ms")
+    return (
+        frame.filter((ts >= start_ms) & (ts <= end_ms))
+        .unique(C.TS, keep="last", maintain_order=True)
+        .sort(C.TS)
+    )
