@@ -22,8 +22,8 @@ def validate_symbol(symbol: object) -> str:
     if not isinstance(symbol, str) or not symbol or len(symbol) > MAX_SYMBOL_LEN:
         msg = f"symbol {symbol!r} must be a non-empty string of at most {MAX_SYMBOL_LEN} characters"
         raise UnsafeKey(msg)
-    if any(not ch.isprintable() or ch.isspace() for ch in symbol):
-        msg = f"symbol {symbol!r} contains whitespace or control characters"
+    if any(not ch.isprintable() or ch.isspace() or ch == "|" for ch in symbol):
+        msg = f"symbol {symbol!r} contains whitespace, control characters or '|' (reserved for atom ids)"
         raise UnsafeKey(msg)
     return symbol
 

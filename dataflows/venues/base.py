@@ -22,8 +22,16 @@ if TYPE_CHECKING:  # annotations only; this module is not a Hamilton node module
     import polars as pl
 
 MARKET_COLUMNS = (
-    C.SYMBOL, C.BASE, C.QUOTE, "type", C.ASSET_CLASS,
-    C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL, C.LISTED_AT, C.ACTIVE,
+    C.SYMBOL,
+    C.BASE,
+    C.QUOTE,
+    "type",
+    C.ASSET_CLASS,
+    C.TICK_SIZE,
+    C.LOT_SIZE,
+    C.MIN_NOTIONAL,
+    C.LISTED_AT,
+    C.ACTIVE,
 )
 TICKER_COLUMNS = (C.SYMBOL, C.LAST, C.QUOTE_VOLUME, C.CHANGE)
 
@@ -98,8 +106,4 @@ def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms
             since = last + 1
         frame = pl.concat(pages) if pages else pl.DataFrame(schema=C.ohlcv_schema())
     ts = pl.col(C.TS).dt.epoch("ms")
-    return (
-        frame.filter((ts >= start_ms) & (ts <= end_ms))
-        .unique(C.TS, keep="last", maintain_order=True)
-        .sort(C.TS)
-    )
+    return frame.filter((ts >= start_ms) & (ts <= end_ms)).unique(C.TS, keep="last", maintain_order=True).sort(C.TS)

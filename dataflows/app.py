@@ -1,0 +1,206 @@
+"""The Hydra edge: compose the config, turn it into frozen `Settings`, run a verb, map errors to exit codes.
+
+Everything below this module takes plain values; Hydra never leaks further in.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from dataflows.config import Settings, conf_dir, register_schema, settings_from_cfg
+from dataflows.errors import DataflowsError
+
+log = logging.getLogger("dataflows")
+
+
+def launch(verb: str) -> None:
+    """Run `verb` under `@hydra.main` with the packaged `conf/`."""
+    import hydra
+
+    register_schema()
+
+    @hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")
+    def _main(cfg: Any) -> None:
+        code = dispatch(verb, cfg)
+        if code:
+            raise SystemExit(code)
+
+    _main()
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_dataflows", False) for h in root.handlers):
+        return
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._dataflows = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("hamilton", "numba", "urllib3", "ccxt", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def dispatch(verb: str, cfg: Any) -> int:
+    """Run one verb on a composed config; returns the exit code (0 ok) after printing a one-line reason."""
+    _setup_logging()
+    try:
+        settings = settings_from_cfg(cfg)
+        from omegaconf import OmegaConf
+
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        if verb == "run":
+            return run(settings, resolved)
+        if verb == "audit":
+            return audit(settings)
+        if verb == "viz":
+            return viz(settings)
+        msg = f"unknown verb {verb!r}"
+        raise DataflowsError(msg)
+    except DataflowsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+
+
+def run(settings: Settings, resolved: dict) -> int:
+    """The main job: the data phase for the configured profile; prints the run folder."""
+    from dataflows.driver import DATA_PHASE_OUTPUTS, NodeTimer, build_driver
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.runs import new_run
+
+    if settings.meta is not None:
+        from dataflows.errors import ConfigError
+
+        msg = "meta=... runs are not available yet (the meta-portfolio issue); run a profile instead"
+        raise ConfigError(msg)
+    if settings.executor.kind != "local":
+        from dataflows.errors import ConfigError
+
+        msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
+        raise ConfigError(msg)
+    ctx = new_run(settings)
+    lh = Lakehouse(settings.data_root)
+    timer = NodeTimer()
+    dr = build_driver(settings, adapters=(timer,))
+    inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
+    outcome, error, results = "ok", None, {}
+    log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
+    try:
+        results = dr.execute(list(DATA_PHASE_OUTPUTS), inputs=inputs)
+    except DataflowsError as exc:
+        outcome, error = "failed", str(exc)
+        raise
+    except Exception as exc:
+        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
+        raise
+    finally:
+        _finish(settings, ctx, lh, resolved, timer.timings, outcome, error, results)
+    sys.stdout.write(f"{ctx.run_dir}\n")
+    return 0
+
+
+def _finish(
+    settings: Settings,
+    ctx: Any,
+    lh: Any,
+    resolved: dict,
+    timings: dict,
+    outcome: str,
+    error: str | None,
+    results: dict,
+) -> None:
+    import json
+
+    from dataflows.runs import write_manifest
+
+    symbols: list[str] = []
+    cands = ctx.run_dir / "candidates.json"
+    if cands.exists():
+        symbols = sorted({c["symbol"] for c in json.loads(cands.read_text())["candidates"]})
+    inputs = {
+        "lakehouse": str(lh.root),
+        "ohlcv_sha256": lh.file_hashes(settings.venue_name, settings.data.timeframe, symbols),
+        "tables_sha256": {p.name: _sha(p) for p in (lh.quarantine_path, lh.metadata_path) if p.exists()},
+    }
+    extra = {}
+    if "health_table" in results:
+        table = results["health_table"]
+        extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
+        extra["healthy_symbols"] = results.get("healthy_symbols")
+    write_manifest(ctx, config=resolved, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
+    level = logging.INFO if outcome == "ok" else logging.ERROR
+    log.log(level, "run %s %s: %s", ctx.run_id, outcome, extra.get("health", error))
+
+
+def _sha(path: Any) -> str:
+    from dataflows.lakehouse.store import file_hash
+
+    return file_hash(path)
+
+
+def audit(settings: Settings) -> int:
+    """Print the health table of the configured candidates; fetches nothing."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataflows.driver import AUDIT_OUTPUTS, build_driver
+    from dataflows.lakehouse.store import Lakehouse
+
+    lh = Lakehouse(settings.data_root)
+    tmp_run = settings.data_root / "runs"
+    tmp_run.mkdir(parents=True, exist_ok=True)
+    dr = build_driver(settings)
+    res = dr.execute(
+        list(AUDIT_OUTPUTS),
+        inputs={"settings": settings, "lakehouse": lh, "run_dir": tmp_run, "as_of_ms": settings.as_of_ms},
+    )
+    table = res["audit_before_table"]
+    console = Console(width=160)
+    out = Table(title=f"lakehouse health as of {settings.as_of.isoformat()} ({settings.venue.kind})")
+    for col in ("symbol", "status", "missing_bars", "reason"):
+        out.add_column(col, overflow="fold")
+    for row in table.iter_rows(named=True):
+        out.add_row(row["symbol"], row["status"], str(row["missing_bars"]), row["reason"])
+    console.print(out)
+    counts = ", ".join(f"{s}: {n}" for s, n in sorted(table["status"].value_counts().rows()))
+    console.print(f"{table.height} symbols — {counts}")
+    return 0
+
+
+def viz(settings: Settings) -> int:
+    """Write a picture of the DAG that `run` builds for this config."""
+    import shutil
+    from pathlib import Path
+
+    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver
+    from dataflows.errors import ConfigError
+
+    if shutil.which("dot") is None:
+        msg = "graphviz's `dot` is not installed: `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
+        raise ConfigError(msg)
+    out = Path(settings.viz.output).expanduser().resolve()
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "pdf"):
+        msg = f"viz.output={settings.viz.output!r} must end in .svg, .png or .pdf"
+        raise ConfigError(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dr = build_driver(settings)
+    dr.visualize_execution(
+        list(DATA_PHASE_OUTPUTS),
+        str(out.with_suffix("")),
+        render_kwargs={"format": fmt, "view": False},
+        inputs={"settings": settings, "lakehouse": None, "run_dir": None, "as_of_ms": 0},
+    )
+    if not out.exists() or out.stat().st_size == 0:
+        msg = f"graphviz did not write {out}"
+        raise DataflowsError(msg)
+    sys.stdout.write(f"{out}\n")
+    return 0

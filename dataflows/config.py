@@ -1,0 +1,273 @@
+"""Typed configuration: frozen dataclasses built once from Hydra's DictConfig, then passed around as plain values.
+
+Hydra composes `conf/` against a schema derived from these classes (Hydra needs mutable nodes, so the schema is a
+mutable mirror generated from the frozen classes: there is one definition). Unknown keys and wrong types are
+rejected by OmegaConf with the full key named; `Settings.validate()` adds the checks types cannot express.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataflows import columns as C
+from dataflows.errors import ConfigError
+
+VENUE_KINDS = ("synthetic", "ccxt", "files")
+EXECUTOR_KINDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What this run is: its id, its clock."""
+
+    as_of: str | None = None  # ISO date (= end of that day, UTC) or datetime; None = now
+    id: str | None = None  # default: <as_of>_<profile>_<random>; one safe path component
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the lakehouse lives and how the data phase repairs it."""
+
+    root: str = "./data"
+    timeframe: str = "1d"
+    history_days: int = 730  # required history window ending at the last completed bar
+    max_repair_rounds: int = 3  # audit → fetch → re-audit loops before giving up
+    concurrency: int = 4  # parallel symbol fetches
+    retries: int = 5  # attempts per venue call on rate limits and network errors
+    retry_wait_s: float = 0.5  # first backoff; doubles up to retry_wait_max_s
+    retry_wait_max_s: float = 8.0
+    lease_s: float = 120.0  # a fetch lease expires after this (crashed holder)
+    lease_wait_s: float = 300.0  # how long to wait for another process's lease
+    progress: bool = True  # rich progress bar (only when stderr is a terminal)
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Toxic-data policy: the one place its thresholds live."""
+
+    max_abs_return: float = 5.0  # |daily simple return| >= 500% is toxic
+    flat_bars: int = 20  # this many identical closes in a row is a flat line
+    spike_mult: float = 100.0  # volume > spike_mult x median of the previous spike_window bars
+    spike_window: int = 30
+    quarantine_days: int = 30  # a quarantine entry expires after this
+    lookback_days: int = 0  # 0 = scan the whole required history window
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """The strict gate after repair."""
+
+    strict: bool = True  # UNREPAIRABLE candidates fail the run (false: excluded and reported)
+    min_healthy: int = 1  # fewer healthy candidates than this fails the run
+
+
+@dataclass(frozen=True)
+class VenueConfig:
+    """Which venue and its options; fields that do not apply to `kind` must stay at their defaults."""
+
+    kind: str = "synthetic"
+    # synthetic
+    seed: int = 0
+    n_crypto: int = 150
+    n_equity: int = 60
+    page_limit: int = 1000
+    error_rate: float = 0.0
+    rate_limit_per_sec: float | None = None
+    defects: bool = True
+    # ccxt
+    exchange: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    # files
+    path: str | None = None
+    # ccxt and files
+    asset_class: str = C.CRYPTO
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Where the DAG runs."""
+
+    kind: str = "local"
+    num_cpus: int | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """A sleeve: which scanners feed it (phase-2 settings join here)."""
+
+    name: str = "default"
+    description: str = ""
+    scanners: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VizConfig:
+    """Output of `python -m dataflows viz`."""
+
+    output: str = "dag.svg"  # .svg, .png or .pdf
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole resolved configuration of one invocation."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    venue: VenueConfig = field(default_factory=VenueConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    scanner: dict[str, Any] | None = None  # a scanner spec chosen with `scanner=NAME` replaces the profile's list
+    meta: dict[str, Any] | None = None  # meta-portfolio config (designed in; runs arrive with the meta issue)
+    viz: VizConfig = field(default_factory=VizConfig)
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """`run.as_of` as an aware UTC datetime (a bare date means the end of that day)."""
+        return parse_as_of(self.run.as_of)
+
+    @property
+    def as_of_ms(self) -> int:
+        return int(self.as_of.timestamp() * 1000)
+
+    @property
+    def venue_name(self) -> str:
+        """The venue's name in lakehouse paths: `synthetic`, the ccxt exchange id, or `files-<folder>`."""
+        if self.venue.kind == "ccxt":
+            return str(self.venue.exchange)
+        if self.venue.kind == "files":
+            return f"files-{Path(str(self.venue.path)).expanduser().resolve().name}"
+        return "synthetic"
+
+    @property
+    def data_root(self) -> Path:
+        return Path(self.data.root).expanduser().resolve()
+
+    def validate(self) -> Settings:
+        """Checks types cannot express; raises `ConfigError` naming the key."""
+        _choice("venue.kind", self.venue.kind, VENUE_KINDS)
+        _choice("executor.kind", self.executor.kind, EXECUTOR_KINDS)
+        _choice("venue.asset_class", self.venue.asset_class, C.ASSET_CLASSES)
+        from dataflows.lakehouse.calendar import timeframe_ms
+        from dataflows.lakehouse.keys import validate_run_id
+
+        timeframe_ms(self.data.timeframe)
+        if self.run.id is not None:
+            validate_run_id(self.run.id)
+        parse_as_of(self.run.as_of)
+        _positive("data.history_days", self.data.history_days)
+        _positive("data.max_repair_rounds", self.data.max_repair_rounds)
+        _positive("data.concurrency", self.data.concurrency)
+        _positive("data.retries", self.data.retries)
+        _positive("guard.max_abs_return", self.guard.max_abs_return)
+        _positive("guard.flat_bars", self.guard.flat_bars)
+        _positive("guard.spike_mult", self.guard.spike_mult)
+        _positive("guard.spike_window", self.guard.spike_window)
+        if not 0.0 <= self.venue.error_rate < 1.0:
+            msg = f"venue.error_rate={self.venue.error_rate} must be in [0, 1)"
+            raise ConfigError(msg)
+        if self.venue.kind == "ccxt" and not self.venue.exchange:
+            msg = "venue.exchange is required with venue=ccxt (e.g. venue.exchange=binance)"
+            raise ConfigError(msg)
+        if self.venue.kind == "files" and not self.venue.path:
+            msg = "venue.path is required with venue=files (a folder of CSV/Parquet files, one per symbol)"
+            raise ConfigError(msg)
+        if not self.profile.scanners and self.scanner is None:
+            msg = f"profile {self.profile.name!r} lists no scanners; set profile.scanners or scanner=NAME"
+            raise ConfigError(msg)
+        return self
+
+
+def parse_as_of(value: str | None) -> dt.datetime:
+    """Parse `run.as_of`: None → now (UTC); `YYYY-MM-DD` → the end of that day; ISO datetimes as given (naive = UTC)."""
+    if value is None:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC) + dt.timedelta(days=1)
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"run.as_of={value!r} is not an ISO date (2026-06-30) or datetime (2026-06-30T12:00:00Z)"
+        raise ConfigError(msg) from None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        msg = f"{key}={value!r} is not one of {list(allowed)}"
+        raise ConfigError(msg)
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        msg = f"{key}={value} must be > 0"
+        raise ConfigError(msg)
+
+
+# --- Hydra schema: mutable mirrors of the frozen classes --------------------------------------------------------
+
+_MIRRORS: dict[type, type] = {}
+
+
+def schema_class(cls: type) -> type:
+    """A mutable dataclass with the same fields as frozen `cls` (nested config classes mirrored too)."""
+    if cls in _MIRRORS:
+        return _MIRRORS[cls]
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            mirror = schema_class(tp)
+            fields.append((f.name, mirror, field(default_factory=mirror)))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields.append((f.name, tp, field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, tp, field(default=f.default)))
+    _MIRRORS[cls] = dataclasses.make_dataclass(f"{cls.__name__}Schema", fields)
+    return _MIRRORS[cls]
+
+
+def _freeze(cls: type, value: Any) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        item = getattr(value, f.name)
+        tp = hints[f.name]
+        kwargs[f.name] = _freeze(tp, item) if dataclasses.is_dataclass(tp) else item
+    return cls(**kwargs)
+
+
+def register_schema() -> None:
+    """Register the schema with Hydra's ConfigStore as `settings_schema` (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="settings_schema", node=schema_class(Settings))
+
+
+def settings_from_cfg(cfg: Any) -> Settings:
+    """DictConfig (composed against the schema) → validated frozen `Settings`."""
+    from omegaconf import OmegaConf
+
+    obj = OmegaConf.to_object(cfg)
+    if isinstance(obj, dict):  # composed without the schema (e.g. a test's bare compose)
+        obj = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema_class(Settings)), cfg))
+    return _freeze(Settings, obj).validate()
+
+
+def conf_dir() -> Path:
+    """The `conf/` folder: beside the package in a checkout, inside it (`_conf`) in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "conf", here / "_conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    msg = f"cannot find the conf/ folder near {here}; reinstall the package"
+    raise ConfigError(msg)

@@ -1,0 +1,72 @@
+"""Crash-safe file writes: write a temp file beside the target, fsync it, rename over the target, fsync the folder.
+
+A crash at any point leaves either the old file or the new one, never a torn file. Leftover temp files
+(`.<name>.<pid>.<token>.tmp`) are harmless and removed by `sweep_temps`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path to write; on success it atomically replaces `target`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    """Atomically write `data` to `target`."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json(target: Path, obj: Any) -> None:
+    """Atomically write `obj` as indented, key-sorted JSON (non-JSON values via `str`)."""
+    write_bytes(target, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def write_parquet(target: Path, frame: Any) -> None:
+    """Atomically write a Polars frame as Parquet (zstd, statistics on)."""
+    with atomic_path(target) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+
+
+def sweep_temps(folder: Path, older_than_s: float = 3600.0) -> int:
+    """Remove temp files older than `older_than_s` under `folder`; returns how many."""
+    if not folder.exists():
+        return 0
+    cutoff, removed = time.time() - older_than_s, 0
+    for tmp in folder.rglob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+    return removed

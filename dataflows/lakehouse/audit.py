@@ -1,0 +1,199 @@
+"""The lakehouse auditor: classify each candidate series as FRESH, STALE, MISSING, GAPPED, TOXIC or UNREPAIRABLE,
+with the evidence and the exact bar ranges a repair would fetch.
+
+The required window of a symbol is [max(as_of − history_days, listing), last completed bar]. Bars the venue has
+confirmed it does not have (a targeted fetch came back without them) are not fetched again: before the venue's
+floor they mean the older history does not exist (UNREPAIRABLE), inside the series they are venue gaps
+(UNREPAIRABLE on a 24/7 calendar, accepted holidays on a session calendar), after the last bar they mean the venue
+has no newer data (UNREPAIRABLE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.lakehouse.calendar import DAY_MS, Calendar, calendar_for
+from dataflows.lakehouse.store import Lakehouse
+
+FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE = (
+    "FRESH",
+    "STALE",
+    "MISSING",
+    "GAPPED",
+    "TOXIC",
+    "UNREPAIRABLE",
+)
+STATUSES = (FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE)
+
+
+def iso(ts_ms: int | None) -> str | None:
+    """Epoch ms → ISO-8601 UTC (None passes through)."""
+    if ts_ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class BarRange:
+    """A contiguous run of expected bars (open times, inclusive) and why it is wanted."""
+
+    start: int
+    end: int
+    kind: str  # all | head | gap | tail
+    bars: int
+
+    def as_dict(self) -> dict:
+        return {"start": iso(self.start), "end": iso(self.end), "kind": self.kind, "bars": self.bars}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the auditor needs to know about one symbol."""
+
+    symbol: str
+    asset_class: str
+    listed_at_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class SymbolAudit:
+    """One symbol's health at one moment."""
+
+    symbol: str
+    asset_class: str
+    status: str  # TOXIC when quarantined, else data_status
+    data_status: str  # FRESH | STALE | MISSING | GAPPED | UNREPAIRABLE
+    reason: str
+    ranges: tuple[BarRange, ...] = ()
+    evidence: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["ranges"] = [r.as_dict() for r in self.ranges]
+        return out
+
+
+def _runs(ts: np.ndarray, cal: Calendar) -> list[tuple[int, int, int]]:
+    """Group sorted expected open times into contiguous runs (consecutive on the calendar)."""
+    if ts.size == 0:
+        return []
+    out, start, prev, n = [], int(ts[0]), int(ts[0]), 1
+    for t in ts[1:]:
+        t = int(t)
+        if t == cal.step(prev, 1):
+            prev, n = t, n + 1
+        else:
+            out.append((start, prev, n))
+            start, prev, n = t, t, 1
+    out.append((start, prev, n))
+    return out
+
+
+def required_window(cand: Candidate, timeframe: str, as_of_ms: int, history_days: int) -> tuple[Calendar, int, int]:
+    """(calendar, first required open time, last completed open time) of a candidate."""
+    cal = calendar_for(cand.asset_class, timeframe)
+    last = cal.last_completed(as_of_ms)
+    start = cal.floor(last - (history_days - 1) * DAY_MS)
+    if cand.listed_at_ms is not None:
+        listed = cal.floor(cand.listed_at_ms)
+        start = max(start, listed if listed >= cand.listed_at_ms else listed + cal.bar_ms)
+    return cal, start, last
+
+
+def audit_symbol(
+    lh: Lakehouse,
+    venue: str,
+    timeframe: str,
+    cand: Candidate,
+    *,
+    as_of_ms: int,
+    history_days: int,
+    quarantine: dict | None = None,
+) -> SymbolAudit:
+    """Classify one candidate against the lakehouse (reconciling the registry with the file first)."""
+    cal, start, last = required_window(cand, timeframe, as_of_ms, history_days)
+    row, note = lh.reconcile(venue, timeframe, cand.symbol)
+    evidence: dict = {"required_start": iso(start), "last_completed": iso(last)}
+    if note:
+        evidence["reconciled"] = note
+
+    def result(data_status: str, reason: str, ranges: tuple[BarRange, ...] = ()) -> SymbolAudit:
+        status = TOXIC if quarantine else data_status
+        if quarantine:
+            evidence["quarantine"] = quarantine
+            reason = f"quarantined: {quarantine.get('reason')}; data {data_status.lower()}: {reason}"
+        return SymbolAudit(cand.symbol, cand.asset_class, status, data_status, reason, ranges, evidence)
+
+    expected = cal.expected(start, last)
+    if row is None or row.rows == 0 or row.first_ts is None:
+        holes = lh.registry.holes(venue, cand.symbol, timeframe)
+        if any(h[2] == "all" and h[0] <= start and h[1] >= last for h in holes):
+            return result(UNREPAIRABLE, "venue returned no bars for the required window")
+        return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
+
+    stored = pl.read_parquet(lh.ohlcv_path(venue, timeframe, cand.symbol), columns=[C.TS])
+    have = stored[C.TS].dt.epoch("ms").to_numpy()
+    first_ts, last_ts = int(have.min()), int(have.max())
+    evidence.update(first_bar=iso(first_ts), last_bar=iso(last_ts), rows=int(have.size))
+    missing = np.setdiff1d(expected, have, assume_unique=True)
+    if missing.size == 0:
+        return result(FRESH, "complete")
+
+    holes = lh.registry.holes(venue, cand.symbol, timeframe)
+    confirmed = np.zeros(missing.size, dtype=bool)
+    for h_start, h_end, _ in holes:
+        confirmed |= (missing >= h_start) & (missing <= h_end)
+    if row.floor_ts is not None:
+        confirmed |= missing < row.floor_ts
+    ranges = []
+    for r_start, r_end, n in _runs(missing[~confirmed], cal):
+        kind = "head" if r_end < first_ts else "tail" if r_start > last_ts else "gap"
+        ranges.append(BarRange(r_start, r_end, kind, n))
+    problems = []
+    for r_start, r_end, n in _runs(missing[confirmed], cal):
+        kind = "no_older_history" if r_end < first_ts else "no_newer_data" if r_start > last_ts else "venue_gap"
+        problems.append({"kind": kind, "start": iso(r_start), "end": iso(r_end), "bars": n})
+    if problems:
+        evidence["venue_confirmed_missing"] = problems
+    if ranges:
+        kinds = {r.kind for r in ranges}
+        status = GAPPED if kinds & {"head", "gap"} else STALE
+        what = ", ".join(f"{r.kind} {iso(r.start)}..{iso(r.end)} ({r.bars} bars)" for r in ranges)
+        return result(status, f"missing {what}", tuple(ranges))
+    blocking = [p for p in problems if not (p["kind"] == "venue_gap" and cal.sessions)]
+    if blocking:
+        p = blocking[0]
+        what = {
+            "no_older_history": "the venue has no bars before",
+            "no_newer_data": "the venue has no bars after",
+            "venue_gap": "the venue has no bars in",
+        }[p["kind"]]
+        return result(UNREPAIRABLE, f"{what} the required window ({p['start']}..{p['end']}, {p['bars']} bars)")
+    return result(FRESH, "complete (venue holidays accepted)")
+
+
+def audit_table(audits: list[SymbolAudit]) -> pl.DataFrame:
+    """Audits as a frame: symbol, asset_class, status, data_status, reason, missing_bars."""
+    return pl.DataFrame(
+        {
+            C.SYMBOL: [a.symbol for a in audits],
+            C.ASSET_CLASS: [a.asset_class for a in audits],
+            "status": [a.status for a in audits],
+            "data_status": [a.data_status for a in audits],
+            "reason": [a.reason for a in audits],
+            "missing_bars": [sum(r.bars for r in a.ranges) for a in audits],
+        },
+        schema={
+            C.SYMBOL: pl.String,
+            C.ASSET_CLASS: pl.String,
+            "status": pl.String,
+            "data_status": pl.String,
+            "reason": pl.String,
+            "missing_bars": pl.Int64,
+        },
+    )

@@ -1,0 +1,274 @@
+"""The lakehouse registry: one SQLite file that records what is on disk, what the venue confirmed it does not have,
+every fetch, and the fetch leases that keep two processes (or Ray workers) from fetching the same thing twice.
+
+Leases are taken in one `BEGIN IMMEDIATE` transaction per (venue, symbol, timeframe): the winner fetches, the loser
+waits for the lease to go away and then re-audits (and usually finds nothing left to fetch). A crashed holder's lease
+expires after `lease_s`. The registry is only ever updated *after* the data file it describes was atomically
+replaced, so it never claims bars that are not on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataflows.errors import LakehouseError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
+    first_ts INTEGER, last_ts INTEGER, rows INTEGER NOT NULL DEFAULT 0, content_hash TEXT,
+    floor_ts INTEGER,                 -- the venue confirmed it has no bars before this
+    last_fetch_at REAL, last_outcome TEXT, failures INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (venue, symbol, timeframe)
+);
+CREATE TABLE IF NOT EXISTS holes (       -- ranges a targeted fetch confirmed the venue does not have
+    venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
+    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL, confirmed_at REAL NOT NULL,
+    PRIMARY KEY (venue, symbol, timeframe, start_ts, end_ts)
+);
+CREATE TABLE IF NOT EXISTS leases (
+    venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
+    holder TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (venue, symbol, timeframe)
+);
+CREATE TABLE IF NOT EXISTS fetches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
+    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL,
+    rows INTEGER NOT NULL, outcome TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL, detail TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    """What the registry knows about one stored series."""
+
+    venue: str
+    symbol: str
+    timeframe: str
+    first_ts: int | None
+    last_ts: int | None
+    rows: int
+    content_hash: str | None
+    floor_ts: int | None
+    last_fetch_at: float | None
+    last_outcome: str | None
+    failures: int
+
+
+def holder_id() -> str:
+    """A unique lease-holder id naming host, process and thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+class Registry:
+    """Thread-safe access to `registry.sqlite` (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)  # executescript manages its own transaction
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA busy_timeout=60000")
+            except sqlite3.DatabaseError as exc:
+                msg = (
+                    f"registry {self.path} is unreadable ({exc}); move it aside and rerun to rebuild it from the files"
+                )
+                raise LakehouseError(msg) from exc
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- series ------------------------------------------------------------------------------------------------
+
+    def series(self, venue: str, symbol: str, timeframe: str) -> SeriesRow | None:
+        cur = self._conn().execute(
+            "SELECT venue, symbol, timeframe, first_ts, last_ts, rows, content_hash, floor_ts, last_fetch_at,"
+            " last_outcome, failures FROM series WHERE venue=? AND symbol=? AND timeframe=?",
+            (venue, symbol, timeframe),
+        )
+        row = cur.fetchone()
+        return SeriesRow(*row) if row else None
+
+    def all_series(self, venue: str | None = None) -> list[SeriesRow]:
+        sql = (
+            "SELECT venue, symbol, timeframe, first_ts, last_ts, rows, content_hash, floor_ts, last_fetch_at,"
+            " last_outcome, failures FROM series"
+        )
+        args: tuple = ()
+        if venue is not None:
+            sql, args = sql + " WHERE venue=?", (venue,)
+        return [SeriesRow(*r) for r in self._conn().execute(sql + " ORDER BY venue, symbol, timeframe", args)]
+
+    def record_file(
+        self,
+        venue: str,
+        symbol: str,
+        timeframe: str,
+        *,
+        first_ts: int | None,
+        last_ts: int | None,
+        rows: int,
+        content_hash: str | None,
+    ) -> None:
+        """Record what the file now holds (call only after the file was atomically written)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO series (venue, symbol, timeframe, first_ts, last_ts, rows, content_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET"
+                " first_ts=excluded.first_ts, last_ts=excluded.last_ts, rows=excluded.rows,"
+                " content_hash=excluded.content_hash",
+                (venue, symbol, timeframe, first_ts, last_ts, rows, content_hash),
+            )
+
+    def record_outcome(self, venue: str, symbol: str, timeframe: str, outcome: str, *, failed: bool) -> None:
+        """Record the last fetch outcome; `failed` increments the failure count, success resets it."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO series (venue, symbol, timeframe, last_fetch_at, last_outcome, failures)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET"
+                " last_fetch_at=excluded.last_fetch_at, last_outcome=excluded.last_outcome,"
+                " failures=CASE WHEN ? THEN series.failures + 1 ELSE 0 END",
+                (venue, symbol, timeframe, time.time(), outcome, int(failed), int(failed)),
+            )
+
+    def set_floor(self, venue: str, symbol: str, timeframe: str, floor_ts: int) -> None:
+        """The venue confirmed it has no bars before `floor_ts`."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO series (venue, symbol, timeframe, floor_ts) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET floor_ts=excluded.floor_ts",
+                (venue, symbol, timeframe, floor_ts),
+            )
+
+    # --- holes -------------------------------------------------------------------------------------------------
+
+    def add_hole(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int, kind: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO holes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (venue, symbol, timeframe, start_ts, end_ts, kind, time.time()),
+            )
+
+    def holes(self, venue: str, symbol: str, timeframe: str) -> list[tuple[int, int, str]]:
+        cur = self._conn().execute(
+            "SELECT start_ts, end_ts, kind FROM holes WHERE venue=? AND symbol=? AND timeframe=? ORDER BY start_ts",
+            (venue, symbol, timeframe),
+        )
+        return [tuple(r) for r in cur]
+
+    # --- fetch log ---------------------------------------------------------------------------------------------
+
+    def log_fetch(
+        self,
+        venue: str,
+        symbol: str,
+        timeframe: str,
+        start_ts: int,
+        end_ts: int,
+        kind: str,
+        rows: int,
+        outcome: str,
+        holder: str,
+        detail: dict | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO fetches (venue, symbol, timeframe, start_ts, end_ts, kind, rows, outcome, holder, at,"
+                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    venue,
+                    symbol,
+                    timeframe,
+                    start_ts,
+                    end_ts,
+                    kind,
+                    rows,
+                    outcome,
+                    holder,
+                    time.time(),
+                    json.dumps(detail) if detail else None,
+                ),
+            )
+
+    def fetches(self, venue: str | None = None) -> list[dict]:
+        conn = self._conn()
+        cur = conn.execute(
+            "SELECT venue, symbol, timeframe, start_ts, end_ts, kind, rows, outcome, holder, at FROM fetches"
+            + (" WHERE venue=?" if venue else "")
+            + " ORDER BY id",
+            (venue,) if venue else (),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    # --- leases ------------------------------------------------------------------------------------------------
+
+    def try_lease(self, venue: str, symbol: str, timeframe: str, holder: str, lease_s: float) -> bool:
+        """Take the lease if it is free, expired or already ours; one transaction."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT holder, expires_at FROM leases WHERE venue=? AND symbol=? AND timeframe=?",
+                (venue, symbol, timeframe),
+            ).fetchone()
+            if row is not None and row[0] != holder and row[1] > now:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                (venue, symbol, timeframe, holder, now + lease_s),
+            )
+            return True
+
+    def release(self, venue: str, symbol: str, timeframe: str, holder: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM leases WHERE venue=? AND symbol=? AND timeframe=? AND holder=?",
+                (venue, symbol, timeframe, holder),
+            )
+
+    def lease_holder(self, venue: str, symbol: str, timeframe: str) -> tuple[str, float] | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT holder, expires_at FROM leases WHERE venue=? AND symbol=? AND timeframe=?",
+                (venue, symbol, timeframe),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else None

@@ -1,0 +1,318 @@
+"""Smart fetch: repair only what the audit found broken, under per-series leases, with bounded rounds.
+
+Each round: pass 1 fetches MISSING series whole; pass 2 force-syncs only the missing ranges of STALE and GAPPED
+series (never whole histories); then everything is re-audited. Rounds stop when nothing is left to fetch or after
+`max_rounds`; what is still broken is marked UNREPAIRABLE with its reason. A range fetched on purpose (head, gap,
+tail) that the venue does not deliver is recorded in the registry as confirmed-missing, so later audits do not
+ask again (no endless loops). Venue calls are rate-limited and retried with exponential backoff; fetches run on a
+bounded thread pool; a rich progress bar shows them when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.errors import BadPayload, LakehouseError, RateLimited, TransientVenueError, VenueError
+from dataflows.lakehouse.audit import (
+    GAPPED,
+    MISSING,
+    STALE,
+    UNREPAIRABLE,
+    BarRange,
+    Candidate,
+    SymbolAudit,
+    audit_symbol,
+    iso,
+)
+from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
+from dataflows.lakehouse.store import Lakehouse
+from dataflows.lakehouse.validate import validate_bars
+from dataflows.venues.base import Venue, fetch_range
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RepairPolicy:
+    """The knobs of the repair loop (from `DataConfig`)."""
+
+    timeframe: str = "1d"
+    history_days: int = 730
+    max_rounds: int = 3
+    concurrency: int = 4
+    retries: int = 5
+    retry_wait_s: float = 0.5
+    retry_wait_max_s: float = 8.0
+    lease_s: float = 120.0
+    lease_wait_s: float = 300.0
+    progress: bool = True
+
+
+@dataclass
+class Action:
+    """One symbol's repair in one pass of one round."""
+
+    symbol: str
+    round: int
+    pass_name: str  # missing | sync
+    requested: list[dict]
+    outcome: str = "ok"  # ok | no_data | bad_payload | venue_error | done_by_other
+    rows_fetched: int = 0
+    added: int = 0
+    conflicts: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class RepairReport:
+    """Before and after audits and every action taken."""
+
+    before: list[SymbolAudit]
+    after: list[SymbolAudit]
+    actions: list[Action] = field(default_factory=list)
+    rounds: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "rounds": self.rounds,
+            "before": [a.as_dict() for a in self.before],
+            "after": [a.as_dict() for a in self.after],
+            "actions": [a.as_dict() for a in self.actions],
+        }
+
+
+class _Throttle:
+    """Keeps venue calls under `per_sec` across threads (a moving window from the `limits` library)."""
+
+    def __init__(self, per_sec: float | None) -> None:
+        self.item = None
+        if per_sec:
+            from limits import RateLimitItemPerSecond, storage, strategies
+
+            self.item = RateLimitItemPerSecond(max(1, int(per_sec)))
+            self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+
+    def wait(self) -> None:
+        while self.item is not None and not self.limiter.hit(self.item, "venue"):
+            reset = self.limiter.get_window_stats(self.item, "venue").reset_time
+            time.sleep(min(max(reset - time.time(), 0.005), 1.0))
+
+
+def _retrying(policy: RepairPolicy, throttle: _Throttle, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+    for attempt in Retrying(
+        retry=retry_if_exception_type((RateLimited, TransientVenueError)),
+        wait=wait_exponential_jitter(initial=policy.retry_wait_s, max=policy.retry_wait_max_s),
+        stop=stop_after_attempt(policy.retries),
+        reraise=True,
+    ):
+        with attempt:
+            throttle.wait()
+            return fn()
+    raise AssertionError("unreachable")
+
+
+class Repairer:
+    """Runs the audit → fetch → re-audit loop for one venue and timeframe."""
+
+    def __init__(self, lh: Lakehouse, venue: Venue, policy: RepairPolicy, as_of_ms: int) -> None:
+        self.lh, self.venue, self.policy, self.as_of_ms = lh, venue, policy, as_of_ms
+        self.bar_ms = timeframe_ms(policy.timeframe)
+        self.throttle = _Throttle(getattr(venue, "rate_limit_per_sec", None))
+
+    def audit(self, cand: Candidate, quarantine: dict | None = None) -> SymbolAudit:
+        return audit_symbol(
+            self.lh,
+            self.venue.name,
+            self.policy.timeframe,
+            cand,
+            as_of_ms=self.as_of_ms,
+            history_days=self.policy.history_days,
+            quarantine=quarantine,
+        )
+
+    def audit_all(self, cands: list[Candidate], quarantine: dict[str, dict]) -> list[SymbolAudit]:
+        self.lh.sweep()
+        return [self.audit(c, quarantine.get(c.symbol)) for c in cands]
+
+    def run(
+        self,
+        cands: list[Candidate],
+        quarantine: dict[str, dict] | None = None,
+        before: list[SymbolAudit] | None = None,
+    ) -> RepairReport:
+        """Audit (unless `before` is given), repair in bounded rounds, re-audit; returns the full report."""
+        quarantine = quarantine or {}
+        by_symbol = {c.symbol: c for c in cands}
+        before = before if before is not None else self.audit_all(cands, quarantine)
+        report = RepairReport(before=before, after=before)
+        current = before
+        for rnd in range(1, self.policy.max_rounds + 1):
+            missing = [a for a in current if a.data_status == MISSING]
+            sync = [a for a in current if a.data_status in (STALE, GAPPED)]
+            if not missing and not sync:
+                break
+            report.rounds = rnd
+            for pass_name, todo in (("missing", missing), ("sync", sync)):
+                report.actions += self._pass(pass_name, rnd, [(by_symbol[a.symbol], a) for a in todo])
+            current = self.audit_all(cands, quarantine)
+        last_action = {a.symbol: a for a in report.actions}
+        final = []
+        for a in current:
+            if a.data_status in (MISSING, STALE, GAPPED):
+                act = last_action.get(a.symbol)
+                why = f"still {a.data_status} after {report.rounds} repair round(s): {a.reason}"
+                if act is not None and act.outcome != "ok":
+                    why += f"; last fetch {act.outcome}: {act.detail}"
+                a = replace(
+                    a,
+                    status=UNREPAIRABLE if a.status != "TOXIC" else a.status,
+                    data_status=UNREPAIRABLE,
+                    reason=why,
+                )
+            final.append(a)
+        report.after = final
+        return report
+
+    def _pass(self, pass_name: str, rnd: int, todo: list[tuple[Candidate, SymbolAudit]]) -> list[Action]:
+        if not todo:
+            return []
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        progress = Progress(
+            TextColumn(f"[bold]round {rnd} {pass_name}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not (self.policy.progress and console.is_terminal),
+            transient=True,
+        )
+        actions: list[Action] = []
+        with progress, ThreadPoolExecutor(max_workers=self.policy.concurrency) as pool:
+            task = progress.add_task(pass_name, total=len(todo))
+            futures = [pool.submit(self._repair_one, cand, audit, pass_name, rnd) for cand, audit in todo]
+            for fut in futures:
+                actions.append(fut.result())
+                progress.advance(task)
+        return actions
+
+    def _repair_one(self, cand: Candidate, audit: SymbolAudit, pass_name: str, rnd: int) -> Action:
+        t0 = time.perf_counter()
+        action = Action(cand.symbol, rnd, pass_name, [r.as_dict() for r in audit.ranges])
+        venue, tf = self.venue.name, self.policy.timeframe
+        try:
+            with self.lh.lease(
+                venue, tf, cand.symbol, lease_s=self.policy.lease_s, wait_s=self.policy.lease_wait_s
+            ) as (holder, waited):
+                if waited:  # someone else held it: see what is still missing now
+                    audit = self.audit(cand)
+                    if not audit.ranges:
+                        action.outcome, action.detail = "done_by_other", "another process repaired it first"
+                        return action
+                    action.requested = [r.as_dict() for r in audit.ranges]
+                for rng in audit.ranges:
+                    self._fetch_range(cand, rng, holder, action)
+                    if action.outcome != "ok":
+                        break
+        except LakehouseError as exc:
+            action.outcome, action.detail = "lakehouse_error", str(exc)
+        self.lh.registry.record_outcome(venue, cand.symbol, tf, action.outcome, failed=action.outcome != "ok")
+        action.seconds = round(time.perf_counter() - t0, 4)
+        return action
+
+    def _fetch_range(self, cand: Candidate, rng: BarRange, holder: str, action: Action) -> None:
+        venue, tf, reg = self.venue.name, self.policy.timeframe, self.lh.registry
+        cal = calendar_for(cand.asset_class, tf)
+        source = f"{venue}/{cand.symbol} {iso(rng.start)}..{iso(rng.end)}"
+        try:
+            raw = _retrying(
+                self.policy,
+                self.throttle,
+                lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end),
+            )
+            bars = validate_bars(raw, source=source, bar_ms=self.bar_ms, max_ts_ms=self.as_of_ms)
+        except BadPayload as exc:
+            action.outcome, action.detail = "bad_payload", str(exc)
+            reg.log_fetch(
+                venue,
+                cand.symbol,
+                tf,
+                rng.start,
+                rng.end,
+                rng.kind,
+                0,
+                action.outcome,
+                holder,
+                {"error": str(exc)},
+            )
+            return
+        except VenueError as exc:
+            action.outcome, action.detail = "venue_error", f"{exc.__class__.__name__}: {exc}"
+            reg.log_fetch(
+                venue,
+                cand.symbol,
+                tf,
+                rng.start,
+                rng.end,
+                rng.kind,
+                0,
+                action.outcome,
+                holder,
+                {"error": str(exc)},
+            )
+            return
+        ts = bars[C.TS].dt.epoch("ms")
+        completed = np.array([cal.completes_at(int(t)) <= self.as_of_ms for t in ts.to_list()], dtype=bool)
+        trading = np.asarray(cal.is_trading(ts.to_numpy()), dtype=bool)
+        bars = bars.filter(pl.Series(completed & trading))  # never store a forming or off-calendar bar as final
+        action.rows_fetched += bars.height
+        if bars.height:
+            res = self.lh.merge_write(venue, tf, cand.symbol, bars)
+            action.added += res.added
+            action.conflicts += res.conflicts
+        reg.log_fetch(
+            venue,
+            cand.symbol,
+            tf,
+            rng.start,
+            rng.end,
+            rng.kind,
+            bars.height,
+            "ok" if bars.height else "no_data",
+            holder,
+        )
+        self._confirm_missing(cand, rng, bars)
+
+    def _confirm_missing(self, cand: Candidate, rng: BarRange, bars: pl.DataFrame) -> None:
+        """A targeted range the venue did not (fully) deliver is recorded so it is not requested again."""
+        venue, tf, reg = self.venue.name, self.policy.timeframe, self.lh.registry
+        got = bars[C.TS].dt.epoch("ms").to_numpy() if bars.height else np.empty(0, dtype=np.int64)
+        if rng.kind == "all":
+            if got.size == 0:
+                reg.add_hole(venue, cand.symbol, tf, rng.start, rng.end, "all")
+            return
+        expected = calendar_for(cand.asset_class, tf).expected(rng.start, rng.end)
+        if rng.kind == "head":  # bars still missing before the stored first bar do not exist at the venue
+            row = reg.series(venue, cand.symbol, tf)
+            if row is not None and row.first_ts is not None and (expected < row.first_ts).any():
+                reg.set_floor(venue, cand.symbol, tf, row.first_ts)
+            return
+        still = np.setdiff1d(expected, got)
+        if still.size:
+            reg.add_hole(venue, cand.symbol, tf, int(still.min()), int(still.max()), rng.kind)

@@ -1,0 +1,68 @@
+"""Lakehouse audit: classify every candidate (FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE) before repair."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.config import Settings
+from dataflows.lakehouse import quarantine
+from dataflows.lakehouse.audit import Candidate, SymbolAudit, audit_table
+from dataflows.lakehouse.repair import Repairer, RepairPolicy
+from dataflows.lakehouse.store import Lakehouse
+from dataflows.venues.base import Venue
+
+
+def repair_policy(settings: Settings) -> RepairPolicy:
+    """The data-phase knobs from `data.*`."""
+    d = settings.data
+    return RepairPolicy(
+        timeframe=d.timeframe,
+        history_days=d.history_days,
+        max_rounds=d.max_repair_rounds,
+        concurrency=d.concurrency,
+        retries=d.retries,
+        retry_wait_s=d.retry_wait_s,
+        retry_wait_max_s=d.retry_wait_max_s,
+        lease_s=d.lease_s,
+        lease_wait_s=d.lease_wait_s,
+        progress=d.progress,
+    )
+
+
+def audit_candidates(candidates: pl.DataFrame) -> list[Candidate]:
+    """Unique symbols to keep healthy (a symbol feeding several atoms is audited once)."""
+    seen = candidates.unique(C.SYMBOL, keep="first", maintain_order=True)
+    return [
+        Candidate(
+            r[C.SYMBOL],
+            r[C.ASSET_CLASS],
+            int(r[C.LISTED_AT].timestamp() * 1000) if r[C.LISTED_AT] is not None else None,
+        )
+        for r in seen.iter_rows(named=True)
+    ]
+
+
+def active_quarantine(lakehouse: Lakehouse, venue: Venue, settings: Settings, as_of_ms: int) -> dict[str, dict]:
+    """Quarantine entries in force at as_of, by symbol."""
+    as_of = dt.datetime.fromtimestamp(as_of_ms / 1000, dt.UTC)
+    return quarantine.active(lakehouse, venue.name, settings.data.timeframe, as_of)
+
+
+def repairer(lakehouse: Lakehouse, venue: Venue, repair_policy: RepairPolicy, as_of_ms: int) -> Repairer:
+    """The audit/repair engine bound to this venue, lakehouse and clock."""
+    return Repairer(lakehouse, venue, repair_policy, as_of_ms)
+
+
+def audit_before(
+    repairer: Repairer, audit_candidates: list[Candidate], active_quarantine: dict[str, dict]
+) -> list[SymbolAudit]:
+    """Every candidate's status before any repair."""
+    return repairer.audit_all(audit_candidates, active_quarantine)
+
+
+def audit_before_table(audit_before: list[SymbolAudit]) -> pl.DataFrame:
+    """The before-repair audit as a table (what `python -m dataflows audit` prints)."""
+    return audit_table(audit_before)

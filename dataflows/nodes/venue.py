@@ -1,0 +1,44 @@
+"""Source stage: the market-data venue chosen by `venue=...` (each variant visible in the DAG)."""
+
+from __future__ import annotations
+
+from hamilton.function_modifiers import config
+
+from dataflows.config import Settings
+from dataflows.venues.base import Venue
+
+
+@config.when(venue_kind="synthetic")
+def venue__synthetic(settings: Settings, as_of_ms: int) -> Venue:
+    """The embedded deterministic venue, whose "now" is run.as_of."""
+    from dataflows.venues.synthetic import SyntheticVenue
+
+    v = settings.venue
+    return SyntheticVenue(
+        seed=v.seed,
+        as_of_ms=as_of_ms,
+        n_crypto=v.n_crypto,
+        n_equity=v.n_equity,
+        page_limit=v.page_limit,
+        rate_limit_per_sec=v.rate_limit_per_sec,
+        error_rate=v.error_rate,
+        defects=v.defects,
+    )
+
+
+@config.when(venue_kind="ccxt")
+def venue__ccxt(settings: Settings) -> Venue:
+    """Any ccxt exchange (ccxt paginates, rate-limits and retries itself)."""
+    from dataflows.venues.ccxt_venue import CcxtVenue
+
+    return CcxtVenue(
+        settings.venue.exchange, options=dict(settings.venue.options), asset_class=settings.venue.asset_class
+    )
+
+
+@config.when(venue_kind="files")
+def venue__files(settings: Settings) -> Venue:
+    """A folder of CSV/Parquet OHLCV files, one per symbol."""
+    from dataflows.venues.files import FilesVenue
+
+    return FilesVenue(settings.venue.path, asset_class=settings.venue.asset_class, name=settings.venue_name)
