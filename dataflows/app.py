@@ -47,6 +47,8 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
     for noisy in ("hamilton", "numba", "urllib3", "ccxt", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Hamilton logs a chat invitation on every node exception; ours are re-raised and reported in one line.
+    logging.getLogger("hamilton.driver").setLevel(logging.CRITICAL)
 
 
 def dispatch(verb: str, cfg: Any) -> int:

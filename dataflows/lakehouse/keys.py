@@ -51,7 +51,11 @@ def decode_symbol(key: str) -> str:
         else:
             msg = f"symbol key {key!r} is not a valid encoded symbol"
             raise UnsafeKey(msg)
-    symbol = out.decode("utf-8")
+    try:
+        symbol = out.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = f"symbol key {key!r} does not decode to UTF-8"
+        raise UnsafeKey(msg) from None
     if encode_symbol(symbol) != key:
         msg = f"symbol key {key!r} is not canonical"
         raise UnsafeKey(msg)

@@ -115,7 +115,7 @@ def _retrying(policy: RepairPolicy, throttle: _Throttle, fn: Callable[[], pl.Dat
 
     for attempt in Retrying(
         retry=retry_if_exception_type((RateLimited, TransientVenueError)),
-        wait=wait_exponential_jitter(initial=policy.retry_wait_s, max=policy.retry_wait_max_s),
+        wait=wait_exponential_jitter(multiplier=policy.retry_wait_s, max=policy.retry_wait_max_s),
         stop=stop_after_attempt(policy.retries),
         reraise=True,
     ):

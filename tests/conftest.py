@@ -1,0 +1,75 @@
+"""Shared fixtures: composed settings on the synthetic venue and a data-phase runner with an injectable venue."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HAMILTON_AUTOLOAD_EXTENSIONS", "0")
+os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+AS_OF = "2026-06-30"
+
+
+def compose(overrides: list[str] | None = None) -> Any:
+    """Compose `conf/config.yaml` with overrides, exactly as the CLI does (returns a DictConfig)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from dataflows.config import conf_dir, register_schema
+
+    register_schema()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        return hydra_compose(config_name="config", overrides=overrides or [])
+
+
+def make_settings(data_root: Path, *overrides: str) -> Any:
+    from dataflows.config import settings_from_cfg
+
+    base = [f"data.root={data_root}", f"run.as_of={AS_OF}", "data.progress=false", "data.retry_wait_s=0.01"]
+    return settings_from_cfg(compose([*base, *overrides]))
+
+
+def run_data_phase(settings: Any, *, venue: Any = None, outputs: tuple[str, ...] | None = None) -> dict:
+    """Execute the data-phase DAG in-process; `venue` replaces the configured venue node (to count its calls)."""
+    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.runs import new_run
+
+    ctx = new_run(settings)
+    dr = build_driver(settings)
+    inputs = {
+        "settings": settings,
+        "lakehouse": Lakehouse(settings.data_root),
+        "run_dir": ctx.run_dir,
+        "as_of_ms": settings.as_of_ms,
+    }
+    wanted = [*(outputs or DATA_PHASE_OUTPUTS), "repair_report", "audit_after"]
+    result = dr.execute(wanted, inputs=inputs, overrides={"venue": venue} if venue is not None else None)
+    result["run_dir"] = ctx.run_dir
+    return result
+
+
+def synthetic_venue(settings: Any, **kwargs: Any) -> Any:
+    from dataflows.venues.synthetic import SyntheticVenue
+
+    v = settings.venue
+    args = dict(
+        seed=v.seed,
+        as_of_ms=settings.as_of_ms,
+        n_crypto=v.n_crypto,
+        n_equity=v.n_equity,
+        page_limit=v.page_limit,
+        error_rate=v.error_rate,
+        defects=v.defects,
+    )
+    return SyntheticVenue(**(args | kwargs))
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    return tmp_path / "data"

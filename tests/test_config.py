@@ -1,0 +1,88 @@
+"""Config: every option of every group composes; unknown keys, wrong types and bad values are errors naming the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from dataflows.config import Settings, conf_dir, parse_as_of, settings_from_cfg
+from dataflows.errors import ConfigError, UnsafeKey
+from tests.conftest import compose
+
+GROUPS = ("profile", "venue", "executor", "scanner")
+REQUIRED = {"venue=ccxt": ["venue.exchange=binance"], "venue=files": ["venue.path=/tmp"]}
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in _options(g)])
+def test_every_group_option_composes(group, option):
+    override = f"{group}={option}"
+    settings = settings_from_cfg(compose([override, *REQUIRED.get(override, [])]))
+    assert isinstance(settings, Settings)
+    if group == "profile":
+        assert settings.profile.name == option and settings.profile.scanners
+
+
+def test_settings_are_frozen():
+    settings = settings_from_cfg(compose())
+    with pytest.raises(AttributeError):
+        settings.data.root = "/elsewhere"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("override", ["run.nope=1", "data.concurrencyy=2", "profile.colour=red"])
+def test_unknown_keys_name_the_key(override):
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)) as info:
+        compose([override])
+    text = str(info.value) + str(info.value.__cause__)
+    assert override.split("=")[0].split(".")[-1] in text
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises((ConfigCompositionException, ValidationError)) as info:
+        compose(["data.history_days=many"])
+    assert "history_days" in str(info.value) + str(info.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("venue.error_rate=1.5", "venue.error_rate"),
+        ("data.timeframe=7m", "timeframe"),
+        ("run.as_of=yesterday", "run.as_of"),
+        ("data.concurrency=0", "data.concurrency"),
+        ("venue=ccxt", "venue.exchange"),
+        ("venue=files", "venue.path"),
+        ("venue.kind=bloomberg", "venue.kind"),
+    ],
+)
+def test_bad_values_are_config_errors(override, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        settings_from_cfg(compose([override]))
+
+
+@pytest.mark.parametrize("run_id", ["../escape", "a/b", ".hidden", "", "x" * 200, "a..b"])
+def test_bad_run_ids_are_rejected(run_id):
+    with pytest.raises(UnsafeKey, match=r"run\.id"):
+        settings_from_cfg(compose([f"run.id='{run_id}'"]))
+
+
+def test_as_of_parsing():
+    assert parse_as_of("2026-06-30") == dt.datetime(2026, 7, 1, tzinfo=dt.UTC)  # a date means the end of that day
+    assert parse_as_of("2026-06-30T12:00:00") == dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
+    assert parse_as_of("2026-06-30T14:00:00+02:00") == dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
+    assert parse_as_of(None).tzinfo is dt.UTC
+
+
+def test_no_hydra_key_equals_a_node_name():
+    """A config key equal to a node name silently replaces the node in Hamilton: forbid it."""
+    from dataflows.driver import build_driver, hamilton_config
+
+    settings = settings_from_cfg(compose())
+    nodes = {n.name for n in build_driver(settings).list_available_variables() if not n.is_external_input}
+    assert not set(hamilton_config(settings)) & nodes
