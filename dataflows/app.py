@@ -48,7 +48,8 @@ def _setup_logging() -> None:
     for noisy in ("hamilton", "numba", "urllib3", "ccxt", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Hamilton logs a chat invitation on every node exception; ours are re-raised and reported in one line.
-    logging.getLogger("hamilton.driver").setLevel(logging.CRITICAL)
+    for chatty in ("hamilton.driver", "hamilton.execution.graph_functions"):
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
 
 
 def dispatch(verb: str, cfg: Any) -> int:
@@ -138,8 +139,8 @@ def _finish(
         extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
         extra["healthy_symbols"] = results.get("healthy_symbols")
     write_manifest(ctx, config=resolved, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
-    level = logging.INFO if outcome == "ok" else logging.ERROR
-    log.log(level, "run %s %s: %s", ctx.run_id, outcome, extra.get("health", error))
+    if outcome == "ok":  # failures are reported once, as the one-line `error:` of the CLI
+        log.info("run %s ok: %s", ctx.run_id, extra.get("health"))
 
 
 def _sha(path: Any) -> str:
