@@ -216,7 +216,8 @@ def _expr(f: Filter) -> pl.Expr:
 def scan(spec: ScannerSpec, universe: pl.DataFrame, venue: str) -> pl.DataFrame:
     """Apply one scanner to the joined markets+tickers frame; returns candidates in `candidate_schema()`."""
     u = spec.universe
-    frame = universe.filter(pl.col(C.ACTIVE))
+    # a venue that does not know a symbol's base (user files) makes each symbol its own economic base
+    frame = universe.filter(pl.col(C.ACTIVE)).with_columns(pl.coalesce(C.BASE, C.SYMBOL).alias(C.BASE))
     if "asset_class" in u:
         frame = frame.filter(pl.col(C.ASSET_CLASS) == u["asset_class"])
     for key, col in (("types", "type"), ("quotes", C.QUOTE), ("include", C.SYMBOL)):
