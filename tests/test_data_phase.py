@@ -160,3 +160,12 @@ def test_forming_bar_never_stored(tmp_path):
     lh = Lakehouse(settings.data_root)
     last = lh.read("synthetic", "1d", result["healthy_symbols"][0])[C.TS].max()
     assert last == dt.datetime(2026, 6, 29, tzinfo=dt.UTC)
+
+
+def test_ingestion_respects_the_venue_rate_limit(tmp_path):
+    settings = make_settings(tmp_path / "data", "venue.rate_limit_per_sec=25", "data.concurrency=8")
+    venue = synthetic_venue(settings, rate_limit_per_sec=25)
+    result = run_data_phase(settings, venue=venue)
+    assert venue.calls["ohlcv"] >= 50
+    assert venue.throttled == 0  # throttled before sending, not rejected and retried
+    assert set(_statuses(result).values()) <= {"FRESH", "TOXIC"}

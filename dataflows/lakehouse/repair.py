@@ -93,24 +93,7 @@ class RepairReport:
         }
 
 
-class _Throttle:
-    """Keeps venue calls under `per_sec` across threads (a moving window from the `limits` library)."""
-
-    def __init__(self, per_sec: float | None) -> None:
-        self.item = None
-        if per_sec:
-            from limits import RateLimitItemPerSecond, storage, strategies
-
-            self.item = RateLimitItemPerSecond(max(1, int(per_sec)))
-            self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-
-    def wait(self) -> None:
-        while self.item is not None and not self.limiter.hit(self.item, "venue"):
-            reset = self.limiter.get_window_stats(self.item, "venue").reset_time
-            time.sleep(min(max(reset - time.time(), 0.005), 1.0))
-
-
-def _retrying(policy: RepairPolicy, throttle: _Throttle, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+def _retrying(policy: RepairPolicy, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
     for attempt in Retrying(
@@ -120,7 +103,6 @@ def _retrying(policy: RepairPolicy, throttle: _Throttle, fn: Callable[[], pl.Dat
         reraise=True,
     ):
         with attempt:
-            throttle.wait()
             return fn()
     raise AssertionError("unreachable")
 
@@ -131,7 +113,6 @@ class Repairer:
     def __init__(self, lh: Lakehouse, venue: Venue, policy: RepairPolicy, as_of_ms: int) -> None:
         self.lh, self.venue, self.policy, self.as_of_ms = lh, venue, policy, as_of_ms
         self.bar_ms = timeframe_ms(policy.timeframe)
-        self.throttle = _Throttle(getattr(venue, "rate_limit_per_sec", None))
 
     def audit(self, cand: Candidate, quarantine: dict | None = None) -> SymbolAudit:
         return audit_symbol(
@@ -241,11 +222,7 @@ class Repairer:
         cal = calendar_for(cand.asset_class, tf)
         source = f"{venue}/{cand.symbol} {iso(rng.start)}..{iso(rng.end)}"
         try:
-            raw = _retrying(
-                self.policy,
-                self.throttle,
-                lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end),
-            )
+            raw = _retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
             bars = validate_bars(raw, source=source, bar_ms=self.bar_ms, max_ts_ms=self.as_of_ms)
         except BadPayload as exc:
             action.outcome, action.detail = "bad_payload", str(exc)

@@ -11,16 +11,18 @@ from dataflows import columns as C
 from dataflows import scanners
 from dataflows.config import Settings, conf_dir
 from dataflows.lakehouse import atomic
-from dataflows.venues.base import Venue, market_schema, ticker_schema
+from dataflows.venues.base import Venue, market_schema, throttle, ticker_schema
 
 
 def markets(venue: Venue) -> pl.DataFrame:
     """Every market the venue lists, in the canonical market schema."""
+    throttle(venue)
     return venue.markets().cast(market_schema())  # type: ignore[arg-type]
 
 
 def tickers(venue: Venue) -> pl.DataFrame:
     """The venue's current tickers (last, 24h quote volume, change)."""
+    throttle(venue)
     return venue.tickers().cast(ticker_schema())  # type: ignore[arg-type]
 
 

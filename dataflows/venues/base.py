@@ -81,11 +81,36 @@ class Venue(Protocol):
     def ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> pl.DataFrame: ...
 
 
+_THROTTLES: dict[int, tuple[object, object]] = {}
+_THROTTLES_LOCK = __import__("threading").Lock()
+
+
+def throttle(venue: Venue) -> None:
+    """Block until one more call to `venue` fits under its `rate_limit_per_sec` (shared by every caller of this
+    venue object in this process; a moving one-second window from the `limits` library). No-op without a limit."""
+    per_sec = getattr(venue, "rate_limit_per_sec", None)
+    if not per_sec:
+        return
+    import time
+
+    from limits import RateLimitItemPerSecond, storage, strategies
+
+    with _THROTTLES_LOCK:
+        entry = _THROTTLES.get(id(venue))
+        if entry is None or entry[0] is not venue:
+            limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+            entry = _THROTTLES[id(venue)] = (venue, (limiter, RateLimitItemPerSecond(max(1, int(per_sec)))))
+    limiter, item = entry[1]  # type: ignore[misc]
+    while not limiter.hit(item, "calls"):
+        reset = limiter.get_window_stats(item, "calls").reset_time
+        time.sleep(min(max(reset - time.time(), 0.005), 1.0))
+
+
 def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
     """All bars with open time in [start_ms, end_ms], paging with `venue.ohlcv`.
 
     A venue with its own range fetch (ccxt's pagination) exposes `ohlcv_range` with the same signature and is
-    used as is. Paging stops at an empty page, a page that does not advance, or the end of the range.
+    used as is. Every page request waits for the venue's rate limit (`throttle`). Paging stops at an empty page, a page that does not advance, or the end of the range.
     Rows are deduplicated by timestamp (last wins) and sorted.
     """
     import polars as pl
@@ -96,6 +121,7 @@ def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms
     else:
         pages, since = [], start_ms
         while since <= end_ms:
+            throttle(venue)
             page = venue.ohlcv(symbol, timeframe, since, venue.page_limit)
             if page.height == 0:
                 break
