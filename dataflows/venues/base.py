@@ -81,13 +81,17 @@ class Venue(Protocol):
     def ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> pl.DataFrame: ...
 
 
+THROTTLE_HEADROOM = 0.8
 _THROTTLES: dict[int, tuple[object, object]] = {}
 _THROTTLES_LOCK = __import__("threading").Lock()
 
 
 def throttle(venue: Venue) -> None:
     """Block until one more call to `venue` fits under its `rate_limit_per_sec` (shared by every caller of this
-    venue object in this process; a moving one-second window from the `limits` library). No-op without a limit."""
+    venue object in this process; a moving one-second window from the `limits` library). No-op without a limit.
+
+    We aim at `THROTTLE_HEADROOM` of the stated rate: a call granted here reaches the venue a little later, and a
+    venue counting arrivals in its own window would otherwise see bursts just over its limit."""
     per_sec = getattr(venue, "rate_limit_per_sec", None)
     if not per_sec:
         return
@@ -99,7 +103,10 @@ def throttle(venue: Venue) -> None:
         entry = _THROTTLES.get(id(venue))
         if entry is None or entry[0] is not venue:
             limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-            entry = _THROTTLES[id(venue)] = (venue, (limiter, RateLimitItemPerSecond(max(1, int(per_sec)))))
+            entry = _THROTTLES[id(venue)] = (
+                venue,
+                (limiter, RateLimitItemPerSecond(max(1, int(per_sec * THROTTLE_HEADROOM)))),
+            )
     limiter, item = entry[1]  # type: ignore[misc]
     while not limiter.hit(item, "calls"):
         reset = limiter.get_window_stats(item, "calls").reset_time
