@@ -131,13 +131,18 @@ def _finish(
     inputs = {
         "lakehouse": str(lh.root),
         "ohlcv_sha256": lh.file_hashes(settings.venue_name, settings.data.timeframe, symbols),
-        "tables_sha256": {p.name: _sha(p) for p in (lh.quarantine_path, lh.metadata_path) if p.exists()},
+        "tables_sha256": {
+            p.name: _sha(p) for p in (lh.quarantine_path, lh.metadata_path, lh.features_path) if p.exists()
+        },
     }
     extra = {}
     if "health_table" in results:
         table = results["health_table"]
         extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
         extra["healthy_symbols"] = results.get("healthy_symbols")
+    if "features_update" in results:
+        extra["features"] = results["features_update"].as_dict()
+        extra["ratings_check"] = results.get("ratings_check")
     write_manifest(ctx, config=resolved, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
     if outcome == "ok":  # failures are reported once, as the one-line `error:` of the CLI
         log.info("run %s ok: %s", ctx.run_id, extra.get("health"))

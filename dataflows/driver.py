@@ -8,15 +8,23 @@ from typing import Any
 from dataflows.config import Settings
 
 # What each verb asks the DAG for.
-DATA_PHASE_OUTPUTS = ("candidates_json", "audit_json", "symbol_metadata", "healthy_symbols", "health_table")
+DATA_PHASE_OUTPUTS = (
+    "candidates_json",
+    "audit_json",
+    "symbol_metadata",
+    "features_update",
+    "ratings_check",
+    "healthy_symbols",
+    "health_table",
+)
 AUDIT_OUTPUTS = ("audit_before_table",)
 
 
 def node_modules() -> list:
     """The stage modules, in pipeline order."""
-    from dataflows.nodes import audit, discovery, fetch, guard, health, metadata, venue
+    from dataflows.nodes import audit, discovery, features, fetch, guard, health, metadata, venue
 
-    return [venue, discovery, audit, fetch, guard, metadata, health]
+    return [venue, discovery, audit, fetch, guard, metadata, features, health]
 
 
 def hamilton_config(settings: Settings) -> dict[str, Any]:

@@ -41,3 +41,9 @@ class HealthGateError(DataflowsError):
     """The strict health gate failed after repair; the message names each symbol and reason."""
 
     exit_code = 3
+
+
+class RatingsMismatch(DataflowsError):
+    """The backfilled ratings disagree with the venue's own snapshot where they must agree exactly."""
+
+    exit_code = 3

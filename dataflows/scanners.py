@@ -32,7 +32,9 @@ OPS = {
     "in": None,
     "not_in": None,
 }
+RATING_FIELDS = ("recommend_all", "recommend_ma", "recommend_other", "rating_category")
 FIELDS = (
+    *RATING_FIELDS,
     C.SYMBOL,
     C.BASE,
     C.QUOTE,
@@ -129,11 +131,41 @@ def resolve(spec: dict, folder: Path, *, name: str, _depth: int = 0) -> dict:
     return _deep_merge(parent, {k: v for k, v in spec.items() if k != "base"})
 
 
-NUMERIC_FIELDS = {C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL, C.LAST, C.QUOTE_VOLUME, C.CHANGE}
+NUMERIC_FIELDS = {C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL, C.LAST, C.QUOTE_VOLUME, C.CHANGE, *RATING_FIELDS[:3]}
+CATEGORIES = ("Strong Sell", "Sell", "Neutral", "Buy", "Strong Buy")
+
+
+def candidate_rating_schema() -> dict:
+    return {C.SYMBOL: pl.String, "recommend_ma": pl.Float64, "recommend_other": pl.Float64, "recommend_all": pl.Float64}
+
+
+def rating_category_expr(col: str = "recommend_all") -> pl.Expr:
+    """TradingView's category of a rating (thresholds of the technical-ratings spec); null for null."""
+    v = pl.col(col)
+    return (
+        pl.when(v.is_null())
+        .then(None)
+        .when(v < -0.5)
+        .then(pl.lit("Strong Sell"))
+        .when(v < -0.1)
+        .then(pl.lit("Sell"))
+        .when(v <= 0.1)
+        .then(pl.lit("Neutral"))
+        .when(v <= 0.5)
+        .then(pl.lit("Buy"))
+        .otherwise(pl.lit("Strong Buy"))
+    )
 
 
 def _coerce(scanner: str, fname: str, field_name: str, value: Any) -> Any:
     """Numbers for numeric fields (YAML reads `5.0e6` as a string), lists for in/not_in."""
+    if field_name == "rating_category":
+        items = value if isinstance(value, list) else [value]
+        bad = [v for v in items if v not in CATEGORIES]
+        if bad:
+            msg = f"scanner {scanner!r}: filter {fname!r} uses unknown categories {bad}; use {list(CATEGORIES)}"
+            raise ConfigError(msg)
+        return value
     if field_name not in NUMERIC_FIELDS:
         return value
     items = value if isinstance(value, list) else [value]
@@ -218,6 +250,10 @@ def scan(spec: ScannerSpec, universe: pl.DataFrame, venue: str) -> pl.DataFrame:
     u = spec.universe
     # a venue that does not know a symbol's base (user files) makes each symbol its own economic base
     frame = universe.filter(pl.col(C.ACTIVE)).with_columns(pl.coalesce(C.BASE, C.SYMBOL).alias(C.BASE))
+    for col in candidate_rating_schema():
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(col))
+    frame = frame.with_columns(rating_category_expr().alias("rating_category"))
     if "asset_class" in u:
         frame = frame.filter(pl.col(C.ASSET_CLASS) == u["asset_class"])
     for key, col in (("types", "type"), ("quotes", C.QUOTE), ("include", C.SYMBOL)):
@@ -249,7 +285,7 @@ def scan(spec: ScannerSpec, universe: pl.DataFrame, venue: str) -> pl.DataFrame:
         C.QUOTE_VOLUME,
         C.LAST,
         C.CHANGE,
-        pl.lit(None, pl.Float64).alias(C.RATING),
+        pl.col("recommend_all").alias(C.RATING),
         C.LISTED_AT,
         pl.lit(spec.name).alias("scanner"),
     ).cast(candidate_schema())  # type: ignore[arg-type]

@@ -35,10 +35,14 @@ def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
 
 
 def candidates(
-    markets: pl.DataFrame, tickers: pl.DataFrame, scanner_specs: list[scanners.ScannerSpec], venue: Venue
+    markets: pl.DataFrame,
+    tickers: pl.DataFrame,
+    scan_ratings: pl.DataFrame,
+    scanner_specs: list[scanners.ScannerSpec],
+    venue: Venue,
 ) -> pl.DataFrame:
     """Candidates of every scanner in the canonical schema, one atom per base per (logic, direction)."""
-    universe = markets.join(tickers, on=C.SYMBOL, how="left")
+    universe = markets.join(tickers, on=C.SYMBOL, how="left").join(scan_ratings, on=C.SYMBOL, how="left")
     frames = [scanners.scan(spec, universe, venue.name) for spec in scanner_specs]
     return pl.concat(frames) if frames else pl.DataFrame(schema=scanners.candidate_schema())
 

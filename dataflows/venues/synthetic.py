@@ -699,6 +699,40 @@ class SyntheticVenue:
         done = series.ts.size - (series.forming is not None)
         return _frame(series.ts[:done], series.ohlcv[:, :done])
 
+    def ratings_snapshot(self, symbols: list[str] | None = None) -> pl.DataFrame:
+        """The screener's view: each symbol's technical ratings on its last completed bar, computed over the
+        venue's whole history (like TradingView's Recommend.MA/Other/All columns). Columns: symbol, ts,
+        recommend_ma, recommend_other, recommend_all."""
+        from dataflows.lakehouse.panel import long_to_wide
+        from kernels.ratings import technical_ratings
+
+        with self._lock:
+            self.calls["ratings_snapshot"] += 1
+        wanted = [sym for sym in (symbols if symbols is not None else self.symbols) if self.truth(sym).height]
+        long = pl.concat([self.truth(sym).with_columns(pl.lit(sym).alias(C.SYMBOL)) for sym in wanted])
+        # one ragged panel (NaN before listing, after delisting, and on equities' weekends): the kernel rates each
+        # column on its own bars, exactly as if computed alone
+        times, panel = long_to_wide(long, wanted, (C.HIGH, C.LOW, C.CLOSE, C.VOLUME))
+        r = technical_ratings(panel[C.HIGH], panel[C.LOW], panel[C.CLOSE], panel[C.VOLUME])
+        rows = []
+        for j, sym in enumerate(wanted):
+            i = int(np.flatnonzero(~np.isnan(panel[C.CLOSE][:, j]))[-1])
+            ts = dt.datetime.fromtimestamp(times[i] / 1000, dt.UTC)
+            rows.append(
+                (sym, ts, float(r.recommend_ma[i, j]), float(r.recommend_other[i, j]), float(r.recommend_all[i, j]))
+            )
+        return pl.DataFrame(
+            rows,
+            orient="row",
+            schema={
+                C.SYMBOL: pl.String,
+                C.TS: pl.Datetime("ms", "UTC"),
+                "recommend_ma": pl.Float64,
+                "recommend_other": pl.Float64,
+                "recommend_all": pl.Float64,
+            },
+        ).fill_nan(None)
+
     def asset_class(self, symbol: str) -> str:
         """`crypto` or `equity`."""
         return self._spec(symbol).asset_class
