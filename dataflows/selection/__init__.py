@@ -1,0 +1,17 @@
+"""Natural selection (HTR v3.4): per-asset features (`features`) and hierarchical threshold relaxation (`htr`).
+
+The errors live here so that callers can catch them without importing the numba kernels; submodules import
+NumPy, SciPy, Polars and numba, import them where they are used.
+"""
+
+from __future__ import annotations
+
+from dataflows.errors import DataflowsError
+
+
+class SelectionError(DataflowsError):
+    """Selection inputs are inconsistent (shapes, unknown symbols or classes, duplicate atoms, bad parameters)."""
+
+
+class NoWinners(SelectionError):
+    """Selection ended with no winner; the message carries the result's reason and funnel counts."""
