@@ -75,7 +75,7 @@ def dispatch(verb: str, cfg: Any) -> int:
 
 def run(settings: Settings, resolved: dict) -> int:
     """The main job: the data phase for the configured profile; prints the run folder."""
-    from dataflows.driver import DATA_PHASE_OUTPUTS, NodeTimer, build_driver
+    from dataflows.driver import NodeTimer, build_driver, run_outputs
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import new_run
 
@@ -97,7 +97,7 @@ def run(settings: Settings, resolved: dict) -> int:
     outcome, error, results = "ok", None, {}
     log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
     try:
-        results = dr.execute(list(DATA_PHASE_OUTPUTS), inputs=inputs)
+        results = dr.execute(run_outputs(settings), inputs=inputs)
     except DataflowsError as exc:
         outcome, error = "failed", str(exc)
         raise
@@ -140,6 +140,14 @@ def _finish(
         table = results["health_table"]
         extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
         extra["healthy_symbols"] = results.get("healthy_symbols")
+    if "sleeve_weights" in results:
+        sw = results["sleeve_weights"]
+        extra["sleeve"] = {
+            "optimizer": sw.method,
+            "fallback_used": sw.fallback_used,
+            "attempts": [a.__dict__ for a in sw.attempts],
+            "top_weights": results["weights_table"].head(10).to_dicts(),
+        }
     if "features_update" in results:
         extra["features"] = results["features_update"].as_dict()
         extra["ratings_check"] = results.get("ratings_check")
@@ -188,7 +196,7 @@ def viz(settings: Settings) -> int:
     import shutil
     from pathlib import Path
 
-    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver
+    from dataflows.driver import build_driver, run_outputs
     from dataflows.errors import ConfigError
 
     if shutil.which("dot") is None:
@@ -202,7 +210,7 @@ def viz(settings: Settings) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     dr = build_driver(settings)
     dr.visualize_execution(
-        list(DATA_PHASE_OUTPUTS),
+        run_outputs(settings),
         str(out.with_suffix("")),
         render_kwargs={"format": fmt, "view": False},
         inputs={"settings": settings, "lakehouse": None, "run_dir": None, "as_of_ms": 0},

@@ -97,13 +97,40 @@ class ExecutorConfig:
     address: str | None = None
 
 
+OPTIMIZERS = ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight")
+LINKAGES = ("single", "complete", "average", "weighted", "ward")
+
+
 @dataclass(frozen=True)
 class ProfileConfig:
-    """A sleeve: which scanners feed it (phase-2 settings join here)."""
+    """A sleeve: which scanners feed it and how its portfolio is built."""
 
     name: str = "default"
     description: str = ""
     scanners: list[str] = field(default_factory=list)
+    # aggregation
+    train_days: int = 365  # calendar days of the training window, ending at the last completed bar
+    min_history_days: int = 120  # returns an asset needs inside the window
+    # natural selection (HTR v3.4)
+    min_winners: int = 15
+    max_winners: int = 25
+    top_n: int = 2  # per cluster and direction
+    cluster_threshold: float = 0.5
+    # optimization
+    optimizer: str = "hrp"
+    fallbacks: list[str] = field(default_factory=lambda: ["min_variance", "hrp", "equal_weight"])
+    weight_cap: float = 0.25  # hard cap per atom (n · cap < 1 is infeasible and says so)
+    linkage: str = "single"
+    optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
+    risk_free: float = 0.0  # annual, for MaxSharpe
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Which optional stages run."""
+
+    skip_analysis: bool = False  # skip heavy visuals (cluster heatmap) in the tearsheet
+    data_only: bool = False  # stop after the data phase (no selection, weights or report)
 
 
 @dataclass(frozen=True)
@@ -126,7 +153,23 @@ class Settings:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     scanner: dict[str, Any] | None = None  # a scanner spec chosen with `scanner=NAME` replaces the profile's list
     meta: dict[str, Any] | None = None  # meta-portfolio config (designed in; runs arrive with the meta issue)
+    optimizer: str | None = None  # `optimizer=max_sharpe` overrides the profile's optimizer
+    flow: FlowConfig = field(default_factory=FlowConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+
+    @property
+    def method(self) -> str:
+        """The optimizer this run uses first."""
+        return self.optimizer or self.profile.optimizer
+
+    @property
+    def fallback_chain(self) -> list[str]:
+        """The primary optimizer, then the profile's fallbacks (each once)."""
+        chain: list[str] = []
+        for m in [self.method, *self.profile.fallbacks]:
+            if m not in chain:
+                chain.append(m)
+        return chain
 
     @property
     def as_of(self) -> dt.datetime:
@@ -178,6 +221,18 @@ class Settings:
             raise ConfigError(msg)
         if self.venue.kind == "files" and not self.venue.path:
             msg = "venue.path is required with venue=files (a folder of CSV/Parquet files, one per symbol)"
+            raise ConfigError(msg)
+        for i, m in enumerate(self.fallback_chain):
+            _choice("optimizer" if i == 0 else "profile.fallbacks", m, OPTIMIZERS)
+        _choice("profile.linkage", self.profile.linkage, LINKAGES)
+        if not 0 < self.profile.weight_cap <= 1:
+            msg = f"profile.weight_cap={self.profile.weight_cap} must be in (0, 1]"
+            raise ConfigError(msg)
+        _positive("profile.train_days", self.profile.train_days)
+        _positive("profile.min_history_days", self.profile.min_history_days)
+        _positive("profile.min_winners", self.profile.min_winners)
+        if self.profile.max_winners < self.profile.min_winners:
+            msg = f"profile.max_winners={self.profile.max_winners} < profile.min_winners={self.profile.min_winners}"
             raise ConfigError(msg)
         if not self.profile.scanners and self.scanner is None:
             msg = f"profile {self.profile.name!r} lists no scanners; set profile.scanners or scanner=NAME"

@@ -17,19 +17,55 @@ DATA_PHASE_OUTPUTS = (
     "healthy_symbols",
     "health_table",
 )
+SLEEVE_OUTPUTS = ("selection_json", "weights_files", "report_html", "sleeve_weights", "weights_table")
 AUDIT_OUTPUTS = ("audit_before_table",)
+
+
+def run_outputs(settings: Settings) -> list[str]:
+    """What `run` asks the DAG for: the data phase, then (unless flow.data_only) the sleeve."""
+    return [*DATA_PHASE_OUTPUTS, *(() if settings.flow.data_only else SLEEVE_OUTPUTS)]
 
 
 def node_modules() -> list:
     """The stage modules, in pipeline order."""
-    from dataflows.nodes import audit, discovery, features, fetch, guard, health, metadata, venue
+    from dataflows.nodes import (
+        aggregation,
+        analysis,
+        audit,
+        discovery,
+        features,
+        fetch,
+        guard,
+        health,
+        metadata,
+        optimization,
+        reporting,
+        selection,
+        synthesis,
+        venue,
+    )
 
-    return [venue, discovery, audit, fetch, guard, metadata, features, health]
+    return [
+        venue,
+        discovery,
+        audit,
+        fetch,
+        guard,
+        metadata,
+        features,
+        health,
+        aggregation,
+        selection,
+        synthesis,
+        analysis,
+        optimization,
+        reporting,
+    ]
 
 
 def hamilton_config(settings: Settings) -> dict[str, Any]:
     """Config that chooses node variants (`@config.when`). No key may equal a node name."""
-    return {"venue_kind": settings.venue.kind, "executor_kind": settings.executor.kind}
+    return {"venue_kind": settings.venue.kind, "executor_kind": settings.executor.kind, "optimizer": settings.method}
 
 
 class NodeTimer:

@@ -1,0 +1,27 @@
+"""Pre-optimization analysis on the training window only: market regime, tails and antifragility per atom."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.analysis import Regime, antifragility, regime, tail_stats
+from dataflows.synthesis import AtomReturns
+
+
+def market_regime(atom_returns: AtomReturns) -> Regime:
+    """Regime of the equal-weight series of the winners' streams (QUIET, NORMAL, TURBULENT, CRISIS)."""
+    return regime(atom_returns.values)
+
+
+def atom_risk_profile(atom_returns: AtomReturns) -> pl.DataFrame:
+    """Per atom: VaR/CVaR 95, tail ratio, max drawdown, antifragility score."""
+    x = np.asarray(atom_returns.values)
+    tails = tail_stats(x)
+    anti = antifragility(x)
+    frame = {C.ATOM_ID: list(atom_returns.atom_ids)}
+    for name in ("var_95", "cvar_95", "tail_gain", "tail_ratio", "max_drawdown", "skew", "kurtosis"):
+        frame[name] = np.asarray(getattr(tails, name), dtype=np.float64)
+    frame["antifragility"] = np.asarray(anti.score, dtype=np.float64)
+    return pl.DataFrame(frame)

@@ -1,0 +1,136 @@
+"""Reporting: weights.parquet / weights.csv (signed per symbol) and the self-contained report.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.analysis import Regime
+from dataflows.config import Settings
+from dataflows.lakehouse import atomic
+from dataflows.lakehouse.audit import SymbolAudit, iso
+from dataflows.nodes.optimization import OptimizationInput, SleeveWeights
+from dataflows.report.data import TearsheetData
+from dataflows.returns import ReturnsPanel
+from dataflows.selection.htr import SelectionResult
+from dataflows.synthesis import flatten_weights
+
+
+def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResult) -> pl.DataFrame:
+    """One row per symbol: symbol, weight (gross), net_weight (signed), direction, cluster, optimizer, fallback."""
+    exposure = flatten_weights(sleeve_weights.weights)  # exactly once
+    cluster = {w.symbol: w.cluster for w in selection_result.winners}
+    net = np.asarray(exposure.net)
+    return pl.DataFrame(
+        {
+            C.SYMBOL: list(exposure.symbols),
+            "weight": np.asarray(exposure.gross),
+            "net_weight": net,
+            C.DIRECTION: [C.LONG if v > 0 else C.SHORT if v < 0 else "FLAT" for v in net],
+            "cluster": [int(cluster[s]) for s in exposure.symbols],
+            "optimizer": [sleeve_weights.method] * len(exposure.symbols),
+            "fallback": [sleeve_weights.fallback_used] * len(exposure.symbols),
+        }
+    ).sort("weight", descending=True)
+
+
+def weights_files(weights_table: pl.DataFrame, run_dir: Path) -> dict[str, Path]:
+    """weights.parquet and weights.csv in the run folder (written atomically)."""
+    pq, csv = run_dir / "weights.parquet", run_dir / "weights.csv"
+    atomic.write_parquet(pq, weights_table)
+    atomic.write_bytes(csv, weights_table.write_csv().encode())
+    return {"parquet": pq, "csv": csv}
+
+
+def in_sample(sleeve_weights: SleeveWeights, optimization_input: OptimizationInput) -> dict:
+    """The chosen portfolio's in-sample daily returns, equity curve, drawdown and headline metrics."""
+    w = np.asarray(sleeve_weights.weights.weights)
+    r = optimization_input.returns @ w
+    equity = np.cumprod(1.0 + r)
+    drawdown = equity / np.maximum.accumulate(equity) - 1.0
+    ppy = optimization_input.periods_per_year
+    vol = float(r.std(ddof=1) * np.sqrt(ppy)) if r.size > 1 else float("nan")
+    ann = float(equity[-1] ** (ppy / r.size) - 1.0) if r.size else float("nan")
+    return {
+        "returns": r,
+        "equity": equity,
+        "drawdown": drawdown,
+        "metrics": {
+            "annual_return": ann,
+            "annual_vol": vol,
+            "sharpe": ann / vol if vol and np.isfinite(vol) and vol > 0 else float("nan"),
+            "max_drawdown": float(drawdown.min()) if r.size else float("nan"),
+            "days": int(r.size),
+            "assets": len(w),
+        },
+    }
+
+
+def tearsheet_data(
+    weights_table: pl.DataFrame,
+    sleeve_weights: SleeveWeights,
+    risk_contributions: dict[str, float],
+    selection_result: SelectionResult,
+    market_regime: Regime,
+    in_sample: dict,
+    optimization_input: OptimizationInput,
+    training_returns: ReturnsPanel,
+    audit_after: list[SymbolAudit],
+    settings: Settings,
+    run_dir: Path,
+) -> TearsheetData:
+    """Everything the tearsheet shows, gathered from the stage outputs."""
+    rc: dict[str, float] = {}
+    for atom, v in risk_contributions.items():
+        sym = atom.rsplit("|", 2)[0]
+        rc[sym] = rc.get(sym, 0.0) + v
+    clusters: dict[int, list[str]] = {}
+    for w in selection_result.winners:
+        clusters.setdefault(int(w.cluster), []).append(w.symbol)
+    order = [s for c in sorted(clusters) for s in clusters[c]]
+    order = list(dict.fromkeys(order))
+    x = optimization_input.returns
+    sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
+    cols = [sym_of.index(s) for s in order]
+    corr = np.corrcoef(x[:, cols], rowvar=False) if len(cols) > 1 else np.ones((1, 1))
+    dates = training_returns.dates[optimization_input.first_row :]
+    relax = [
+        f"{w.symbol} ({w.direction}): stage {w.stage}, bypassed {', '.join(w.bypassed) or 'nothing'}"
+        for w in selection_result.winners
+        if w.stage > 1
+    ]
+    notes = [f"{a.symbol}: {a.status} — {a.reason}" for a in audit_after if a.status != "FRESH"]
+    funnel = selection_result.funnel.to_dict()
+    flat_funnel = {k: int(v) for k, v in funnel.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return TearsheetData(
+        title=f"{settings.profile.name} — {settings.profile.description}".strip(" —"),
+        run_id=run_dir.name,
+        as_of=settings.as_of.isoformat(),
+        profile=settings.profile.name,
+        weights=weights_table,
+        risk_contributions=rc,
+        clusters=clusters,
+        corr_symbols=order,
+        corr=corr,
+        funnel=flat_funnel,
+        stage_reached=int(selection_result.stage_reached),
+        relaxations=relax,
+        regime=market_regime.label,
+        regime_metrics={k: float(v) for k, v in market_regime.features.items()},
+        dates=[iso(int(t)) or "" for t in dates],
+        equity=in_sample["equity"],
+        drawdown=in_sample["drawdown"],
+        attempts=list(sleeve_weights.attempts),
+        notes=notes,
+        metrics=in_sample["metrics"],
+    )
+
+
+def report_html(tearsheet_data: TearsheetData, run_dir: Path, settings: Settings) -> Path:
+    """report.html: the self-contained tearsheet (no network needed to view it)."""
+    from dataflows.report.tearsheet import render_tearsheet
+
+    return render_tearsheet(tearsheet_data, run_dir / "report.html")

@@ -1,0 +1,1 @@
+"""Reporting: weights files and the self-contained HTML tearsheet."""
