@@ -123,9 +123,9 @@ def test_purged_history_is_unrepairable_and_fails_strict_gate(tmp_path):
     settings = make_settings(root, *PURGED_PROBE)
     with pytest.raises(HealthGateError, match="PURGED/USDT: UNREPAIRABLE"):
         run_data_phase(settings, venue=synthetic_venue(settings))
-    # bounded: the head range was asked for once, came back empty, and the venue's floor was recorded
+    # bounded: the head range came back empty twice, which confirms it, and the venue's floor was recorded
     heads = [r for r in Lakehouse(root).registry.fetches() if r["symbol"] == syn.PURGED and r["kind"] == "head"]
-    assert len(heads) == 1 and heads[0]["rows"] == 0
+    assert len(heads) == 2 and all(h["rows"] == 0 for h in heads)  # asked twice (a miss is confirmed), then never
     # a rerun does not ask again; with health.strict=false the symbol is excluded, not fatal
     relaxed = make_settings(root, *PURGED_PROBE, "health.strict=false")
     venue = synthetic_venue(relaxed)

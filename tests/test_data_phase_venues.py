@@ -41,10 +41,10 @@ def test_ccxt_data_phase_end_to_end(tmp_path):
     after = {a.symbol: a for a in result["audit_after"]}
     assert {"ETH/USDT", "SOL/USDT", "PEPE/USDT"} <= set(result["healthy_symbols"])
     assert "LUNA/USDT" not in after  # inactive market never becomes a candidate
-    # the recorded BTC klines stop on 2024-01-07, before the required window: reported once, not looped on
+    # the recorded BTC klines stop on 2024-01-07, before the required window: asked twice (confirmed), not looped on
     btc = after["BTC/USDT"]
     assert btc.status == "UNREPAIRABLE" and "no bars for the required window" in btc.reason
-    assert len([r for r in Lakehouse(settings.data_root).registry.fetches() if r["symbol"] == "BTC/USDT"]) == 1
+    assert len([r for r in Lakehouse(settings.data_root).registry.fetches() if r["symbol"] == "BTC/USDT"]) == 2
     assert result["symbol_metadata"].filter(pl.col(C.SYMBOL) == "PEPE/USDT")[C.LOT_SIZE][0] is None
     stored = Lakehouse(settings.data_root).read("binance", "1d", "ETH/USDT")
     assert stored.height == 20 and stored[C.TS].max() == dt.datetime(2024, 1, 30, tzinfo=dt.UTC)

@@ -60,13 +60,26 @@ def write_parquet(target: Path, frame: Any) -> None:
 
 
 def sweep_temps(folder: Path, older_than_s: float = 3600.0) -> int:
-    """Remove temp files older than `older_than_s` under `folder`; returns how many."""
+    """Remove temp files of writers that died (their pid is gone) or older than `older_than_s`; returns how many."""
     if not folder.exists():
         return 0
     cutoff, removed = time.time() - older_than_s, 0
     for tmp in folder.rglob(f".*{TEMP_SUFFIX}"):
+        parts = tmp.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
         with contextlib.suppress(FileNotFoundError):
-            if tmp.stat().st_mtime < cutoff:
+            if (pid is not None and pid != os.getpid() and not pid_alive(pid)) or tmp.stat().st_mtime < cutoff:
                 tmp.unlink()
                 removed += 1
     return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

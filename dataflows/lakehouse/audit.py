@@ -136,8 +136,10 @@ def audit_symbol(
             return result(UNREPAIRABLE, "venue returned no bars for the required window")
         return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
 
-    stored = pl.read_parquet(lh.ohlcv_path(venue, timeframe, cand.symbol), columns=[C.TS])
-    have = stored[C.TS].dt.epoch("ms").to_numpy()
+    stored_ts = lh.read_ts(venue, timeframe, cand.symbol)
+    if stored_ts is None or stored_ts.len() == 0:  # vanished since the reconcile: treat as missing
+        return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
+    have = stored_ts.to_numpy()
     first_ts, last_ts = int(have.min()), int(have.max())
     evidence.update(first_bar=iso(first_ts), last_bar=iso(last_ts), rows=int(have.size))
     missing = np.setdiff1d(expected, have, assume_unique=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataflows.errors import LakehouseError
+from dataflows.lakehouse.atomic import pid_alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -31,9 +32,10 @@ CREATE TABLE IF NOT EXISTS series (
     last_fetch_at REAL, last_outcome TEXT, failures INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (venue, symbol, timeframe)
 );
-CREATE TABLE IF NOT EXISTS holes (       -- ranges a targeted fetch confirmed the venue does not have
+CREATE TABLE IF NOT EXISTS holes (       -- ranges targeted fetches came back without; confirmed after CONFIRM_AFTER
     venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
     start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL, confirmed_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (venue, symbol, timeframe, start_ts, end_ts)
 );
 CREATE TABLE IF NOT EXISTS leases (
@@ -48,6 +50,21 @@ CREATE TABLE IF NOT EXISTS fetches (
     rows INTEGER NOT NULL, outcome TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL, detail TEXT
 );
 """
+
+
+CONFIRM_AFTER = 2  # a range is "confirmed missing" after this many targeted fetches came back without it
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def holder_dead(holder: str) -> bool:
+    """True when `holder` names a process on this host that no longer exists (a crashed lease holder)."""
+    parts = holder.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    return not pid_alive(int(parts[1]))
 
 
 @dataclass(frozen=True)
@@ -79,20 +96,45 @@ class Registry:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # executescript manages its own transaction
+        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_locked),
+            wait=wait_exponential_jitter(multiplier=0.01, max=0.5),
+            stop=stop_after_delay(60),
+            reraise=True,
+        ):
+            with attempt:
+                self._conn().executescript(SCHEMA)  # executescript manages its own transaction
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
             try:
-                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA busy_timeout=60000")
+                # a registry created by two processes at once: switching it to WAL can report "locked" at once
+                # (no busy wait applies there), so the loser retries
+                for attempt in Retrying(
+                    retry=retry_if_exception(_is_locked),
+                    wait=wait_exponential_jitter(multiplier=0.01, max=0.5),
+                    stop=stop_after_delay(60),
+                    reraise=True,
+                ):
+                    with attempt:
+                        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+                        try:
+                            conn.execute("PRAGMA busy_timeout=60000")
+                            conn.execute("PRAGMA journal_mode=WAL")
+                            conn.execute("PRAGMA synchronous=FULL")
+                        except BaseException:
+                            conn.close()
+                            raise
             except sqlite3.DatabaseError as exc:
-                msg = (
-                    f"registry {self.path} is unreadable ({exc}); move it aside and rerun to rebuild it from the files"
-                )
+                if _is_locked(exc):
+                    msg = f"registry {self.path} stayed locked for 60 s; is another process stuck holding it?"
+                else:
+                    msg = f"registry {self.path} is unreadable ({exc}); move it aside and rerun to rebuild it from the files"
                 raise LakehouseError(msg) from exc
             self._local.conn = conn
         return conn
@@ -178,17 +220,30 @@ class Registry:
 
     # --- holes -------------------------------------------------------------------------------------------------
 
-    def add_hole(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int, kind: str) -> None:
+    def add_hole(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int, kind: str) -> int:
+        """Record that a targeted fetch of [start_ts, end_ts] came back without those bars; returns the attempts
+        so far (the range counts as confirmed missing from `CONFIRM_AFTER` on)."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO holes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO holes (venue, symbol, timeframe, start_ts, end_ts, kind, confirmed_at, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(venue, symbol, timeframe, start_ts, end_ts) DO UPDATE"
+                " SET attempts = holes.attempts + 1, confirmed_at = excluded.confirmed_at, kind = excluded.kind",
                 (venue, symbol, timeframe, start_ts, end_ts, kind, time.time()),
             )
+            row = db.execute(
+                "SELECT attempts FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?",
+                (venue, symbol, timeframe, start_ts, end_ts),
+            ).fetchone()
+        return int(row[0])
 
-    def holes(self, venue: str, symbol: str, timeframe: str) -> list[tuple[int, int, str]]:
+    def holes(
+        self, venue: str, symbol: str, timeframe: str, *, confirmed_only: bool = True
+    ) -> list[tuple[int, int, str]]:
+        """Missing ranges of one series (only the confirmed ones unless `confirmed_only=False`)."""
         cur = self._conn().execute(
-            "SELECT start_ts, end_ts, kind FROM holes WHERE venue=? AND symbol=? AND timeframe=? ORDER BY start_ts",
-            (venue, symbol, timeframe),
+            "SELECT start_ts, end_ts, kind FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND attempts >= ?"
+            " ORDER BY start_ts",
+            (venue, symbol, timeframe, CONFIRM_AFTER if confirmed_only else 1),
         )
         return [tuple(r) for r in cur]
 
@@ -247,7 +302,7 @@ class Registry:
                 "SELECT holder, expires_at FROM leases WHERE venue=? AND symbol=? AND timeframe=?",
                 (venue, symbol, timeframe),
             ).fetchone()
-            if row is not None and row[0] != holder and row[1] > now:
+            if row is not None and row[0] != holder and row[1] > now and not holder_dead(row[0]):
                 return False
             db.execute(
                 "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",

@@ -33,6 +33,7 @@ from dataflows.lakehouse.audit import (
     iso,
 )
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
+from dataflows.lakehouse.registry import CONFIRM_AFTER
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.lakehouse.validate import validate_bars
 from dataflows.venues.base import Venue, fetch_range
@@ -137,6 +138,7 @@ class Repairer:
     ) -> RepairReport:
         """Audit (unless `before` is given), repair in bounded rounds, re-audit; returns the full report."""
         quarantine = quarantine or {}
+        cands = list({c.symbol: c for c in cands}.values())  # one repair per series
         by_symbol = {c.symbol: c for c in cands}
         before = before if before is not None else self.audit_all(cands, quarantine)
         report = RepairReport(before=before, after=before)
@@ -201,12 +203,16 @@ class Repairer:
             with self.lh.lease(
                 venue, tf, cand.symbol, lease_s=self.policy.lease_s, wait_s=self.policy.lease_wait_s
             ) as (holder, waited):
-                if waited:  # someone else held it: see what is still missing now
-                    audit = self.audit(cand)
-                    if not audit.ranges:
-                        action.outcome, action.detail = "done_by_other", "another process repaired it first"
-                        return action
-                    action.requested = [r.as_dict() for r in audit.ranges]
+                # always re-audit under the lease: another process may have repaired it since our audit
+                audit = self.audit(cand)
+                if not audit.ranges:
+                    action.outcome = "done_by_other"
+                    action.detail = "already repaired by another process" + (
+                        " (waited for its lease)" if waited else ""
+                    )
+                    action.requested = []
+                    return action
+                action.requested = [r.as_dict() for r in audit.ranges]
                 for rng in audit.ranges:
                     self._fetch_range(cand, rng, holder, action)
                     if action.outcome != "ok":
@@ -277,7 +283,9 @@ class Repairer:
         self._confirm_missing(cand, rng, bars)
 
     def _confirm_missing(self, cand: Candidate, rng: BarRange, bars: pl.DataFrame) -> None:
-        """A targeted range the venue did not (fully) deliver is recorded so it is not requested again."""
+        """Note a range the venue did not (fully) deliver. It counts as confirmed missing (and is not requested
+        again) once `CONFIRM_AFTER` fetches came back without it, so one incomplete page is never mistaken for a
+        hole the venue really has."""
         venue, tf, reg = self.venue.name, self.policy.timeframe, self.lh.registry
         got = bars[C.TS].dt.epoch("ms").to_numpy() if bars.height else np.empty(0, dtype=np.int64)
         if rng.kind == "all":
@@ -285,11 +293,11 @@ class Repairer:
                 reg.add_hole(venue, cand.symbol, tf, rng.start, rng.end, "all")
             return
         expected = calendar_for(cand.asset_class, tf).expected(rng.start, rng.end)
-        if rng.kind == "head":  # bars still missing before the stored first bar do not exist at the venue
-            row = reg.series(venue, cand.symbol, tf)
-            if row is not None and row.first_ts is not None and (expected < row.first_ts).any():
-                reg.set_floor(venue, cand.symbol, tf, row.first_ts)
-            return
         still = np.setdiff1d(expected, got)
-        if still.size:
-            reg.add_hole(venue, cand.symbol, tf, int(still.min()), int(still.max()), rng.kind)
+        if still.size == 0:
+            return
+        attempts = reg.add_hole(venue, cand.symbol, tf, int(still.min()), int(still.max()), rng.kind)
+        if rng.kind == "head" and attempts >= CONFIRM_AFTER:  # nothing older exists: record the venue's floor
+            row = reg.series(venue, cand.symbol, tf)
+            if row is not None and row.first_ts is not None:
+                reg.set_floor(venue, cand.symbol, tf, row.first_ts)

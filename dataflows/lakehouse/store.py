@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +55,33 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_snapshot(path: Path) -> tuple[bytes, str] | None:
+    """The file's bytes and their sha256, from one open (a concurrent atomic replace gives one version or the other,
+    never a mix), or None when there is no file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def parse_parquet(
+    data: bytes, label: str, schema: dict | None = None, columns: list[str] | None = None
+) -> pl.DataFrame:
+    """Parquet bytes → frame; unreadable bytes or a wrong schema raise `LakehouseError` naming `label`."""
+    try:
+        frame = pl.read_parquet(io.BytesIO(data), columns=columns)
+    except (Exception, pl.exceptions.PanicException) as exc:  # polars panics on some garbage input
+        msg = f"{label} is unreadable: {exc.__class__.__name__}"
+        raise LakehouseError(msg) from exc
+    if schema is not None:
+        want = {k: v for k, v in schema.items() if columns is None or k in columns}
+        if dict(frame.schema) != want:
+            msg = f"{label} has schema {dict(frame.schema)}, expected {want}"
+            raise LakehouseError(msg)
+    return frame
+
+
 def _ts_ms(frame: pl.DataFrame) -> pl.Series:
     return frame[C.TS].dt.epoch("ms")
 
@@ -65,6 +94,7 @@ class Lakehouse:
         self.root = self.data_root / "lakehouse"
         self.root.mkdir(parents=True, exist_ok=True)
         self.registry = Registry(self.root / "registry.sqlite")
+        self._held = threading.local()  # series leases this thread holds (leases are re-entrant per thread)
 
     # --- paths -------------------------------------------------------------------------------------------------
 
@@ -100,30 +130,32 @@ class Lakehouse:
             return None
         return self._read_path(path, f"{venue}/{timeframe}/{symbol}")
 
+    def read_ts(self, venue: str, timeframe: str, symbol: str) -> pl.Series | None:
+        """Only the stored open times of one symbol (epoch ms), or None when there is no file."""
+        snap = read_snapshot(self.ohlcv_path(venue, timeframe, symbol))
+        if snap is None:
+            return None
+        frame = parse_parquet(snap[0], f"lakehouse file for {venue}/{timeframe}/{symbol}", C.ohlcv_schema(), [C.TS])
+        return frame[C.TS].dt.epoch("ms")
+
     @staticmethod
     def _read_path(path: Path, label: str) -> pl.DataFrame:
-        try:
-            frame = pl.read_parquet(path)
-        except Exception as exc:  # polars raises several types for truncated/garbage files
-            msg = f"lakehouse file for {label} ({path}) is unreadable: {exc.__class__.__name__}"
-            raise LakehouseError(msg) from exc
-        expected = C.ohlcv_schema()
-        if dict(frame.schema) != expected:
-            msg = f"lakehouse file for {label} ({path}) has schema {dict(frame.schema)}, expected {expected}"
+        snap = read_snapshot(path)
+        if snap is None:
+            msg = f"lakehouse file for {label} ({path}) vanished"
             raise LakehouseError(msg)
-        return frame
+        return parse_parquet(snap[0], f"lakehouse file for {label} ({path})", C.ohlcv_schema())
 
     def _read_typed(self, path: Path, schema: dict, label: str) -> pl.DataFrame:
         """Read a shared table; an unreadable or wrong-schema file is an error naming it (left in place)."""
+        snap = read_snapshot(path)
+        if snap is None:
+            return pl.DataFrame(schema=schema)
         try:
-            frame = pl.read_parquet(path)
-        except Exception as exc:
-            msg = f"{label} table {path} is unreadable ({exc.__class__.__name__}); restore it or move it aside"
+            return parse_parquet(snap[0], f"{label} table {path}", schema)
+        except LakehouseError as exc:
+            msg = f"{exc}; restore it or move it aside and rerun"
             raise LakehouseError(msg) from exc
-        if dict(frame.schema) != schema:
-            msg = f"{label} table {path} has schema {dict(frame.schema)}, expected {schema}; move it aside and rerun"
-            raise LakehouseError(msg)
-        return frame
 
     def move_aside(self, path: Path, reason: str) -> Path:
         """Move an unusable file to `corrupt/` (kept for inspection, never deleted)."""
@@ -194,35 +226,47 @@ class Lakehouse:
         """
         path = self.ohlcv_path(venue, timeframe, symbol)
         row = self.registry.series(venue, symbol, timeframe)
-        note = None
-        if path.exists():
-            digest = file_hash(path)
-            if row is not None and row.content_hash == digest:
-                return row, None
-            try:
-                frame = self._read_path(path, f"{venue}/{timeframe}/{symbol}")
-            except LakehouseError as exc:
-                dest = self.move_aside(path, str(exc))
-                note = f"unreadable file moved to {dest.relative_to(self.root)}: {exc}"
+        snap = read_snapshot(path)
+        if snap is not None and row is not None and row.content_hash == snap[1]:
+            return row, None
+        if snap is None and (row is None or row.content_hash is None):
+            return row, None
+        # something to repair: do it under the series lease (re-entrant), on a fresh snapshot
+        with self.lease(venue, timeframe, symbol, lease_s=60.0, wait_s=300.0):
+            row = self.registry.series(venue, symbol, timeframe)
+            snap = read_snapshot(path)
+            note = None
+            label = f"lakehouse file for {venue}/{timeframe}/{symbol} ({path})"
+            if snap is not None:
+                data, digest = snap
+                if row is not None and row.content_hash == digest:
+                    return row, None
+                try:
+                    frame = parse_parquet(data, label, C.ohlcv_schema())
+                except LakehouseError as exc:
+                    dest = self.move_aside(path, str(exc))
+                    note = f"unreadable file moved to {dest.relative_to(self.root)}: {exc}"
+                    self.registry.record_file(
+                        venue, symbol, timeframe, first_ts=None, last_ts=None, rows=0, content_hash=None
+                    )
+                else:
+                    ts = _ts_ms(frame)
+                    self.registry.record_file(
+                        venue,
+                        symbol,
+                        timeframe,
+                        first_ts=int(ts.min()) if frame.height else None,
+                        last_ts=int(ts.max()) if frame.height else None,
+                        rows=frame.height,
+                        content_hash=digest,
+                    )
+                    if row is not None and row.content_hash is not None:
+                        note = "registry was behind the file (interrupted write); re-recorded from the file"
+            elif row is not None and row.content_hash is not None:
+                note = "registry described a file that is gone; treated as missing"
                 self.registry.record_file(
                     venue, symbol, timeframe, first_ts=None, last_ts=None, rows=0, content_hash=None
                 )
-            else:
-                desc = self._describe(frame, path, added=0, conflicts=0)
-                self.registry.record_file(
-                    venue,
-                    symbol,
-                    timeframe,
-                    first_ts=desc.first_ts,
-                    last_ts=desc.last_ts,
-                    rows=desc.rows,
-                    content_hash=desc.content_hash,
-                )
-                if row is not None and row.content_hash is not None:
-                    note = "registry was behind the file (interrupted write); re-recorded from the file"
-        elif row is not None and row.content_hash is not None:
-            note = "registry described a file that is gone; treated as missing"
-            self.registry.record_file(venue, symbol, timeframe, first_ts=None, last_ts=None, rows=0, content_hash=None)
         return self.registry.series(venue, symbol, timeframe), note
 
     # --- leases ------------------------------------------------------------------------------------------------
@@ -235,6 +279,11 @@ class Lakehouse:
         it first, in which case the caller should re-audit before fetching."""
         from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_exponential
 
+        key = (venue, timeframe, symbol)
+        held = self._held.__dict__.setdefault("keys", {})
+        if key in held:  # re-entrant: this thread already holds it
+            yield held[key], False
+            return
         holder = holder_id()
         waited = False
 
@@ -255,9 +304,11 @@ class Lakehouse:
             who = self.registry.lease_holder(venue, symbol, timeframe)
             msg = f"timed out after {wait_s}s waiting for the fetch lease of {venue}/{symbol} held by {who}"
             raise LakehouseError(msg) from None
+        held[key] = holder
         try:
             yield holder, waited
         finally:
+            del held[key]
             self.registry.release(venue, symbol, timeframe, holder)
 
     def sweep(self) -> int:
