@@ -1,0 +1,613 @@
+"""The self-contained HTML tearsheet of one sleeve run (`report.html`), rendered from a `TearsheetData`.
+
+One file, no network: CSS is inline, charts are inline SVG (see `dataflows.report.plots`), there are no scripts,
+fonts are the reader's own. Every string from the data is escaped with `html.escape`. The page is deterministic
+(no render timestamp), so identical data gives identical bytes.
+
+Sections: header (run identity, at-a-glance facts, headline metrics), weights, risk contributions, clusters
+(correlation heatmap in dendrogram order), selection funnel (HTR stage, relaxations), regime, in-sample equity and
+drawdown, optimizer fallback chain and notes. Degenerate inputs (no weights, one asset, NaN metrics, empty
+sections) render an explicit message instead of failing; a chart that cannot be drawn is replaced by a visible
+error box (and a logged warning) so the rest of the report survives.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from dataflows.columns import DIRECTION, LONG, SHORT, SYMBOL
+from dataflows.errors import DataflowsError
+from dataflows.lakehouse.atomic import write_bytes
+from dataflows.report import plots
+from dataflows.report.data import OptimizerAttempt, TearsheetData
+
+log = logging.getLogger(__name__)
+
+WEIGHT = "weight"
+NET_WEIGHT = "net_weight"
+CLUSTER = "cluster"
+OPTIMIZER = "optimizer"
+FALLBACK = "fallback"
+WEIGHT_COLUMNS = (SYMBOL, DIRECTION, WEIGHT, NET_WEIGHT, CLUSTER, OPTIMIZER, FALLBACK)
+
+HTR_STAGES = {
+    0: "no atom had features",
+    1: "strict",
+    2: "spectral relaxation",
+    3: "cluster floor",
+    4: "leader fallback",
+}
+_REGIME_CLASS = {"QUIET": "quiet", "NORMAL": "normal", "TURBULENT": "turbulent", "CRISIS": "crisis"}
+# Metric names are matched on these fragments (ratios first) to choose a format; anything else prints as a number.
+_RATIO_HINTS = ("sharpe", "sortino", "calmar", "ratio", "skew", "kurt", "hurst", "beta", "corr", "score", "adx")
+_PERCENT_HINTS = ("return", "vol", "drawdown", "cagr", "cvar", "var_", "exposure", "turnover", "weight", "hit")
+NA = "n/a"
+
+
+class TearsheetError(DataflowsError):
+    """The tearsheet data breaks its contract (e.g. a non-empty weights frame without the required columns)."""
+
+
+def render_tearsheet(data: TearsheetData, path: Path) -> Path:
+    """Render `data` to one self-contained HTML file at `path` (written atomically); returns `path`."""
+    path = Path(path)
+    write_bytes(path, tearsheet_html(data).encode("utf-8"))
+    return path
+
+
+def tearsheet_html(data: TearsheetData) -> str:
+    """The tearsheet as an HTML string."""
+    rows = _weight_rows(data.weights)
+    body = "\n".join(
+        [
+            _header(data, rows),
+            _weights_section(rows),
+            _risk_section(data, rows),
+            _clusters_section(data, rows),
+            _funnel_section(data),
+            _regime_section(data),
+            _equity_section(data),
+            _fallback_section(data),
+        ]
+    )
+    title = _e(data.title)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title} · {_e(data.run_id)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"{body}\n"
+        "<footer>portfolio-dataflows tearsheet · self-contained: no scripts, no network.</footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------- weights
+
+
+def _weight_rows(weights: pl.DataFrame) -> list[dict[str, Any]]:
+    """Weight rows sorted by gross weight descending (NaN/null last, ties by symbol); [] for an empty frame."""
+    if weights.height == 0:
+        return []
+    missing = [c for c in WEIGHT_COLUMNS if c not in weights.columns]
+    if missing:
+        msg = (
+            f"tearsheet weights frame lacks columns {missing} (has {weights.columns}); expected {list(WEIGHT_COLUMNS)}"
+        )
+        raise TearsheetError(msg)
+    rows = list(weights.select(WEIGHT_COLUMNS).iter_rows(named=True))
+    return sorted(rows, key=lambda r: (-_sort_value(r[WEIGHT]), str(r[SYMBOL])))
+
+
+def _sort_value(value: Any) -> float:
+    return float(value) if _finite(value) else -math.inf
+
+
+def _weights_section(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return _section(
+            "weights",
+            "Weights",
+            '<div class="empty"><strong>No weights.</strong> This run produced an empty weights frame — '
+            "see the fallback chain and notes below for why.</div>",
+        )
+    body = []
+    for i, r in enumerate(rows, 1):
+        direction = str(r[DIRECTION] or "")
+        cls = "dir-short" if direction == SHORT else "dir-long" if direction == LONG else ""
+        fb = r[FALLBACK]
+        fb_cell = '<span class="flag">yes</span>' if fb else ("no" if fb is not None else NA)
+        body.append(
+            f'<tr><td class="num muted">{i}</td><td class="sym">{_sym(r[SYMBOL])}</td>'
+            f'<td class="{cls}">{_e(direction or NA)}</td>'
+            f'<td class="num">{_pct(r[WEIGHT])}</td><td class="num {cls}">{_pct(r[NET_WEIGHT])}</td>'
+            f'<td class="num">{_e(_text(r[CLUSTER]))}</td><td>{_e(_text(r[OPTIMIZER]))}</td><td>{fb_cell}</td></tr>'
+        )
+    gross = _nansum(r[WEIGHT] for r in rows)
+    net = _nansum(r[NET_WEIGHT] for r in rows)
+    table = (
+        '<table id="weights-table" class="data">'
+        "<thead><tr><th class='num'>#</th><th>symbol</th><th>direction</th><th class='num'>weight</th>"
+        "<th class='num'>net weight</th><th class='num'>cluster</th><th>optimizer</th><th>fallback</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody>"
+        f"<tfoot><tr><td></td><td>total ({len(rows)})</td><td></td><td class='num'>{_pct(gross)}</td>"
+        f"<td class='num'>{_pct(net)}</td><td></td><td></td><td></td></tr></tfoot></table>"
+    )
+    chart = _chart(
+        "Net weights: longs positive, shorts negative.",
+        plots.net_weights_svg,
+        [str(r[SYMBOL]) for r in rows],
+        [_float(r[NET_WEIGHT]) for r in rows],
+        [str(r[DIRECTION] or "") for r in rows],
+    )
+    return _section("weights", "Weights", f"{_scroll(table)}{chart}")
+
+
+# ----------------------------------------------------------------------------------------------------------- header
+
+
+def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
+    longs = [r for r in rows if r[DIRECTION] == LONG]
+    shorts = [r for r in rows if r[DIRECTION] == SHORT]
+    producer = _producer(data.attempts)
+    if producer is None:
+        optimizer = '<span class="bad">none succeeded</span>' if data.attempts else NA
+    else:
+        index, attempt = producer
+        suffix = f"<span class='sub'>fallback link {index + 1} of {len(data.attempts)}</span>" if index > 0 else ""
+        optimizer = f"{_e(attempt.method)}{suffix}"
+    facts = [
+        ("Regime", _badge(data.regime)),
+        ("Optimizer", optimizer),
+        (
+            "HTR stage",
+            f"{_e(data.stage_reached)} of 4<span class='sub'>{_e(HTR_STAGES.get(data.stage_reached, ''))}</span>",
+        ),
+        ("Assets", f"{len(rows)}<span class='sub'>{len(longs)} long, {len(shorts)} short</span>"),
+        ("Gross / net", f"{_pct(_nansum(r[WEIGHT] for r in rows))} / {_pct(_nansum(r[NET_WEIGHT] for r in rows))}"),
+    ]
+    fact_html = "".join(f"<div class='fact'><div class='k'>{k}</div><div class='v'>{v}</div></div>" for k, v in facts)
+    metrics = (
+        _kv_table(data.metrics, "headline-metrics")
+        if data.metrics
+        else '<p class="muted">No headline metrics recorded.</p>'
+    )
+    nav = "".join(
+        f'<a href="#{anchor}">{label}</a>'
+        for anchor, label in (
+            ("weights", "Weights"),
+            ("risk", "Risk"),
+            ("clusters", "Clusters"),
+            ("funnel", "Selection"),
+            ("regime", "Regime"),
+            ("equity", "Equity"),
+            ("fallbacks", "Fallbacks"),
+        )
+    )
+    return (
+        '<header class="top">'
+        f"<h1>{_e(data.title)}</h1>"
+        f"<p class='ident'>run <code>{_e(data.run_id)}</code> · profile <strong>{_e(data.profile)}</strong> · "
+        f"as of <strong>{_e(data.as_of)}</strong></p>"
+        f"<div class='facts'>{fact_html}</div>"
+        f"<h3>Headline metrics</h3>{metrics}"
+        f"<nav>{nav}</nav></header>"
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------- risk
+
+
+def _risk_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
+    rc = dict(data.risk_contributions)
+    if not rc:
+        return _section("risk", "Risk contributions", '<p class="empty">No risk contributions recorded.</p>')
+    weight_of = {str(r[SYMBOL]): r[WEIGHT] for r in rows}
+    items = sorted(rc.items(), key=lambda kv: (-_sort_value(kv[1]), kv[0]))
+    body = []
+    for symbol, share in items:
+        weight = weight_of.get(symbol)
+        ratio = _float(share) / _float(weight) if _finite(weight) and _float(weight) != 0.0 else math.nan
+        body.append(
+            f'<tr><td class="sym">{_sym(symbol)}</td><td class="num">{_pct(weight)}</td>'
+            f'<td class="num">{_pct(share)}</td><td class="num">{_fmt(ratio, 2)}</td></tr>'
+        )
+    table = (
+        '<table id="risk-table" class="data"><thead><tr><th>symbol</th><th class="num">weight</th>'
+        '<th class="num">risk share</th><th class="num" title="risk share ÷ weight">risk / weight</th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody><tfoot><tr><td>total</td><td></td>"
+        f"<td class='num'>{_pct(_nansum(v for _, v in items))}</td><td></td></tr></tfoot></table>"
+    )
+    chart = _chart(
+        "Share of portfolio variance per asset (negative = diversifying).",
+        plots.risk_contributions_svg,
+        [s for s, _ in items],
+        [_float(v) for _, v in items],
+    )
+    return _section("risk", "Risk contributions", f'<div class="grid">{_scroll(table)}{chart}</div>')
+
+
+# --------------------------------------------------------------------------------------------------------- clusters
+
+
+def _clusters_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
+    held = {str(r[SYMBOL]): r for r in rows}
+    cluster_of: dict[str, int] = {}
+    for cid, members in data.clusters.items():
+        for member in members:
+            cluster_of.setdefault(str(member), int(cid))
+    parts = []
+    symbols = [str(s) for s in data.corr_symbols]
+    corr = np.asarray(data.corr, dtype=np.float64)
+    if not symbols or corr.size == 0:
+        parts.append('<p class="empty">No correlation matrix recorded.</p>')
+    elif corr.shape != (len(symbols), len(symbols)):
+        parts.append(
+            f'<p class="warn">Correlation matrix shape {_e(str(corr.shape))} does not match '
+            f"{len(symbols)} symbols; heatmap omitted.</p>"
+        )
+    else:
+        order_clusters = [cluster_of.get(s, _int_or_none(held.get(s, {}).get(CLUSTER))) for s in symbols]
+        parts.append(
+            _chart(
+                "Pairwise correlation, symbols in dendrogram order; outlined blocks are the clusters.",
+                plots.correlation_heatmap_svg,
+                symbols,
+                corr,
+                order_clusters,
+            )
+        )
+    if data.clusters:
+        body = []
+        for cid in sorted(data.clusters, key=int):
+            members = [str(m) for m in data.clusters[cid]]
+            in_cluster = [r for r in rows if _int_or_none(r[CLUSTER]) == int(cid)]
+            member_html = ", ".join(
+                f'<span class="sym held">{_e(m)}</span>' if m in held else f'<span class="sym muted">{_e(m)}</span>'
+                for m in members
+            )
+            body.append(
+                f'<tr><td class="num">C{int(cid)}</td><td class="num">{len(members)}</td>'
+                f'<td class="num">{len(in_cluster)}</td>'
+                f'<td class="num">{_pct(_nansum(r[WEIGHT] for r in in_cluster))}</td>'
+                f'<td class="num">{_pct(_nansum(r[NET_WEIGHT] for r in in_cluster))}</td>'
+                f'<td class="members">{member_html}</td></tr>'
+            )
+        parts.append(
+            '<table id="clusters-table" class="data"><thead><tr><th class="num">cluster</th>'
+            '<th class="num">members</th><th class="num">held</th><th class="num">gross</th><th class="num">net</th>'
+            "<th>members (held in bold)</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+    else:
+        parts.append('<p class="empty">No clusters recorded.</p>')
+    return _section("clusters", "Clusters", "\n".join(parts))
+
+
+# ----------------------------------------------------------------------------------------------------------- funnel
+
+
+def _funnel_section(data: TearsheetData) -> str:
+    parts = [f"<p>HTR stage reached: <strong>{_e(_stage_text(data.stage_reached))}</strong></p>"]
+    if data.funnel:
+        stages = [str(s) for s in data.funnel]
+        counts = [data.funnel[s] for s in data.funnel]
+        first = _float(counts[0])
+        body = []
+        for i, (stage, count) in enumerate(zip(stages, counts, strict=True)):
+            prev = _float(counts[i - 1]) if i else math.nan
+            of_first = _float(count) / first if first else math.nan
+            of_prev = _float(count) / prev if i and prev else math.nan
+            body.append(
+                f'<tr><td>{_e(stage)}</td><td class="num">{_count(count)}</td>'
+                f'<td class="num">{_pct(of_first, 1)}</td><td class="num">{_pct(of_prev, 1)}</td></tr>'
+            )
+        table = (
+            '<table id="funnel-table" class="data"><thead><tr><th>stage</th><th class="num">count</th>'
+            '<th class="num">of first</th><th class="num">of previous</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+        chart = _chart("Survivors after each gate.", plots.funnel_svg, stages, [_float(c) for c in counts])
+        parts.append(f'<div class="grid">{_scroll(table)}{chart}</div>')
+    else:
+        parts.append('<p class="empty">No selection funnel recorded.</p>')
+    parts.append("<h3>Relaxations</h3>")
+    if data.relaxations:
+        items = "".join(f"<li>{_e(line)}</li>" for line in data.relaxations)
+        parts.append(
+            '<p class="muted">Winners admitted by a relaxation (HTR stages 2–4) and the strict vetoes they bypassed:</p>'
+            f'<ul id="relaxations" class="lines">{items}</ul>'
+        )
+    else:
+        parts.append('<p id="relaxations" class="muted">None: no winner was admitted by a relaxation.</p>')
+    return _section("funnel", "Selection funnel", "\n".join(parts))
+
+
+# ----------------------------------------------------------------------------------------------------------- regime
+
+
+def _regime_section(data: TearsheetData) -> str:
+    metrics = (
+        _kv_table(data.regime_metrics, "regime-metrics")
+        if data.regime_metrics
+        else '<p class="muted">No regime metrics recorded.</p>'
+    )
+    return _section("regime", "Regime", f"<p>Market regime: {_badge(data.regime)}</p>{metrics}")
+
+
+# ----------------------------------------------------------------------------------------------------------- equity
+
+
+def _equity_section(data: TearsheetData) -> str:
+    dates = [str(d) for d in data.dates]
+    equity = np.asarray(data.equity, dtype=np.float64).ravel()
+    drawdown = np.asarray(data.drawdown, dtype=np.float64).ravel()
+    title = "In-sample equity and drawdown"
+    n = min(len(dates), equity.size, drawdown.size)
+    if n == 0:
+        return _section("equity", title, '<p class="empty">No equity curve recorded.</p>')
+    parts = []
+    if not len(dates) == equity.size == drawdown.size:
+        parts.append(
+            f'<p class="warn">Lengths differ: {len(dates)} dates, {equity.size} equity points, '
+            f"{drawdown.size} drawdown points; showing the first {n}.</p>"
+        )
+    dates, equity, drawdown = dates[:n], equity[:n], drawdown[:n]
+    final = equity[np.isfinite(equity)]
+    worst = drawdown[np.isfinite(drawdown)]
+    stats = {
+        "period": f"{dates[0]} → {dates[-1]}",
+        "observations": f"{n:,}",
+        "final equity": _fmt(final[-1], 4) if final.size else NA,
+        "total return": _pct(final[-1] - 1.0) if final.size else NA,
+        "max drawdown": _pct(worst.min()) if worst.size else NA,
+    }
+    parts.append(
+        '<table id="equity-stats" class="data kv"><tbody>'
+        + "".join(f'<tr><th>{_e(k)}</th><td class="num">{_e(v)}</td></tr>' for k, v in stats.items())
+        + "</tbody></table>"
+    )
+    parts.append(
+        _chart(
+            "Equity of the chosen portfolio (starts at 1.0) and its drawdown, same date axis.",
+            plots.equity_drawdown_svg,
+            dates,
+            equity,
+            drawdown,
+        )
+    )
+    return _section("equity", title, "\n".join(parts))
+
+
+# -------------------------------------------------------------------------------------------------------- fallbacks
+
+
+def _producer(attempts: Sequence[OptimizerAttempt]) -> tuple[int, OptimizerAttempt] | None:
+    """The first attempt that succeeded (the link that produced the weights) and its index."""
+    return next(((i, a) for i, a in enumerate(attempts) if a.ok), None)
+
+
+def _fallback_section(data: TearsheetData) -> str:
+    attempts = list(data.attempts)
+    producer = _producer(attempts)
+    parts = []
+    if not attempts:
+        parts.append('<p class="empty">No optimizer attempts recorded.</p>')
+    else:
+        if producer is None:
+            parts.append(
+                f'<p class="verdict bad">No optimizer succeeded: all {len(attempts)} links of the chain failed.</p>'
+            )
+        else:
+            index, winner = producer
+            failed = [a for a in attempts[:index] if not a.ok]
+            if failed:
+                why = "; ".join(f"{_e(a.method)}: {_e(a.reason or 'no reason given')}" for a in failed)
+                verdict = (
+                    f"Weights produced by <strong>{_e(winner.method)}</strong> (link {index + 1} of "
+                    f"{len(attempts)}) after {len(failed)} failed link{'s' if len(failed) > 1 else ''} — {why}."
+                )
+            else:
+                verdict = (
+                    f"Weights produced by <strong>{_e(winner.method)}</strong>, the first link of the chain "
+                    "(no fallback needed)."
+                )
+            parts.append(f'<p class="verdict good">{verdict}</p>')
+        body = []
+        for i, a in enumerate(attempts):
+            if producer is not None and i == producer[0]:
+                cls, outcome = "producer", "✔ produced the weights"
+            elif a.ok:
+                cls, outcome = "", "✔ ok"
+            else:
+                cls, outcome = "fail", "✘ failed"
+            body.append(
+                f'<tr class="{cls}"><td class="num">{i + 1}</td><td><code>{_e(a.method)}</code></td>'
+                f"<td>{outcome}</td><td>{_e(a.reason) if a.reason else '<span class=muted>—</span>'}</td>"
+                f'<td class="num">{_fmt(a.seconds, 3)}</td></tr>'
+            )
+        parts.append(
+            '<table id="attempts-table" class="data"><thead><tr><th class="num">#</th><th>method</th>'
+            '<th>outcome</th><th>reason</th><th class="num">seconds</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+    parts.append("<h3>Notes</h3>")
+    if data.notes:
+        parts.append('<ul id="notes" class="lines">' + "".join(f"<li>{_e(n)}</li>" for n in data.notes) + "</ul>")
+    else:
+        parts.append('<p id="notes" class="muted">No notes.</p>')
+    return _section("fallbacks", "Optimizer fallback chain", "\n".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _sym(symbol: Any) -> str:
+    """An escaped symbol that may wrap after `/` and `:` (never inside a base or quote name)."""
+    return _e(symbol).replace("/", "/<wbr>").replace(":", ":<wbr>")
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(title)}</h2>\n{body}\n</section>'
+
+
+def _scroll(table: str) -> str:
+    return f'<div class="scroll">{table}</div>'
+
+
+def _chart(caption: str, draw: Callable[..., str], *args: Any) -> str:
+    """A `<figure>` holding the SVG `draw(*args)` returns, or a visible error box if drawing fails."""
+    try:
+        svg = draw(*args)
+    except Exception as exc:  # a broken chart must not cost the whole report
+        log.warning("tearsheet chart %s failed: %s", getattr(draw, "__name__", draw), exc, exc_info=True)
+        return f'<div class="chart-error">Chart unavailable ({_e(type(exc).__name__)}: {_e(exc)}).</div>'
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _badge(regime: str) -> str:
+    cls = _REGIME_CLASS.get(str(regime).upper(), "unknown")
+    return f'<span class="badge {cls}">{_e(regime or "UNKNOWN")}</span>'
+
+
+def _stage_text(stage: int) -> str:
+    name = HTR_STAGES.get(stage)
+    return f"{stage} of 4 — {name}" if name else str(stage)
+
+
+def _kv_table(values: Mapping[str, Any], table_id: str) -> str:
+    rows = "".join(
+        f'<tr><th>{_e(str(k).replace("_", " "))}</th><td class="num">{_metric(str(k), v)}</td></tr>'
+        for k, v in values.items()
+    )
+    return f'<table id="{table_id}" class="data kv"><tbody>{rows}</tbody></table>'
+
+
+def _metric(name: str, value: Any) -> str:
+    """Format a metric by its name: ratios with 2 decimals, returns/vols/drawdowns as percentages."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if not _finite(value):
+        return NA if value is None or isinstance(value, float | np.floating) else _e(value)
+    key = name.lower()
+    if any(h in key for h in _RATIO_HINTS):
+        return _fmt(value, 2)
+    if any(h in key for h in _PERCENT_HINTS):
+        return _pct(value)
+    v = float(value)
+    return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+
+
+def _finite(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _float(value: Any) -> float:
+    return float(value) if _finite(value) else math.nan
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if _finite(value) else None
+
+
+def _nansum(values: Any) -> float:
+    finite = [float(v) for v in values if _finite(v)]
+    return math.fsum(finite) if finite else math.nan
+
+
+def _pct(value: Any, decimals: int = 2) -> str:
+    return f"{float(value):.{decimals}%}" if _finite(value) else NA
+
+
+def _fmt(value: Any, decimals: int) -> str:
+    return f"{float(value):,.{decimals}f}" if _finite(value) else NA
+
+
+def _count(value: Any) -> str:
+    return f"{int(value):,}" if _finite(value) else NA
+
+
+def _text(value: Any) -> str:
+    return NA if value is None else str(value)
+
+
+_CSS = """
+:root{--ink:#1a202c;--muted:#718096;--line:#e2e8f0;--bg:#f4f6f9;--long:#2b6cb0;--short:#c53030;--card:#fff}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;background:var(--bg);color:var(--ink);
+font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif}
+main{max-width:1160px;margin:0 auto;padding:24px 24px 40px}
+h1{font-size:26px;margin:0 0 2px;letter-spacing:-.01em}
+h2{font-size:18px;margin:0 0 14px;padding-bottom:6px;border-bottom:2px solid var(--line)}
+h3{font-size:14px;margin:18px 0 8px;color:#2d3748;text-transform:uppercase;letter-spacing:.05em}
+code,.sym{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
+.members .sym{white-space:nowrap}
+header.top,section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:20px 24px;
+margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+.ident{margin:0 0 14px;color:#4a5568}
+.facts{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 6px}
+.fact{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:150px;background:#fafbfc}
+.fact .k{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
+.fact .v{font-size:15px;font-weight:600}
+.fact .sub{display:block;font-size:12px;font-weight:400;color:var(--muted)}
+nav{margin-top:14px;display:flex;flex-wrap:wrap;gap:6px}
+nav a{font-size:13px;text-decoration:none;color:var(--long);border:1px solid var(--line);border-radius:999px;
+padding:2px 12px}
+nav a:hover{background:#ebf4ff}
+table.data{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13px;width:100%}
+table.data th,table.data td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+table.data thead th{font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:#4a5568;
+border-bottom:2px solid #cbd5e0;white-space:nowrap}
+table.data tbody tr:nth-child(even){background:#f9fafb}
+table.data tfoot td{font-weight:600;border-top:2px solid #cbd5e0;border-bottom:none}
+table.kv{width:auto;min-width:320px}
+table.kv th{font-weight:500;color:#4a5568;padding-right:28px}
+.num{text-align:right!important;white-space:nowrap}
+.muted{color:var(--muted)}
+.dir-long{color:var(--long)}
+.dir-short{color:var(--short);font-weight:600}
+.flag{color:#c05621;font-weight:600}
+.held{font-weight:700}
+.members{line-height:1.7}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:22px;align-items:start}
+.scroll{overflow-x:auto}
+figure{margin:8px 0 0}
+figure svg{display:block;max-width:100%;height:auto;margin:0 auto}
+figcaption{font-size:12px;color:var(--muted);margin-top:4px;text-align:center}
+.badge{display:inline-block;padding:2px 12px;border-radius:999px;color:#fff;font-weight:700;font-size:12.5px;
+letter-spacing:.06em;vertical-align:baseline}
+.badge.quiet{background:#2f855a}.badge.normal{background:#2b6cb0}.badge.turbulent{background:#dd6b20}
+.badge.crisis{background:#c53030}.badge.unknown{background:#718096}
+.empty{padding:12px 16px;background:#fffaf0;border:1px dashed #ed8936;color:#7b341e;border-radius:8px}
+.warn,.chart-error{padding:10px 14px;background:#fff5f5;border:1px solid #feb2b2;color:#9b2c2c;border-radius:8px}
+.verdict{padding:10px 14px;border-radius:8px;margin:0 0 12px}
+.verdict.good{background:#f0fff4;border:1px solid #9ae6b4}
+.verdict.bad,.bad{color:#9b2c2c}
+.verdict.bad{background:#fff5f5;border:1px solid #feb2b2;font-weight:600}
+tr.producer td{background:#f0fff4;font-weight:600}
+tr.fail td{color:#9b2c2c}
+ul.lines{margin:0;padding-left:20px}
+ul.lines li{margin:2px 0}
+footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
+@media print{body{background:#fff}header.top,section{box-shadow:none;break-inside:avoid}nav{display:none}}
+"""
