@@ -21,6 +21,7 @@ import yaml
 
 from dataflows import columns as C
 from dataflows.errors import ConfigError
+from dataflows.venues.base import MARKET_COLUMNS, TICKER_COLUMNS
 
 OPS = {
     ">": operator.gt,
@@ -33,22 +34,7 @@ OPS = {
     "not_in": None,
 }
 RATING_FIELDS = ("recommend_all", "recommend_ma", "recommend_other", "rating_category")
-FIELDS = (
-    *RATING_FIELDS,
-    C.SYMBOL,
-    C.BASE,
-    C.QUOTE,
-    "type",
-    C.ASSET_CLASS,
-    C.TICK_SIZE,
-    C.LOT_SIZE,
-    C.MIN_NOTIONAL,
-    C.LISTED_AT,
-    C.ACTIVE,
-    C.LAST,
-    C.QUOTE_VOLUME,
-    C.CHANGE,
-)
+FIELDS = (*RATING_FIELDS, *MARKET_COLUMNS, *TICKER_COLUMNS[1:])  # what a filter or sort may name
 SPEC_KEYS = {"base", "name", "universe", "filters", "sort", "limit", "direction", "logic", "description"}
 UNIVERSE_KEYS = {"asset_class", "types", "quotes", "include", "exclude", "exclude_bases"}
 MAX_DEPTH = 8

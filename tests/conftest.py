@@ -55,19 +55,11 @@ def run_data_phase(settings: Any, *, venue: Any = None, outputs: tuple[str, ...]
 
 
 def synthetic_venue(settings: Any, **kwargs: Any) -> Any:
+    """The venue `run` would build for `settings` (so tests can count its calls), with `kwargs` overriding."""
+    from dataflows.nodes.venue import _synthetic_kwargs
     from dataflows.venues.synthetic import SyntheticVenue
 
-    v = settings.venue
-    args = dict(
-        seed=v.seed,
-        as_of_ms=settings.as_of_ms,
-        n_crypto=v.n_crypto,
-        n_equity=v.n_equity,
-        page_limit=v.page_limit,
-        error_rate=v.error_rate,
-        defects=v.defects,
-    )
-    return SyntheticVenue(**(args | kwargs))
+    return SyntheticVenue(**(_synthetic_kwargs(settings, settings.as_of_ms) | kwargs))
 
 
 @pytest.fixture

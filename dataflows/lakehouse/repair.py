@@ -230,34 +230,12 @@ class Repairer:
         try:
             raw = _retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
             bars = validate_bars(raw, source=source, bar_ms=self.bar_ms, max_ts_ms=self.as_of_ms)
-        except BadPayload as exc:
-            action.outcome, action.detail = "bad_payload", str(exc)
+        except VenueError as exc:  # BadPayload included: nothing is stored for this range
+            bad = isinstance(exc, BadPayload)
+            action.outcome = "bad_payload" if bad else "venue_error"
+            action.detail = str(exc) if bad else f"{exc.__class__.__name__}: {exc}"
             reg.log_fetch(
-                venue,
-                cand.symbol,
-                tf,
-                rng.start,
-                rng.end,
-                rng.kind,
-                0,
-                action.outcome,
-                holder,
-                {"error": str(exc)},
-            )
-            return
-        except VenueError as exc:
-            action.outcome, action.detail = "venue_error", f"{exc.__class__.__name__}: {exc}"
-            reg.log_fetch(
-                venue,
-                cand.symbol,
-                tf,
-                rng.start,
-                rng.end,
-                rng.kind,
-                0,
-                action.outcome,
-                holder,
-                {"error": str(exc)},
+                venue, cand.symbol, tf, rng.start, rng.end, rng.kind, 0, action.outcome, holder, {"error": str(exc)}
             )
             return
         ts = bars[C.TS].dt.epoch("ms")

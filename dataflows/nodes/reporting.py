@@ -96,6 +96,8 @@ def tearsheet_data(
     sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
     cols = [sym_of.index(s) for s in order]
     corr = np.corrcoef(x[:, cols], rowvar=False) if len(cols) > 1 else np.ones((1, 1))
+    if settings.flow.skip_analysis:  # no heavy visuals: the cluster heatmap is the big one
+        order, corr = [], np.zeros((0, 0))
     dates = training_returns.dates[optimization_input.first_row :]
     relax = [
         f"{w.symbol} ({w.direction}): stage {w.stage}, bypassed {', '.join(w.bypassed) or 'nothing'}"

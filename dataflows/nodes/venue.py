@@ -8,22 +8,27 @@ from dataflows.config import Settings
 from dataflows.venues.base import Venue
 
 
+def _synthetic_kwargs(settings: Settings, as_of_ms: int) -> dict:
+    """Constructor arguments of the synthetic venue for these settings (also used by tests to build their own)."""
+    v = settings.venue
+    return {
+        "seed": v.seed,
+        "as_of_ms": as_of_ms,
+        "n_crypto": v.n_crypto,
+        "n_equity": v.n_equity,
+        "page_limit": v.page_limit,
+        "rate_limit_per_sec": v.rate_limit_per_sec,
+        "error_rate": v.error_rate,
+        "defects": v.defects,
+    }
+
+
 @config.when(venue_kind="synthetic")
 def venue__synthetic(settings: Settings, as_of_ms: int) -> Venue:
     """The embedded deterministic venue, whose "now" is run.as_of."""
     from dataflows.venues.synthetic import SyntheticVenue
 
-    v = settings.venue
-    return SyntheticVenue(
-        seed=v.seed,
-        as_of_ms=as_of_ms,
-        n_crypto=v.n_crypto,
-        n_equity=v.n_equity,
-        page_limit=v.page_limit,
-        rate_limit_per_sec=v.rate_limit_per_sec,
-        error_rate=v.error_rate,
-        defects=v.defects,
-    )
+    return SyntheticVenue(**_synthetic_kwargs(settings, as_of_ms))
 
 
 @config.when(venue_kind="ccxt")

@@ -8,7 +8,8 @@ Conventions are pinned to PyPortfolioOpt's `HRPOpt`, which skfolio's `Hierarchic
 
 Speed: the covariance is one BLAS `Xc.T @ Xc` (SYRK) on a centred, pre-scaled copy, so the covariance costs what
 `np.cov` costs; the correlation is never materialised (the condensed distance is built from the covariance in one
-pass) and the bisection reads every covariance entry once.
+pass) and the bisection reads the upper triangle once, in memory order. At 3000 x 2520 the SciPy linkage
+(minimum spanning tree) is the largest cost after the covariance, ~15-20% of `np.cov`.
 
 Zero-variance assets (a stablecoin, a flat-lined symbol) have no correlation and an infinite inverse variance.
 `zero_variance="raise"` (default) raises `ZeroVarianceAssets` naming their columns; `"exclude"` gives them weight 0,
@@ -46,8 +47,9 @@ class HRPResult:
 
 def sample_covariance(returns: np.ndarray) -> np.ndarray:
     """Sample covariance (ddof=1) of a validated (T, N) float64 returns panel; NaN rows/columns if non-finite."""
-    t = returns.shape[0]
-    centred = center_scale_nb(np.ascontiguousarray(returns), 1.0 / np.sqrt(t - 1.0))
+    x = np.ascontiguousarray(returns)
+    centred = np.empty_like(x)
+    center_scale_nb(x, 1.0 / np.sqrt(x.shape[0] - 1.0), centred)
     return centred.T @ centred  # SYRK: both triangles filled
 
 
@@ -82,14 +84,14 @@ def hrp_weights_from_covariance(
         raise InvalidInput(msg)
     if not np.isfinite(cov).all():
         row, col = np.argwhere(~np.isfinite(cov))[0]
-        msg = f"covariance[{row}, {col}] = {cov[row, col]!r}: the covariance must be finite"
+        msg = f"covariance[{row}, {col}] = {float(cov[row, col])!r}: the covariance must be finite"
         raise InvalidInput(msg)
     if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
         msg = "covariance must be symmetric"
         raise InvalidInput(msg)
     if (np.diag(cov) < 0).any():
         col = int(np.flatnonzero(np.diag(cov) < 0)[0])
-        msg = f"covariance[{col}, {col}] = {cov[col, col]!r}: variances must be >= 0"
+        msg = f"covariance[{col}, {col}] = {float(cov[col, col])!r}: variances must be >= 0"
         raise InvalidInput(msg)
     _check_options(linkage, zero_variance)
     return _hrp(np.ascontiguousarray(cov), linkage, optimal_ordering, zero_variance)
@@ -119,7 +121,8 @@ def _hrp(cov: np.ndarray, linkage: str, optimal_ordering: bool, zero_variance: Z
         link = np.empty((0, 4), dtype=np.float64)
         leaves = np.zeros(1, dtype=np.int64)
     else:
-        dist = condensed_corr_distance_nb(cov_k)
+        dist = np.empty(k * (k - 1) // 2)
+        condensed_corr_distance_nb(cov_k, dist)
         link = hierarchy.linkage(dist, method=linkage, optimal_ordering=optimal_ordering)
         leaves = hierarchy.leaves_list(link).astype(np.int64)
     w_k = bisection_weights_nb(cov_k, leaves)
@@ -160,7 +163,7 @@ def _raise_non_finite(x: np.ndarray, columns: np.ndarray) -> None:
         row, j = bad[0]
         col = int(columns[j])
         msg = (
-            f"returns[{row}, {col}] = {x[row, col]!r}: returns must be finite (no NaN/inf); "
+            f"returns[{row}, {col}] = {float(x[row, col])!r}: returns must be finite (no NaN/inf); "
             f"non-finite values in columns {describe_columns(columns)}"
         )
     else:
