@@ -16,8 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "dataflows", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dataflows", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_run_then_audit(tmp_path):
@@ -59,8 +66,15 @@ def test_errors_are_one_line_and_non_zero(tmp_path, args, fragment):
 
 
 def test_health_gate_failure_exits_non_zero_naming_symbol(tmp_path):
-    done = cli("run", "run.as_of=2026-06-30", f"data.root={tmp_path / 'data'}", "scanner=crypto_liquid_long",
-               "+scanner.universe.include=[PURGED/USDT]", "+scanner.filters.liquid=null", cwd=tmp_path)
+    done = cli(
+        "run",
+        "run.as_of=2026-06-30",
+        f"data.root={tmp_path / 'data'}",
+        "scanner=crypto_liquid_long",
+        "+scanner.universe.include=[PURGED/USDT]",
+        "+scanner.filters.liquid=null",
+        cwd=tmp_path,
+    )
     assert done.returncode == 3
     assert "PURGED/USDT: UNREPAIRABLE" in done.stderr and "Traceback" not in done.stderr
     manifest = json.loads(next((tmp_path / "data" / "runs").glob("*/manifest.json")).read_text())
