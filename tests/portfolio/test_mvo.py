@@ -1,0 +1,279 @@
+"""MinVar / MaxSharpe against plain cvxpy (quad_form on the same Σ), risk parity against its definition."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from dataflows.errors import DataflowsError
+from dataflows.portfolio import (
+    InfeasibleCaps,
+    InvalidInput,
+    NoPositiveExcessReturn,
+    SolverFailed,
+    ZeroVarianceAssets,
+)
+from dataflows.portfolio.mvo import (
+    MaxSharpe,
+    MinVariance,
+    SolverSettings,
+    max_sharpe_weights,
+    min_variance_weights,
+    risk_parity_weights,
+    stable_sum_ok,
+)
+
+TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
+
+
+def _data(seed: int, n: int, t: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded factor-model daily returns -> (sample covariance, mean returns)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((t, 4)) @ rng.standard_normal((4, n)) * 0.01
+    x += rng.standard_normal((t, n)) * 0.02 * rng.uniform(0.5, 2.0, n) + rng.normal(0.0005, 0.0005, n)
+    return np.cov(x, rowvar=False), x.mean(axis=0)
+
+
+def _cvxpy_min_variance(cov: np.ndarray, cap: float) -> np.ndarray:
+    w = cp.Variable(cov.shape[0])
+    scaled = cov / np.mean(np.diag(cov))  # same argmin; keeps the reference's tolerances meaningful
+    problem = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(scaled))), [cp.sum(w) == 1, w >= 0, w <= cap])
+    problem.solve(solver="CLARABEL", **TIGHT)
+    return w.value
+
+
+def _cvxpy_max_sharpe(cov: np.ndarray, mu: np.ndarray, cap: float, rf: float) -> np.ndarray:
+    y, kappa = cp.Variable(cov.shape[0]), cp.Variable()
+    scaled = cov / np.mean(np.diag(cov))
+    constraints = [(mu - rf) @ y == 1, cp.sum(y) == kappa, y >= 0, y <= cap * kappa, kappa >= 0]
+    cp.Problem(cp.Minimize(cp.quad_form(y, cp.psd_wrap(scaled))), constraints).solve(solver="CLARABEL", **TIGHT)
+    return y.value / kappa.value
+
+
+def _risk_contributions(cov: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return w * (cov @ w) / float(w @ cov @ w)
+
+
+# --------------------------------------------------------------------------- against plain cvxpy
+
+
+@pytest.mark.parametrize(("n", "cap"), [(40, 0.1), (40, 0.05), (120, 0.03), (25, 1.0)])
+def test_min_variance_matches_cvxpy(n: int, cap: float) -> None:
+    cov, _ = _data(n, n)
+    res = min_variance_weights(cov, cap)
+    np.testing.assert_allclose(res.weights, _cvxpy_min_variance(cov, cap), rtol=0, atol=1e-6)
+    assert res.status == "Solved" and res.polished
+    assert res.objective == pytest.approx(res.weights @ cov @ res.weights)
+
+
+@pytest.mark.parametrize(("n", "cap", "rf"), [(40, 0.1, 0.0), (40, 0.05, 0.0003), (120, 0.03, 0.0), (25, 1.0, 0.0)])
+def test_max_sharpe_matches_cvxpy(n: int, cap: float, rf: float) -> None:
+    cov, mu = _data(n + 1, n)
+    res = max_sharpe_weights(cov, mu, cap, risk_free=rf)
+    np.testing.assert_allclose(res.weights, _cvxpy_max_sharpe(cov, mu, cap, rf), rtol=0, atol=1e-6)
+    assert res.status == "Solved" and res.polished
+    w = res.weights
+    assert res.objective == pytest.approx((mu - rf) @ w / np.sqrt(w @ cov @ w))
+
+
+@pytest.mark.parametrize("kind", ["min_variance", "max_sharpe"])
+def test_caps_hold_and_bind(kind: str) -> None:
+    cov, mu = _data(3, 60)
+    cap = 0.04
+    res = min_variance_weights(cov, cap) if kind == "min_variance" else max_sharpe_weights(cov, mu, cap)
+    assert stable_sum_ok(res.weights, 0.0, cap, tol=1e-9) == (True, "")
+    assert (res.weights >= 0).all() and (res.weights <= cap).all()
+    assert np.isclose(res.weights, cap, rtol=0, atol=1e-9).sum() >= 1  # the cap binds: it is really enforced
+
+
+def test_unpolished_interior_point_is_close() -> None:
+    cov, _ = _data(5, 50)
+    rough = MinVariance(50, 0.1, SolverSettings(polish=False)).solve(cov)
+    assert not rough.polished
+    np.testing.assert_allclose(rough.weights, _cvxpy_min_variance(cov, 0.1), rtol=0, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- build once, re-solve
+
+
+def test_min_variance_resolve_equals_fresh_solve() -> None:
+    (cov1, _), (cov2, _) = _data(11, 50), _data(12, 50)
+    problem = MinVariance(50, 0.08)
+    problem.solve(cov1)
+    again = problem.solve(cov2)
+    fresh = MinVariance(50, 0.08).solve(cov2)
+    np.testing.assert_allclose(again.weights, fresh.weights, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.weights, _cvxpy_min_variance(cov2, 0.08), rtol=0, atol=1e-6)
+
+
+def test_max_sharpe_resolve_with_new_mu_equals_fresh_solve() -> None:
+    (cov1, mu1), (cov2, mu2) = _data(21, 50), _data(22, 50)
+    mu2 = mu2.copy()
+    mu2[:5] = 0.0  # structural zeros of the excess-return row must survive the update
+    problem = MaxSharpe(50, 0.08)
+    problem.solve(cov1, mu1)
+    again = problem.solve(cov2, mu2)
+    fresh = MaxSharpe(50, 0.08).solve(cov2, mu2)
+    np.testing.assert_allclose(again.weights, fresh.weights, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.weights, _cvxpy_max_sharpe(cov2, mu2, 0.08, 0.0), rtol=0, atol=1e-6)
+
+
+def test_function_api_reuses_the_built_problem() -> None:
+    from dataflows.portfolio import mvo
+
+    (cov1, _), (cov2, _) = _data(31, 30), _data(32, 30)
+    min_variance_weights(cov1, 0.2)
+    first = mvo._problem(MinVariance, 30, 0.2)
+    min_variance_weights(cov2, 0.2)
+    assert mvo._problem(MinVariance, 30, 0.2) is first
+
+
+# --------------------------------------------------------------------------- risk parity
+
+
+@pytest.mark.parametrize("n", [2, 10, 60])
+def test_risk_parity_has_equal_risk_contributions(n: int) -> None:
+    cov, _ = _data(40 + n, n)
+    res = risk_parity_weights(cov)
+    rc = _risk_contributions(cov, res.weights)
+    np.testing.assert_allclose(rc, np.full(n, 1.0 / n), rtol=1e-6, atol=0)
+    assert abs(res.weights.sum() - 1.0) < 1e-12 and (res.weights > 0).all()
+
+
+def test_risk_parity_budgets() -> None:
+    cov, _ = _data(50, 12)
+    budgets = np.linspace(1.0, 3.0, 12)
+    rc = _risk_contributions(cov, risk_parity_weights(cov, budgets).weights)
+    np.testing.assert_allclose(rc, budgets / budgets.sum(), rtol=1e-6, atol=0)
+
+
+def test_risk_parity_matches_clarabel_exponential_cone() -> None:
+    """The log-barrier form solved by Clarabel through cvxpy (exponential cones) agrees with the Newton solution."""
+    cov, _ = _data(60, 20)
+    scaled = cov / np.mean(np.diag(cov))
+    y = cp.Variable(20)
+    problem = cp.Problem(cp.Minimize(0.5 * cp.quad_form(y, cp.psd_wrap(scaled)) - cp.sum(cp.log(y)) / 20))
+    problem.solve(solver="CLARABEL", **TIGHT)
+    assert problem.status == "optimal"
+    np.testing.assert_allclose(risk_parity_weights(cov).weights, y.value / y.value.sum(), rtol=1e-6, atol=0)
+
+
+# --------------------------------------------------------------------------- edge cases and errors
+
+
+@pytest.mark.parametrize(("n", "cap"), [(9, 0.1), (3, 0.2), (40, 0.02)])
+def test_infeasible_caps_are_named_never_relaxed(n: int, cap: float) -> None:
+    cov, mu = _data(1, n)
+    for call in (lambda: min_variance_weights(cov, cap), lambda: max_sharpe_weights(cov, mu, cap)):
+        with pytest.raises(InfeasibleCaps, match=rf"{n} assets x cap {cap:g}") as err:
+            call()
+        assert (err.value.n, err.value.cap) == (n, cap)
+        assert isinstance(err.value, DataflowsError)
+
+
+def test_n_times_cap_equal_one_is_the_equal_weight_portfolio() -> None:
+    cov, mu = _data(2, 10)
+    for res in (min_variance_weights(cov, 0.1), max_sharpe_weights(cov, mu, 0.1)):
+        assert res.status == "UniqueFeasiblePoint"
+        np.testing.assert_allclose(res.weights, np.full(10, 0.1), rtol=0, atol=0)
+
+
+def test_max_sharpe_without_excess_return_raises() -> None:
+    cov, mu = _data(3, 20)
+    with pytest.raises(NoPositiveExcessReturn, match="risk-free rate"):
+        max_sharpe_weights(cov, mu, 0.2, risk_free=float(mu.max()) + 1e-6)
+    # one asset beats r_f, but under a 10% cap the rest of the book drags every portfolio below it
+    lopsided = np.full(20, -0.01)
+    lopsided[0] = 0.01
+    with pytest.raises(NoPositiveExcessReturn, match=r"within cap 0\.1"):
+        max_sharpe_weights(cov, lopsided, 0.1)
+
+
+def test_duplicated_asset_singular_covariance() -> None:
+    """Twins make Σ singular: the optimum is not unique, so compare the objective and the twins' total weight."""
+    base, mu = _data(4, 30)
+    cov = np.insert(np.insert(base, 30, base[7], axis=0), 30, np.append(base[7], base[7, 7]), axis=1)
+    mu_dup = np.append(mu, mu[7])
+    mv = min_variance_weights(cov, 0.1)
+    ref = _cvxpy_min_variance(cov, 0.1)
+    assert stable_sum_ok(mv.weights, 0.0, 0.1, tol=1e-9)[0]
+    assert mv.objective == pytest.approx(float(ref @ cov @ ref), rel=1e-7)
+    ms = max_sharpe_weights(cov, mu_dup, 0.1)
+    ref = _cvxpy_max_sharpe(cov, mu_dup, 0.1, 0.0)
+    assert stable_sum_ok(ms.weights, 0.0, 0.1, tol=1e-9)[0]
+    assert ms.objective == pytest.approx(float(mu_dup @ ref) / np.sqrt(ref @ cov @ ref), rel=1e-7)
+    rp = risk_parity_weights(cov)  # strictly convex even with twins: unique, twins share equally
+    np.testing.assert_allclose(_risk_contributions(cov, rp.weights), np.full(31, 1 / 31), rtol=1e-6)
+    assert rp.weights[7] == pytest.approx(rp.weights[30], rel=1e-9)
+
+
+def test_zero_variance_asset_is_rejected_by_name() -> None:
+    cov, mu = _data(5, 15)
+    cov[4, :] = cov[:, 4] = 0.0
+    for call in (
+        lambda: min_variance_weights(cov, 0.2),
+        lambda: max_sharpe_weights(cov, mu, 0.2),
+        lambda: risk_parity_weights(cov),
+    ):
+        with pytest.raises(ZeroVarianceAssets, match="columns 4") as err:
+            call()
+        assert err.value.columns == (4,)
+
+
+def test_solver_failure_is_typed_with_status() -> None:
+    cov, _ = _data(6, 20)
+    with pytest.raises(SolverFailed, match="MaxIterations") as err:
+        MinVariance(20, 0.1, SolverSettings(max_iter=2)).solve(cov)
+    assert err.value.status == "MaxIterations"
+
+
+def test_risk_parity_without_solution_fails_cleanly() -> None:
+    with pytest.raises(SolverFailed, match=r"no ERC portfolio exists|did not converge"):
+        risk_parity_weights(np.array([[1.0, -1.0], [-1.0, 1.0]]))  # the pair is riskless
+
+
+@pytest.mark.parametrize(
+    ("cov", "match"),
+    [
+        (np.eye(3, dtype=np.float32), "float64"),
+        (np.array([[1.0, 0.5], [0.1, 1.0]]), "symmetric"),
+        (np.array([[1.0, np.nan], [np.nan, 1.0]]), r"covariance\[0, 1\] = nan"),
+        (np.ones(3), "square"),
+    ],
+)
+def test_bad_covariance_is_named(cov: np.ndarray, match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        min_variance_weights(cov, 1.0)
+
+
+def test_bad_expected_returns_and_problem_size() -> None:
+    cov, mu = _data(7, 10)
+    with pytest.raises(InvalidInput, match=r"shape \(10,\)"):
+        max_sharpe_weights(cov, mu[:9], 0.2)
+    bad = mu.copy()
+    bad[3] = np.inf
+    with pytest.raises(InvalidInput, match=r"expected_returns\[3\] = inf"):
+        max_sharpe_weights(cov, bad, 0.2)
+    with pytest.raises(InvalidInput, match="built for n=11"):
+        MinVariance(11, 0.2).solve(cov)
+
+
+# --------------------------------------------------------------------------- the stable-sum gate
+
+
+@pytest.mark.parametrize(
+    ("w", "ok", "reason"),
+    [
+        ([0.5, 0.5], True, ""),
+        ([0.5, 0.5 + 5e-7], True, ""),
+        ([0.5, np.nan], False, "must be finite"),
+        ([0.5, 0.49], False, "sum to 0.99"),
+        ([1.2, -0.2], False, "below its lower bound"),
+        ([0.7, 0.3], False, "above its upper bound 0.6"),
+    ],
+)
+def test_stable_sum_gate(w: list[float], ok: bool, reason: str) -> None:
+    got_ok, got_reason = stable_sum_ok(np.array(w), 0.0, np.array([0.6, 0.6]))
+    assert got_ok is ok
+    assert reason in got_reason and (got_reason == "") is ok
