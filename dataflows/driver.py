@@ -17,7 +17,7 @@ DATA_PHASE_OUTPUTS = (
     "healthy_symbols",
     "health_table",
 )
-SLEEVE_OUTPUTS = ("selection_json", "weights_files", "report_html", "sleeve_weights", "weights_table")
+SLEEVE_OUTPUTS = ("selection_json", "analysis_json", "weights_files", "report_html", "sleeve_weights", "weights_table")
 AUDIT_OUTPUTS = ("audit_before_table",)
 
 

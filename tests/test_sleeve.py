@@ -15,6 +15,7 @@ from tests.conftest import make_settings, run_data_phase, synthetic_venue
 SLEEVE = (
     "healthy_symbols",
     "selection_json",
+    "analysis_json",
     "weights_files",
     "sleeve_weights",
     "weights_table",
@@ -108,3 +109,23 @@ def test_short_sleeve_signs(tmp_path):
 def test_unknown_optimizer_is_a_config_error(tmp_path):
     with pytest.raises(DataflowsError, match="optimizer"):
         make_settings(tmp_path / "data", "optimizer=kelly")
+
+
+def test_vetoes_fire_on_real_stage_outputs_where_they_should(long_run):
+    """Contract test on the real pipeline (the origin's filters once read the wrong frame: a veto that never fired,
+    another that fired on everything). NOLOT/USDT lacks its lot size: the metadata veto fires on it and nothing else,
+    and the metadata veto is never bypassed; no veto fires on every atom."""
+    _, r = long_run
+    body = json.loads(r["selection_json"].read_text())
+    atoms = {a["atom_id"].split("|")[0]: a for a in body["atoms"]}
+    assert "metadata" in atoms["NOLOT/USDT"]["vetoes"]
+    assert [s for s, a in atoms.items() if "metadata" in a["vetoes"]] == ["NOLOT/USDT"]
+    assert all("metadata" not in w["bypassed"] for w in body["winners"])
+    assert "NOLOT/USDT" not in {w["symbol"] for w in body["winners"]}
+    n = len(atoms)
+    for veto, count in body["funnel"]["vetoes"].items():
+        assert count < n, f"veto {veto} fired on every atom"
+    analysis = json.loads(r["analysis_json"].read_text())
+    assert analysis["regime"]["label"] in {"QUIET", "NORMAL", "TURBULENT", "CRISIS"} and len(analysis["atoms"]) == len(
+        body["winners"]
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
@@ -25,3 +27,13 @@ def atom_risk_profile(atom_returns: AtomReturns) -> pl.DataFrame:
         frame[name] = np.asarray(getattr(tails, name), dtype=np.float64)
     frame["antifragility"] = np.asarray(anti.score, dtype=np.float64)
     return pl.DataFrame(frame)
+
+
+def analysis_json(market_regime: Regime, atom_risk_profile: pl.DataFrame, run_dir: Path) -> Path:
+    """analysis.json: the training window's regime (label, score, features) and each atom's tail profile."""
+    from dataflows.lakehouse import atomic
+
+    body = {"regime": market_regime.to_dict(), "atoms": atom_risk_profile.fill_nan(None).to_dicts()}
+    path = run_dir / "analysis.json"
+    atomic.write_json(path, body)
+    return path
