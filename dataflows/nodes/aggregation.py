@@ -10,6 +10,7 @@ import polars as pl
 from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.lakehouse.calendar import DAY_MS
+from dataflows.lakehouse.features import FeaturesUpdate
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.returns import NotEnoughHistory, ReturnsPanel, build_returns
 from dataflows.venues.base import Venue
@@ -64,8 +65,12 @@ def training_returns(
     return panel.columns(keep)
 
 
-def selection_ratings(lakehouse: Lakehouse, venue: Venue, decision_ms: int) -> pl.DataFrame:
-    """Each symbol's ratings from the features matrix as of the bar *before* the decision bar (point in time)."""
+def selection_ratings(
+    features_update: FeaturesUpdate, lakehouse: Lakehouse, venue: Venue, decision_ms: int
+) -> pl.DataFrame:
+    """Each symbol's ratings from the features matrix as of the bar *before* the decision bar (point in time).
+
+    Depends on `features_update` so the matrix read here is the one this run just brought up to date."""
     from dataflows.lakehouse import features
 
     rows = features.as_of_rows(features.read(lakehouse), venue.name, decision_ms - DAY_MS)

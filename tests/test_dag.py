@@ -1,0 +1,46 @@
+"""Structural contracts of the DAG: each stage reads what it must, after what must come first."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataflows.config import settings_from_cfg
+from dataflows.driver import build_driver, run_outputs
+from tests.conftest import compose
+
+
+@pytest.fixture(scope="module")
+def driver():
+    return build_driver(settings_from_cfg(compose()))
+
+
+def upstream(dr, name: str) -> set[str]:
+    return {n.name for n in dr.what_is_upstream_of(name)}
+
+
+@pytest.mark.parametrize(
+    ("node", "needs"),
+    [
+        ("selection_ratings", "features_update"),  # ratings read from the matrix this run just updated
+        ("training_returns", "healthy_symbols"),  # the sleeve only sees symbols that passed the gate
+        ("healthy_symbols", "audit_json"),  # audit.json is written even when the gate fails
+        ("features_update", "repair_report"),  # ratings from repaired bars
+        ("audit_after", "quarantine_table"),  # new quarantines are part of the final status
+        ("sleeve_weights", "primary_attempt"),  # the configured method is the first link of the chain
+        ("report_html", "weights_table"),
+    ],
+)
+def test_stage_order(driver, node, needs):
+    assert needs in upstream(driver, node)
+
+
+def test_optimizer_variant_is_visible_and_chosen_by_config():
+    for method in ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight"):
+        dr = build_driver(settings_from_cfg(compose([f"optimizer={method}"])))
+        node = next(n for n in dr.list_available_variables() if n.name == "primary_attempt")
+        assert node.originating_functions[0].__code__.co_name == f"primary_attempt__{method}"
+
+
+def test_data_only_stops_before_the_sleeve():
+    settings = settings_from_cfg(compose(["flow.data_only=true"]))
+    assert "weights_files" not in run_outputs(settings) and "healthy_symbols" in run_outputs(settings)
