@@ -120,6 +120,8 @@ class ProfileConfig:
     optimizer: str = "hrp"
     fallbacks: list[str] = field(default_factory=lambda: ["min_variance", "hrp", "equal_weight"])
     weight_cap: float = 0.25  # hard cap per atom (n · cap < 1 is infeasible and says so)
+    cluster_cap: float | None = None  # hard cap per correlation cluster (null = none; needs enough clusters)
+    regime_caps: bool = True  # tighten the cluster cap in CRISIS (0.15) and TURBULENT (0.20) regimes
     linkage: str = "single"
     optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
     risk_free: float = 0.0  # annual, for MaxSharpe
@@ -227,6 +229,9 @@ class Settings:
         _choice("profile.linkage", self.profile.linkage, LINKAGES)
         if not 0 < self.profile.weight_cap <= 1:
             msg = f"profile.weight_cap={self.profile.weight_cap} must be in (0, 1]"
+            raise ConfigError(msg)
+        if self.profile.cluster_cap is not None and not 0 < self.profile.cluster_cap <= 1:
+            msg = f"profile.cluster_cap={self.profile.cluster_cap} must be in (0, 1] or null"
             raise ConfigError(msg)
         _positive("profile.train_days", self.profile.train_days)
         _positive("profile.min_history_days", self.profile.min_history_days)

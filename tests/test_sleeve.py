@@ -79,13 +79,32 @@ def test_every_optimizer_switch(tmp_path, method):
 
 
 def test_failed_primary_walks_the_chain_and_says_why(tmp_path):
-    # a cap so tight that only the exactly-feasible equal weight passes: HRP fails the gate, MinVar is solved
-    _settings, r = sleeve(
-        tmp_path, "optimizer=hrp", "profile.weight_cap=0.0667", "profile.min_winners=15", "data.history_days=400"
-    )
+    # no asset beats a 1000% risk-free rate: MaxSharpe must fail, say why, and MinVar (next link) produce the weights
+    settings, r = sleeve(tmp_path, "optimizer=max_sharpe", "profile.risk_free=10.0", "data.history_days=400")
     sw = r["sleeve_weights"]
-    assert not sw.attempts[0].ok and "above its upper bound" in sw.attempts[0].reason
-    assert sw.fallback_used and sw.method != "hrp"
+    assert [a.method for a in sw.attempts] == ["max_sharpe", "min_variance"]
+    assert not sw.attempts[0].ok and "NoPositiveExcessReturn" in sw.attempts[0].reason
+    assert sw.fallback_used and sw.method == "min_variance" and sw.attempts[1].ok
+    assert r["weights_table"]["fallback"].all() and (r["weights_table"]["optimizer"] == "min_variance").all()
+
+
+@pytest.mark.parametrize("method", ["hrp", "min_variance", "risk_parity"])
+def test_cluster_caps_hold_and_tighten_with_the_regime(tmp_path, method):
+    settings, r = sleeve(tmp_path, f"optimizer={method}", "profile.cluster_cap=0.3", "data.history_days=400")
+    inp = r["optimization_input"]
+    expected = r["market_regime"].cluster_cap(0.3)
+    assert inp.cluster_cap == pytest.approx(expected)
+    w = np.asarray(r["sleeve_weights"].weights.weights)
+    for g in np.unique(inp.groups):
+        assert w[inp.groups == g].sum() <= expected + 1e-7
+    assert w.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_infeasible_cluster_caps_are_an_error(tmp_path):
+    from dataflows.portfolio.caps import InfeasibleClusterCaps
+
+    with pytest.raises(InfeasibleClusterCaps, match="raise the cluster caps"):
+        sleeve(tmp_path, "profile.cluster_cap=0.05", "profile.regime_caps=false", "data.history_days=400")
 
 
 def test_infeasible_cap_is_an_error_not_a_relaxation(tmp_path):

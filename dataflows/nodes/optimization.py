@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from hamilton.function_modifiers import config
 
+from dataflows.analysis import Regime
 from dataflows.config import Settings
 from dataflows.errors import DataflowsError
 from dataflows.portfolio import InfeasibleCaps, PortfolioError
 from dataflows.report.data import OptimizerAttempt
 from dataflows.returns import ReturnsPanel, dense
+from dataflows.selection.htr import SelectionResult
 from dataflows.synthesis import AtomReturns, AtomWeights
 
 PERIODS = {"crypto": 365, "equity": 252}
@@ -34,6 +36,8 @@ class OptimizationInput:
     mean: np.ndarray  # annualized
     periods_per_year: int
     cap: float
+    groups: np.ndarray  # cluster label per atom (the winners' correlation clusters)
+    cluster_cap: float | None  # after regime tightening; None = no cluster caps
 
 
 @dataclass(frozen=True)
@@ -51,18 +55,33 @@ class SleeveWeights:
 
 
 def optimization_input(
-    atom_returns: AtomReturns, settings: Settings, training_classes: dict[str, str]
+    atom_returns: AtomReturns,
+    settings: Settings,
+    training_classes: dict[str, str],
+    selection_result: SelectionResult,
+    market_regime: Regime,
 ) -> OptimizationInput:
-    """Dense synthetic-long streams, annualized covariance and mean; checks the cap is feasible."""
+    """Dense synthetic-long streams, annualized covariance and mean, clusters and the (regime-tightened) cluster
+    cap; checks the caps are feasible before any optimizer runs."""
+    from dataflows.portfolio.caps import InfeasibleClusterCaps, cluster_caps
+
     n, cap = len(atom_returns.atom_ids), settings.profile.weight_cap
     if n * cap < 1 - 1e-12:
         raise InfeasibleCaps(n, cap)
+    cluster_of = {w.atom_id: int(w.cluster) for w in selection_result.winners}
+    groups = np.array([cluster_of[a] for a in atom_returns.atom_ids], dtype=np.int64)
+    cc = settings.profile.cluster_cap
+    if cc is not None and settings.profile.regime_caps:
+        cc = market_regime.cluster_cap(cc)
+    caps = cluster_caps(groups, cc, n)
+    if caps is not None and float(np.minimum(caps.caps, caps.sizes * cap).sum()) < 1 - 1e-12:
+        raise InfeasibleClusterCaps(caps.labels, caps.sizes, caps.caps, cap)
     x, first = dense(
         np.asarray(atom_returns.values), min_rows=settings.profile.min_history_days, labels=list(atom_returns.atom_ids)
     )
     ppy = 365 if any(training_classes.get(s) == "crypto" for s in atom_returns.symbols) else 252
     cov = np.cov(x, rowvar=False, ddof=1).reshape(n, n) * ppy
-    return OptimizationInput(atom_returns.atom_ids, x, first, cov, x.mean(axis=0) * ppy, ppy, cap)
+    return OptimizationInput(atom_returns.atom_ids, x, first, cov, x.mean(axis=0) * ppy, ppy, cap, groups, cc)
 
 
 def training_classes(training_returns: ReturnsPanel) -> dict[str, str]:
@@ -71,28 +90,37 @@ def training_classes(training_returns: ReturnsPanel) -> dict[str, str]:
 
 
 def _run(method: str, inp: OptimizationInput, settings: Settings) -> np.ndarray:
-    if method == "hrp":
-        from dataflows.portfolio.hrp import hrp_weights
+    """One method's weights under the hard caps: MinVar and MaxSharpe take them as constraints; HRP, risk parity
+    and equal weight are projected onto them (`cap_weights`, a no-op where no cap binds)."""
+    from dataflows.portfolio.caps import cap_weights
 
-        return hrp_weights(
-            inp.returns, linkage=settings.profile.linkage, optimal_ordering=settings.profile.optimal_ordering
-        ).weights
+    groups = inp.groups if inp.cluster_cap is not None else None
     if method == "min_variance":
         from dataflows.portfolio.mvo import min_variance_weights
 
-        return min_variance_weights(inp.covariance, inp.cap).weights
+        return min_variance_weights(inp.covariance, inp.cap, groups=groups, cluster_cap=inp.cluster_cap).weights
     if method == "max_sharpe":
         from dataflows.portfolio.mvo import max_sharpe_weights
 
-        return max_sharpe_weights(inp.covariance, inp.mean, inp.cap, settings.profile.risk_free).weights
-    if method == "risk_parity":
+        return max_sharpe_weights(
+            inp.covariance, inp.mean, inp.cap, settings.profile.risk_free, groups=groups, cluster_cap=inp.cluster_cap
+        ).weights
+    if method == "hrp":
+        from dataflows.portfolio.hrp import hrp_weights
+
+        w = hrp_weights(
+            inp.returns, linkage=settings.profile.linkage, optimal_ordering=settings.profile.optimal_ordering
+        ).weights
+    elif method == "risk_parity":
         from dataflows.portfolio.mvo import risk_parity_weights
 
-        return risk_parity_weights(inp.covariance).weights
-    if method == "equal_weight":
-        return np.full(len(inp.atom_ids), 1.0 / len(inp.atom_ids))
-    msg = f"unknown optimizer {method!r}"
-    raise DataflowsError(msg)
+        w = risk_parity_weights(inp.covariance).weights
+    elif method == "equal_weight":
+        w = np.full(len(inp.atom_ids), 1.0 / len(inp.atom_ids))
+    else:
+        msg = f"unknown optimizer {method!r}"
+        raise DataflowsError(msg)
+    return cap_weights(w, inp.cap, groups, inp.cluster_cap)
 
 
 def _attempt(method: str, inp: OptimizationInput, settings: Settings) -> tuple[OptimizerAttempt, np.ndarray | None]:
@@ -104,7 +132,8 @@ def _attempt(method: str, inp: OptimizationInput, settings: Settings) -> tuple[O
         w = _run(method, inp, settings)
     except PortfolioError as exc:
         return OptimizerAttempt(method, False, f"{exc.__class__.__name__}: {exc}", time.perf_counter() - t0), None
-    ok, why = stable_sum_ok(w, 0.0, inp.cap)
+    groups = inp.groups if inp.cluster_cap is not None else None
+    ok, why = stable_sum_ok(w, 0.0, inp.cap, groups=groups, cluster_cap=inp.cluster_cap)
     seconds = time.perf_counter() - t0
     if not ok:
         return OptimizerAttempt(method, False, f"stable-sum gate: {why}", seconds), None

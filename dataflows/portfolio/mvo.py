@@ -5,6 +5,14 @@
   w = y / κ. Needs a feasible portfolio with (μ - r_f)ᵀw > 0, else `NoPositiveExcessReturn`.
 - Risk parity: min ½ yᵀΣy - Σ b_i log y_i, w = y / Σy, which gives exactly w_i (Σw)_i = b_i wᵀΣw.
 
+Cluster caps (optional, `groups=` int labels per asset, `cluster_cap=` scalar or one per cluster aligned with
+`np.unique(groups)`, see `dataflows.portfolio.caps`): MinVar adds Σ_{i in g} w_i <= cluster_cap_g, MaxSharpe the
+homogenised Σ_{i in g} y_i <= cluster_cap_g · κ. Only clusters whose cap can bind (cluster_cap_g < min(1, n_g·cap))
+become rows; `InfeasibleClusterCaps` if Σ_g min(cluster_cap_g, n_g·cap) < 1. The problem is still built once per
+(n, cap, groups, cluster caps) and re-solved with new Σ / μ; with `groups=None` (default) nothing changes (same
+matrices, same solver path, bit-identical weights). Methods without constraints are projected with
+`caps.cap_weights`.
+
 How MinVar / MaxSharpe are solved. `MinVariance(n, cap)` / `MaxSharpe(n, cap)` build the Clarabel problem once
 (dense upper-triangular P pattern, constraint matrix, cones) and `solve()` pushes new Σ / μ into the same solver
 with `DefaultSolver.update` (no re-canonicalisation, no new symbolic factorisation). Measured here at N=1000,
@@ -20,7 +28,10 @@ presolve off and structural zeros kept (both required for data updates), iterati
 faster here). The interior point is then polished: the active set (assets at 0, at the cap, free) read off it is
 refined by a primal-dual active-set iteration, each step an exact solve of the KKT system on the free assets
 (Cholesky of Σ_FF and a small Schur complement), until the sets stop changing; the result is accepted only if it
-passes the full KKT check (bounds, dual signs, residual). Polished weights are exact to ~1e-12 whatever the
+passes the full KKT check (bounds, dual signs, residual). With cluster caps the active set also holds the cluster
+rows at their cap: each contributes one more border column (its members among the free assets; for MaxSharpe also
+the entry cap·|g∩U| - cluster_cap_g in the κ row) and a multiplier that must stay >= 0, and an inactive row whose
+total exceeds its cap enters; so the polish stays exact with cluster constraints active. Polished weights are exact to ~1e-12 whatever the
 interior-point tolerance: at N=1000 they came out bit-identical for tolerances 1e-5 to 1e-8, so the interior point
 only has to find the active set, and 1e-7 saves an iteration over Clarabel's default 1e-8. If the polish declines,
 the interior-point solution is returned with `polished=False` (weights then accurate to ~1e-4).
@@ -60,6 +71,19 @@ from dataflows.portfolio import (
     describe_columns,
     zero_variance_columns,
 )
+from dataflows.portfolio.caps import ClusterCaps, InfeasibleClusterCaps, cluster_caps
+
+__all__ = [
+    "InfeasibleClusterCaps",
+    "MaxSharpe",
+    "MinVariance",
+    "OptimizationResult",
+    "SolverSettings",
+    "max_sharpe_weights",
+    "min_variance_weights",
+    "risk_parity_weights",
+    "stable_sum_ok",
+]
 
 _OK_STATUSES = frozenset({"Solved", "AlmostSolved"})
 _CAP_SLACK = 1e-12  # n * cap within this of 1: the equal-weight portfolio is the only feasible point
@@ -96,9 +120,18 @@ class OptimizationResult:
 
 
 def stable_sum_ok(
-    w: np.ndarray, lower: float | np.ndarray, upper: float | np.ndarray, tol: float = 1e-6
+    w: np.ndarray,
+    lower: float | np.ndarray,
+    upper: float | np.ndarray,
+    tol: float = 1e-6,
+    groups: np.ndarray | None = None,
+    cluster_cap: float | np.ndarray | None = None,
 ) -> tuple[bool, str]:
-    """Gate of the fallback chain: (True, "") if w is finite, Σw is within tol of 1 and lower <= w <= upper."""
+    """Gate of the fallback chain: (True, "") if w is finite, Σw is within tol of 1 and lower <= w <= upper.
+
+    With `groups` and `cluster_cap` (see `dataflows.portfolio.caps`) every cluster total must also be
+    <= its cap + tol; the message names the first cluster above its cap and its total.
+    """
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 1 or w.size == 0:
         return False, f"weights must be a non-empty 1-D array, got shape {w.shape}"
@@ -124,6 +157,17 @@ def stable_sum_ok(
             False,
             f"weight {i} = {float(w[i])!r} is above its upper bound {float(hi[i])!r} ({above.size} assets above)",
         )
+    clusters = cluster_caps(groups, cluster_cap, w.size)
+    if clusters is not None:
+        totals = clusters.totals(w)
+        over = np.flatnonzero(totals > clusters.caps + tol)
+        if over.size:
+            j = int(over[0])
+            return (
+                False,
+                f"cluster {int(clusters.labels[j])} totals {float(totals[j])!r}, above its cluster cap "
+                f"{float(clusters.caps[j])!r} ({over.size} clusters above)",
+            )
     return True, ""
 
 
@@ -133,7 +177,14 @@ def stable_sum_ok(
 class _CappedQP:
     """Shared plumbing: cap checks, the dense upper-triangular P pattern, a persistent Clarabel solver."""
 
-    def __init__(self, n: int, cap: float, settings: SolverSettings) -> None:
+    def __init__(
+        self,
+        n: int,
+        cap: float,
+        settings: SolverSettings,
+        groups: np.ndarray | None = None,
+        cluster_cap: float | np.ndarray | None = None,
+    ) -> None:
         if int(n) != n or n < 1:
             msg = f"n must be a positive integer, got {n!r}"
             raise InvalidInput(msg)
@@ -145,6 +196,16 @@ class _CappedQP:
         self.n = int(n)
         self.cap = float(min(cap, 1.0))
         self.settings = settings
+        self.clusters: ClusterCaps | None = cluster_caps(groups, cluster_cap, self.n)
+        # the cluster rows of the problem: only clusters whose cap can bind (cluster_cap_g < min(1, n_g cap))
+        self._g_ids = np.zeros(0, dtype=np.int64)
+        self._g_caps = np.zeros(0)
+        self._g_member = np.zeros((0, self.n), dtype=bool)
+        if self.clusters is not None:
+            self.clusters.check_feasible(self.cap)
+            self._g_ids = self.clusters.binding(self.cap)
+            self._g_caps = self.clusters.caps[self._g_ids]
+            self._g_member = self.clusters.index[None, :] == self._g_ids[:, None]
         self._unique = self.n * self.cap <= 1.0 + _CAP_SLACK  # only w = 1/n is feasible
         self._lower_mask = np.tri(self.n, dtype=bool)  # lower triangle row-major == upper triangle column-major
         counts = np.arange(1, self.n + 1, dtype=np.int64)
@@ -152,6 +213,27 @@ class _CappedQP:
         self._p_indptr[1:] = np.cumsum(counts)
         self._p_indices = np.arange(self._p_indptr[-1], dtype=np.int64) - np.repeat(self._p_indptr[:-1], counts)
         self._solver: clarabel.DefaultSolver | None = None
+
+    def _group_rows(self, kappa_col: bool) -> sp.csc_matrix:
+        """The rows Σ_{i in g} w_i <= c_g (or Σ_{i in g} y_i - c_g κ <= 0 with a κ column) of the binding clusters."""
+        rows, cols = np.nonzero(self._g_member)
+        data = np.ones(rows.size)
+        width = self.n + 1 if kappa_col else self.n
+        if kappa_col:
+            ng = self._g_ids.size
+            rows = np.concatenate([rows, np.arange(ng)])
+            cols = np.concatenate([cols, np.full(ng, self.n)])
+            data = np.concatenate([data, -self._g_caps])
+        return sp.csc_matrix((data, (rows, cols)), shape=(self._g_ids.size, width))
+
+    def _group_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(binding-cluster row of each asset or -1, the rows' caps), or None without binding cluster rows."""
+        if not self._g_ids.size:
+            return None
+        row = np.full(self.n, -1, dtype=np.int64)
+        for j in range(self._g_ids.size):
+            row[self._g_member[j]] = j
+        return row, self._g_caps
 
     def _p_data(self, cov: np.ndarray, scale: float) -> np.ndarray:
         """Nonzeros of the upper triangle of cov / scale in CSC order."""
@@ -197,13 +279,22 @@ class _CappedQP:
 
 
 class MinVariance(_CappedQP):
-    """min wᵀΣw s.t. Σw = 1, 0 <= w <= cap; built once per (n, cap), `solve(cov)` for each new Σ.
+    """min wᵀΣw s.t. Σw = 1, 0 <= w <= cap [, Σ_{i in g} w_i <= cluster_cap_g]; `solve(cov)` for each new Σ.
 
-    Holds a persistent solver: use one instance per thread (`min_variance_weights` keeps one per thread).
+    Built once per (n, cap, groups, cluster_cap). Holds a persistent solver: use one instance per thread
+    (`min_variance_weights` keeps one per thread).
     """
 
-    def __init__(self, n: int, cap: float, settings: SolverSettings | None = None) -> None:
-        super().__init__(n, cap, settings or SolverSettings())
+    def __init__(
+        self,
+        n: int,
+        cap: float,
+        settings: SolverSettings | None = None,
+        *,
+        groups: np.ndarray | None = None,
+        cluster_cap: float | np.ndarray | None = None,
+    ) -> None:
+        super().__init__(n, cap, settings or SolverSettings(), groups, cluster_cap)
         n = self.n
         # rows: 0 budget (zero cone); 1..n  -w <= 0; n+1..2n  w <= cap
         indptr = np.arange(0, 3 * n + 1, 3, dtype=np.int64)
@@ -213,7 +304,12 @@ class MinVariance(_CappedQP):
         indices[2::3] = 1 + n + np.arange(n)
         a = sp.csc_matrix((np.tile([1.0, -1.0, 1.0], n), indices, indptr), shape=(1 + 2 * n, n))
         b = np.concatenate([[1.0], np.zeros(n), np.full(n, self.cap)])
-        self._build = (a, b, [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(2 * n)])
+        ng = self._g_ids.size
+        if ng:  # rows 2n+1..2n+G: Σ_{i in g} w_i <= c_g
+            a = sp.vstack([a, self._group_rows(kappa_col=False)], format="csc")
+            a.sort_indices()
+            b = np.concatenate([b, self._g_caps])
+        self._build = (a, b, [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(2 * n + ng)])
 
     def solve(self, cov: np.ndarray) -> OptimizationResult:
         """Minimum-variance weights for an (n, n) covariance."""
@@ -226,7 +322,9 @@ class MinVariance(_CappedQP):
         x, z, status, iters = self._run(self._p_data(cov, scale), self.n, None, self._build)
         w, polished = x, False
         if self.settings.polish:
-            pw = _polish_min_variance(cov, x, z[1 : 1 + self.n], z[1 + self.n :], self.cap, self.settings)
+            pw = _polish_min_variance(
+                cov, x, z[1 : 1 + self.n], z[1 + self.n : 1 + 2 * self.n], z[1 + 2 * self.n :], self
+            )
             if pw is not None:
                 w, polished = pw, True
         w = np.clip(w, 0.0, self.cap)
@@ -234,13 +332,23 @@ class MinVariance(_CappedQP):
 
 
 class MaxSharpe(_CappedQP):
-    """Max (μ - r_f)ᵀw / sqrt(wᵀΣw) s.t. Σw = 1, 0 <= w <= cap (homogenised); `solve(cov, mu, risk_free)`.
+    """Max (μ - r_f)ᵀw / sqrt(wᵀΣw) s.t. Σw = 1, 0 <= w <= cap [, cluster caps] (homogenised).
 
-    Holds a persistent solver: use one instance per thread (`max_sharpe_weights` keeps one per thread).
+    `solve(cov, mu, risk_free)`; built once per (n, cap, groups, cluster_cap), cluster rows Σ_{i in g} y_i <=
+    cluster_cap_g · κ. Holds a persistent solver: use one instance per thread (`max_sharpe_weights` keeps one per
+    thread).
     """
 
-    def __init__(self, n: int, cap: float, settings: SolverSettings | None = None) -> None:
-        super().__init__(n, cap, settings or SolverSettings())
+    def __init__(
+        self,
+        n: int,
+        cap: float,
+        settings: SolverSettings | None = None,
+        *,
+        groups: np.ndarray | None = None,
+        cluster_cap: float | np.ndarray | None = None,
+    ) -> None:
+        super().__init__(n, cap, settings or SolverSettings(), groups, cluster_cap)
         n = self.n
         # variables (y, kappa); rows: 0 mᵀy = 1; 1 1ᵀy - kappa = 0 (zero cones);
         # 2..n+1  -y <= 0; n+2..2n+1  y - cap kappa <= 0; 2n+2  -kappa <= 0
@@ -256,7 +364,18 @@ class MaxSharpe(_CappedQP):
         a = sp.csc_matrix((self._a_template.copy(), indices, indptr), shape=(3 + 2 * n, n + 1))
         b = np.zeros(3 + 2 * n)
         b[0] = 1.0
-        cones = [clarabel.ZeroConeT(2), clarabel.NonnegativeConeT(2 * n + 1)]
+        self._m_pos: slice | np.ndarray = slice(0, 4 * n, 4)  # positions of the mᵀy row in A's data
+        ng = self._g_ids.size
+        if ng:  # rows 2n+3..2n+2+G: Σ_{i in g} y_i - c_g κ <= 0
+            a.data[0 : 4 * n : 4] = 1.0  # placeholder, so the m entries survive the stacking as nonzeros
+            a = sp.vstack([a, self._group_rows(kappa_col=True)], format="csc")
+            a.sort_indices()
+            self._m_pos = a.indptr[:n].copy()  # row 0 is the first entry of every y column
+            self._a_template = a.data.copy()
+            self._a_template[self._m_pos] = 0.0
+            a.data[:] = self._a_template
+            b = np.concatenate([b, np.zeros(ng)])
+        cones = [clarabel.ZeroConeT(2), clarabel.NonnegativeConeT(2 * n + 1 + ng)]
         self._build = (a, b, cones)
 
     def solve(self, cov: np.ndarray, mu: np.ndarray, risk_free: float = 0.0) -> OptimizationResult:
@@ -264,10 +383,11 @@ class MaxSharpe(_CappedQP):
         t0 = time.perf_counter()
         cov = _validated_cov(cov, self.n)
         excess = _validated_mu(mu, self.n, risk_free)
-        best = _best_excess_return(excess, self.cap)
+        best = _best_excess_return(excess, self.cap, self._group_bounds())
         if not best > 0:
+            within = f"cap {self.cap:g}" + (" and the cluster caps" if self._g_ids.size else "")
             msg = (
-                f"no portfolio within cap {self.cap:g} has expected return above the risk-free rate {risk_free!r} "
+                f"no portfolio within {within} has expected return above the risk-free rate {risk_free!r} "
                 f"(best possible excess return {best:.3g}; max asset excess {excess.max():.3g}); "
                 "MaxSharpe is undefined, fall back"
             )
@@ -277,7 +397,7 @@ class MaxSharpe(_CappedQP):
             return OptimizationResult(w, "UniqueFeasiblePoint", time.perf_counter() - t0, _sharpe(w, cov, excess))
         m = excess / np.abs(excess).max()
         a_data = self._a_template.copy()
-        a_data[0 : 4 * self.n : 4] = m
+        a_data[self._m_pos] = m
         scale = float(np.mean(np.diag(cov)))
         x, z, status, iters = self._run(self._p_data(cov, scale), self.n + 1, a_data, self._build)
         y, kappa = x[: self.n], x[self.n]
@@ -286,7 +406,8 @@ class MaxSharpe(_CappedQP):
             raise SolverFailed(msg, status)
         w, polished = y / kappa, False
         if self.settings.polish:
-            pw = _polish_max_sharpe(cov, m, y, kappa, z[2 : 2 + self.n], z[2 + self.n : 2 + 2 * self.n], self)
+            n = self.n
+            pw = _polish_max_sharpe(cov, m, y, kappa, z[2 : 2 + n], z[2 + n : 2 + 2 * n], z[3 + 2 * n :], self)
             if pw is not None:
                 w, polished = pw, True
         w = np.clip(w, 0.0, self.cap)
@@ -315,23 +436,50 @@ def _pdas_update(
     return new_lo, new_up & ~new_lo
 
 
+def _group_update(
+    act_m: np.ndarray, lam: np.ndarray, totals: np.ndarray, limits: np.ndarray, tol_v: float, tol_r: float
+) -> np.ndarray:
+    """Active-set update of the cluster rows: an inactive row over its limit enters, a negative multiplier leaves."""
+    new = ~act_m & (totals > limits + tol_v)
+    new[np.flatnonzero(act_m)[lam >= -tol_r]] = True
+    return new
+
+
 def _polish_min_variance(
-    cov: np.ndarray, w: np.ndarray, z_lower: np.ndarray, z_upper: np.ndarray, cap: float, s: SolverSettings
+    cov: np.ndarray,
+    w: np.ndarray,
+    z_lower: np.ndarray,
+    z_upper: np.ndarray,
+    z_group: np.ndarray,
+    problem: MinVariance,
 ) -> np.ndarray | None:
-    """Exact MinVar weights on the active set read off the interior point, or None if the KKT check fails."""
-    n = w.size
+    """Exact MinVar weights on the active set read off the interior point, or None if the KKT check fails.
+
+    The active set is (assets at 0, assets at the cap, cluster rows at their cap); each round solves the KKT
+    system on the free assets with one border column for the budget and one per active cluster row.
+    """
+    n, cap, s = w.size, problem.cap, problem.settings
+    member, gcap = problem._g_member, problem._g_caps
     lo_m, up_m = _active_sets(w, np.full(n, cap), z_lower, z_upper)
+    act_m = z_group > gcap - member @ w
     for _ in range(s.polish_rounds):
         free = np.flatnonzero(~(lo_m | up_m))
         up = np.flatnonzero(up_m)
+        act = np.flatnonzero(act_m)
         k = free.size
-        # Σ_FF w_F + cap Σ_FU 1 = ν 1,  1ᵀw_F = 1 - cap |U|   (unknowns w_F and ζ = -ν)
+        # Σ_FF w_F + cap Σ_FU 1 + ζ 1 + Σ_g λ_g 1_(g∩F) = 0,  1ᵀw_F = 1 - cap |U|,  1_(g∩F)ᵀw_F = c_g - cap |g∩U|
+        # (unknowns w_F, ζ = -ν and λ_g for the active cluster rows)
+        border, r2 = np.ones((k, 1)), np.array([1.0 - cap * up.size])
+        if act.size:
+            rows = member[act]
+            border = np.column_stack([border, rows[:, free].T.astype(np.float64)])
+            r2 = np.concatenate([r2, gcap[act] - cap * rows[:, up].sum(axis=1)])
         solved = _bordered_solve(
             cov[np.ix_(free, free)],
-            np.ones((k, 1)),
-            np.zeros((1, 1)),
+            border,
+            np.zeros((1 + act.size, 1 + act.size)),
             -cap * cov[np.ix_(free, up)].sum(axis=1),
-            np.array([1.0 - cap * up.size]),
+            r2,
         )
         if solved is None:
             return None
@@ -339,12 +487,18 @@ def _polish_min_variance(
         v[free] = solved[0]
         v[up] = cap
         nu = -solved[1][0]
+        lam = solved[1][1:]
         r = cov @ v - nu  # reduced costs: >= 0 at the lower bound, <= 0 at the cap
-        tol_r = 1e-9 * max(abs(nu), np.finfo(float).tiny)
+        scale = abs(nu)
+        if act.size:
+            r += lam @ member[act]
+            scale = max(scale, np.abs(lam).max())
+        tol_r = 1e-9 * max(scale, np.finfo(float).tiny)
         new_lo, new_up = _pdas_update(v, r, cap, lo_m, up_m, 1e-12, tol_r)
-        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m):
+        new_act = _group_update(act_m, lam, member @ v, gcap, 1e-12, tol_r) if gcap.size else act_m
+        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m) and np.array_equal(new_act, act_m):
             return v
-        lo_m, up_m = new_lo, new_up
+        lo_m, up_m, act_m = new_lo, new_up, new_act
     return None
 
 
@@ -355,27 +509,44 @@ def _polish_max_sharpe(
     kappa: float,
     z_lower: np.ndarray,
     z_upper: np.ndarray,
+    z_group: np.ndarray,
     problem: MaxSharpe,
 ) -> np.ndarray | None:
-    """Exact MaxSharpe weights on the active set read off the interior point, or None if the KKT check fails."""
+    """Exact MaxSharpe weights on the active set read off the interior point, or None if the KKT check fails.
+
+    As for MinVar, with κ among the unknowns; an active cluster row Σ_{i in g} y_i = c_g κ adds a border column
+    1_(g∩F) with the entry cap |g∩U| - c_g in the κ row.
+    """
     n, cap = y.size, problem.cap
+    member, gcap = problem._g_member, problem._g_caps
     lo_m, up_m = _active_sets(y, np.full(n, cap * kappa), z_lower, z_upper)
+    act_m = z_group > gcap * kappa - member @ y
     for _ in range(problem.settings.polish_rounds):
         free = np.flatnonzero(~(lo_m | up_m))
         up = np.flatnonzero(up_m)
-        k = free.size
-        # Unknowns y_F, then (kappa, ζ1, ζ2) with y_U = cap kappa, y_L = 0 and ζ = -(z1, z2), the multipliers of
-        # mᵀy = 1 and 1ᵀy - kappa = 0:  Σy - z1 m - z2 1 = 0 on F, its cap-weighted sum over U (kappa), constraints.
+        act = np.flatnonzero(act_m)
+        k, na = free.size, act.size
+        # Unknowns y_F, then (kappa, ζ1, ζ2, λ_g...) with y_U = cap kappa, y_L = 0 and ζ = -(z1, z2), the
+        # multipliers of mᵀy = 1 and 1ᵀy - kappa = 0, λ_g those of the active cluster rows 1_gᵀy - c_g kappa = 0:
+        # Σy - z1 m - z2 1 + Σ_g λ_g 1_g = 0 on F, its cap-weighted sum over U (kappa), constraints.
         h = cap * cov[np.ix_(free, up)].sum(axis=1)
         m_up = cap * m[up].sum()
         b_up = cap * up.size - 1.0
-        corner = np.array([[cap * cap * cov[np.ix_(up, up)].sum(), m_up, b_up], [m_up, 0.0, 0.0], [b_up, 0.0, 0.0]])
+        corner = np.zeros((3 + na, 3 + na))
+        corner[:3, :3] = [[cap * cap * cov[np.ix_(up, up)].sum(), m_up, b_up], [m_up, 0.0, 0.0], [b_up, 0.0, 0.0]]
+        border = np.column_stack([h, m[free], np.ones(k)])
+        if na:
+            rows = member[act]
+            d = cap * rows[:, up].sum(axis=1) - gcap[act]
+            corner[0, 3:] = d
+            corner[3:, 0] = d
+            border = np.column_stack([border, rows[:, free].T.astype(np.float64)])
         solved = _bordered_solve(
             cov[np.ix_(free, free)],
-            np.column_stack([h, m[free], np.ones(k)]),
+            border,
             corner,
             np.zeros(k),
-            np.array([0.0, 1.0, 0.0]),
+            np.concatenate([[0.0, 1.0, 0.0], np.zeros(na)]),
         )
         if solved is None or not solved[1][0] > 0:
             return None
@@ -384,13 +555,19 @@ def _polish_max_sharpe(
         v[free] = solved[0]
         v[up] = cap * kap
         z1, z2 = -solved[1][1], -solved[1][2]
+        lam = solved[1][3:]
         g = cov @ v
         r = g - z1 * m - z2  # reduced costs: >= 0 at zero, <= 0 at the cap
-        tol_r = 1e-9 * max(np.abs(g).max(), abs(z1) * np.abs(m).max(), abs(z2), np.finfo(float).tiny)
+        scale = max(np.abs(g).max(), abs(z1) * np.abs(m).max(), abs(z2))
+        if na:
+            r += lam @ member[act]
+            scale = max(scale, np.abs(lam).max())
+        tol_r = 1e-9 * max(scale, np.finfo(float).tiny)
         new_lo, new_up = _pdas_update(v, r, cap * kap, lo_m, up_m, 1e-12 * kap, tol_r)
-        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m):
+        new_act = _group_update(act_m, lam, member @ v, gcap * kap, 1e-12 * kap, tol_r) if gcap.size else act_m
+        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m) and np.array_equal(new_act, act_m):
             return v / kap
-        lo_m, up_m = new_lo, new_up
+        lo_m, up_m, act_m = new_lo, new_up, new_act
     return None
 
 
@@ -499,15 +676,22 @@ _CACHE_SIZE = 8
 _local = threading.local()
 
 
-def _problem(kind: type[_CappedQP], n: int, cap: float) -> _CappedQP:
-    """Per-thread cache of built problems keyed by (kind, n, cap): a rebalance loop re-solves, never rebuilds."""
+def _problem(
+    kind: type[_CappedQP],
+    n: int,
+    cap: float,
+    groups: np.ndarray | None = None,
+    cluster_cap: float | np.ndarray | None = None,
+) -> _CappedQP:
+    """Per-thread cache of built problems keyed by (kind, n, cap, groups, cluster caps): re-solve, never rebuild."""
     cache: OrderedDict | None = getattr(_local, "problems", None)
     if cache is None:
         cache = _local.problems = OrderedDict()
-    key = (kind, int(n), float(cap))
+    clusters = cluster_caps(groups, cluster_cap, int(n))
+    key = (kind, int(n), float(cap), None if clusters is None else clusters.key())
     problem = cache.get(key)
     if problem is None:
-        problem = kind(n, cap)
+        problem = kind(n, cap, groups=groups, cluster_cap=cluster_cap)  # type: ignore[call-arg]
         cache[key] = problem
         if len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
@@ -516,18 +700,38 @@ def _problem(kind: type[_CappedQP], n: int, cap: float) -> _CappedQP:
     return problem
 
 
-def min_variance_weights(covariance: np.ndarray, cap: float) -> OptimizationResult:
-    """Long-only minimum-variance weights with every weight <= cap (raises InfeasibleCaps if n·cap < 1)."""
+def min_variance_weights(
+    covariance: np.ndarray,
+    cap: float,
+    *,
+    groups: np.ndarray | None = None,
+    cluster_cap: float | np.ndarray | None = None,
+) -> OptimizationResult:
+    """Long-only minimum-variance weights with every weight <= cap (raises InfeasibleCaps if n·cap < 1).
+
+    With `groups` and `cluster_cap`, every cluster total is <= its cap (InfeasibleClusterCaps if impossible).
+    """
     cov = _square(covariance)
-    return _problem(MinVariance, cov.shape[0], cap).solve(cov)  # type: ignore[attr-defined]
+    problem = _problem(MinVariance, cov.shape[0], cap, groups, cluster_cap)
+    return problem.solve(cov)  # type: ignore[attr-defined]
 
 
 def max_sharpe_weights(
-    covariance: np.ndarray, expected_returns: np.ndarray, cap: float, risk_free: float = 0.0
+    covariance: np.ndarray,
+    expected_returns: np.ndarray,
+    cap: float,
+    risk_free: float = 0.0,
+    *,
+    groups: np.ndarray | None = None,
+    cluster_cap: float | np.ndarray | None = None,
 ) -> OptimizationResult:
-    """Long-only maximum-Sharpe weights with every weight <= cap; NoPositiveExcessReturn if none beats r_f."""
+    """Long-only maximum-Sharpe weights with every weight <= cap; NoPositiveExcessReturn if none beats r_f.
+
+    With `groups` and `cluster_cap`, every cluster total is <= its cap (InfeasibleClusterCaps if impossible).
+    """
     cov = _square(covariance)
-    return _problem(MaxSharpe, cov.shape[0], cap).solve(cov, expected_returns, risk_free)  # type: ignore[attr-defined]
+    problem = _problem(MaxSharpe, cov.shape[0], cap, groups, cluster_cap)
+    return problem.solve(cov, expected_returns, risk_free)  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -591,8 +795,27 @@ def _validated_mu(mu: np.ndarray, n: int, risk_free: float) -> np.ndarray:
     return mu - risk_free
 
 
-def _best_excess_return(excess: np.ndarray, cap: float) -> float:
-    """Largest (μ - r_f)ᵀw over 0 <= w <= cap, Σw = 1: fill the best assets up to the cap."""
+def _best_excess_return(excess: np.ndarray, cap: float, groups: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Largest (μ - r_f)ᵀw over 0 <= w <= cap, Σw = 1 [, cluster caps]: fill the best assets up to the cap.
+
+    `groups` = (row of each asset's binding cluster or -1, the rows' caps). The caps form a laminar family, so
+    the feasible set is the base polytope of a polymatroid and the greedy fill (best asset first, each up to
+    min(cap, its cluster's room, the budget left)) is optimal.
+    """
+    if groups is not None:
+        row, room = groups[0], groups[1].copy()
+        total, left = 0.0, 1.0
+        for i in np.argsort(-excess, kind="stable"):
+            take = min(cap, left) if row[i] < 0 else min(cap, left, room[row[i]])
+            if take <= 0:
+                continue
+            total += take * float(excess[i])
+            left -= take
+            if row[i] >= 0:
+                room[row[i]] -= take
+            if left <= _CAP_SLACK:
+                break
+        return total
     ranked = np.sort(excess)[::-1]
     full = math.floor(1.0 / cap + _CAP_SLACK)
     full = min(full, ranked.size)

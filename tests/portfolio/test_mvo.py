@@ -15,6 +15,7 @@ from dataflows.portfolio import (
     ZeroVarianceAssets,
 )
 from dataflows.portfolio.mvo import (
+    InfeasibleClusterCaps,
     MaxSharpe,
     MinVariance,
     SolverSettings,
@@ -277,3 +278,157 @@ def test_stable_sum_gate(w: list[float], ok: bool, reason: str) -> None:
     got_ok, got_reason = stable_sum_ok(np.array(w), 0.0, np.array([0.6, 0.6]))
     assert got_ok is ok
     assert reason in got_reason and (got_reason == "") is ok
+
+
+# --------------------------------------------------------------------------- cluster caps
+
+
+def _cluster_constraints(v: cp.Variable, groups: np.ndarray, cluster_cap: float | np.ndarray, scale: object = 1.0):
+    labels = np.unique(groups)
+    caps = np.broadcast_to(np.asarray(cluster_cap, dtype=float), labels.shape)
+    return [cp.sum(v[np.flatnonzero(groups == lab)]) <= c * scale for lab, c in zip(labels, caps, strict=True)]
+
+
+def _cvxpy_min_variance_clusters(cov: np.ndarray, cap: float, groups: np.ndarray, cc: float | np.ndarray) -> np.ndarray:
+    w = cp.Variable(cov.shape[0])
+    scaled = cov / np.mean(np.diag(cov))
+    constraints = [cp.sum(w) == 1, w >= 0, w <= cap, *_cluster_constraints(w, groups, cc)]
+    cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(scaled))), constraints).solve(solver="CLARABEL", **TIGHT)
+    return w.value
+
+
+def _cvxpy_max_sharpe_clusters(
+    cov: np.ndarray, mu: np.ndarray, cap: float, groups: np.ndarray, cc: float | np.ndarray, rf: float = 0.0
+) -> np.ndarray:
+    y, kappa = cp.Variable(cov.shape[0]), cp.Variable()
+    scaled = cov / np.mean(np.diag(cov))
+    constraints = [(mu - rf) @ y == 1, cp.sum(y) == kappa, y >= 0, y <= cap * kappa, kappa >= 0]
+    constraints += _cluster_constraints(y, groups, cc, kappa)
+    cp.Problem(cp.Minimize(cp.quad_form(y, cp.psd_wrap(scaled))), constraints).solve(solver="CLARABEL", **TIGHT)
+    return y.value / kappa.value
+
+
+CLUSTER_CASES = [
+    (40, 0.1, 5, 0.2),
+    (60, 0.05, 6, 0.2),
+    (120, 0.03, 10, 0.12),
+    (30, 1.0, 3, 0.35),
+    (30, 0.1, 4, np.array([0.25, 0.3, 0.2, 0.5])),
+    (20, 0.1, 4, 0.25),  # Σ_g min(c_g, n_g cap) = 1 exactly: every cluster is held at its cap
+]
+
+
+def _grouped(seed: int, n: int, n_groups: int) -> np.ndarray:
+    if n == 20:
+        return np.repeat(np.arange(n_groups), n // n_groups) * 3 - 5  # arbitrary integer labels
+    return np.random.default_rng(seed).integers(0, n_groups, n)
+
+
+@pytest.mark.parametrize(("n", "cap", "n_groups", "cc"), CLUSTER_CASES)
+def test_min_variance_with_cluster_caps_matches_cvxpy(n: int, cap: float, n_groups: int, cc: float) -> None:
+    cov, _ = _data(100 + n, n)
+    groups = _grouped(n, n, n_groups)
+    res = min_variance_weights(cov, cap, groups=groups, cluster_cap=cc)
+    ref = _cvxpy_min_variance_clusters(cov, cap, groups, cc)
+    np.testing.assert_allclose(res.weights, ref, rtol=0, atol=1e-6)
+    assert res.status == "Solved" and res.polished  # the polish handles active cluster rows exactly
+    assert stable_sum_ok(res.weights, 0.0, cap, 1e-12, groups, cc) == (True, "")
+    caps = np.broadcast_to(cc, (n_groups,))
+    totals = np.array([res.weights[groups == lab].sum() for lab in np.unique(groups)])
+    assert np.isclose(totals, caps, rtol=0, atol=1e-12).any()  # some cluster cap binds
+
+
+@pytest.mark.parametrize(("n", "cap", "n_groups", "cc"), CLUSTER_CASES)
+def test_max_sharpe_with_cluster_caps_matches_cvxpy(n: int, cap: float, n_groups: int, cc: float) -> None:
+    cov, mu = _data(200 + n, n)
+    groups = _grouped(n, n, n_groups)
+    res = max_sharpe_weights(cov, mu, cap, groups=groups, cluster_cap=cc)
+    np.testing.assert_allclose(res.weights, _cvxpy_max_sharpe_clusters(cov, mu, cap, groups, cc), rtol=0, atol=1e-6)
+    assert res.status == "Solved" and res.polished
+    assert stable_sum_ok(res.weights, 0.0, cap, 1e-12, groups, cc) == (True, "")
+
+
+def test_cluster_cap_binds_on_correlated_low_vol_pair() -> None:
+    """Two highly correlated low-vol assets in one cluster take ~60% of MinVar; a 30% cluster cap binds."""
+    rng = np.random.default_rng(0)
+    n = 8
+    vols = np.array([0.05, 0.05, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2])
+    corr = np.full((n, n), 0.3)
+    corr[0, 1] = corr[1, 0] = 0.97
+    np.fill_diagonal(corr, 1.0)
+    cov = corr * np.outer(vols, vols)
+    mu = np.full(n, 0.05) + rng.uniform(0.0, 0.01, n)
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    free = min_variance_weights(cov, 0.5)
+    assert free.weights[:2].sum() > 0.6
+    capped = min_variance_weights(cov, 0.5, groups=groups, cluster_cap=0.3)
+    assert capped.weights[:2].sum() == pytest.approx(0.3, abs=1e-12) and capped.polished
+    np.testing.assert_allclose(capped.weights, _cvxpy_min_variance_clusters(cov, 0.5, groups, 0.3), atol=1e-6)
+    assert capped.objective > free.objective  # the cap costs variance: it really constrains
+    ms_free = max_sharpe_weights(cov, mu, 0.5)
+    assert ms_free.weights[:2].sum() > 0.3
+    ms = max_sharpe_weights(cov, mu, 0.5, groups=groups, cluster_cap=0.3)
+    assert ms.weights[:2].sum() == pytest.approx(0.3, abs=1e-12) and ms.polished
+    np.testing.assert_allclose(ms.weights, _cvxpy_max_sharpe_clusters(cov, mu, 0.5, groups, 0.3), atol=1e-6)
+
+
+def test_cluster_capped_resolve_equals_fresh_solve() -> None:
+    (cov1, mu1), (cov2, mu2) = _data(41, 50), _data(42, 50)
+    groups = np.arange(50) % 5
+    mv = MinVariance(50, 0.08, groups=groups, cluster_cap=0.22)
+    mv.solve(cov1)
+    again = mv.solve(cov2)
+    np.testing.assert_allclose(
+        again.weights, MinVariance(50, 0.08, groups=groups, cluster_cap=0.22).solve(cov2).weights, rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(again.weights, _cvxpy_min_variance_clusters(cov2, 0.08, groups, 0.22), atol=1e-6)
+    mu2 = mu2.copy()
+    mu2[:5] = 0.0  # structural zeros of the excess-return row survive the update with cluster rows too
+    ms = MaxSharpe(50, 0.08, groups=groups, cluster_cap=0.22)
+    ms.solve(cov1, mu1)
+    again = ms.solve(cov2, mu2)
+    fresh = MaxSharpe(50, 0.08, groups=groups, cluster_cap=0.22).solve(cov2, mu2)
+    np.testing.assert_allclose(again.weights, fresh.weights, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.weights, _cvxpy_max_sharpe_clusters(cov2, mu2, 0.08, groups, 0.22), atol=1e-6)
+
+
+def test_function_api_caches_per_cluster_structure() -> None:
+    from dataflows.portfolio import mvo
+
+    (cov1, _), (cov2, _) = _data(51, 30), _data(52, 30)
+    groups = np.arange(30) % 3
+    min_variance_weights(cov1, 0.2, groups=groups, cluster_cap=0.4)
+    first = mvo._problem(MinVariance, 30, 0.2, groups, 0.4)
+    min_variance_weights(cov2, 0.2, groups=groups.copy(), cluster_cap=0.4)
+    assert mvo._problem(MinVariance, 30, 0.2, groups, 0.4) is first
+    assert mvo._problem(MinVariance, 30, 0.2, groups, 0.5) is not first
+    assert mvo._problem(MinVariance, 30, 0.2) is not first
+    # groups without cluster_cap: no cluster rows, the plain problem
+    assert mvo._problem(MinVariance, 30, 0.2, groups, None) is mvo._problem(MinVariance, 30, 0.2)
+
+
+@pytest.mark.parametrize(("cap", "cc", "capacity"), [(0.1, 0.2, 0.6), (0.05, np.array([0.5, 0.5, 0.2]), 0.95)])
+def test_infeasible_cluster_caps_raise(cap: float, cc: float | np.ndarray, capacity: float) -> None:
+    cov, mu = _data(8, 30)
+    groups = np.repeat([0, 1, 2], [5, 15, 10])
+    for call in (
+        lambda: min_variance_weights(cov, cap, groups=groups, cluster_cap=cc),
+        lambda: max_sharpe_weights(cov, mu, cap, groups=groups, cluster_cap=cc),
+    ):
+        with pytest.raises(InfeasibleClusterCaps, match=rf"= {capacity:g} < 1 over 3 clusters") as err:
+            call()
+        assert err.value.capacity == pytest.approx(capacity) and err.value.sizes == (5, 15, 10)
+
+
+def test_max_sharpe_cluster_caps_can_remove_every_positive_portfolio() -> None:
+    cov, _ = _data(9, 20)
+    mu = np.full(20, -0.01)
+    mu[:4] = 0.02  # the only assets beating r_f share one cluster, capped at 20%
+    groups = np.repeat([0, 1, 2, 3, 4], 4)
+    assert max_sharpe_weights(cov, mu, 0.5).weights[:4].sum() > 0.9
+    with pytest.raises(NoPositiveExcessReturn, match="and the cluster caps"):
+        max_sharpe_weights(cov, mu, 0.5, groups=groups, cluster_cap=0.2)
+    caps = np.array([0.5, 0.2, 0.2, 0.2, 0.2])
+    res = max_sharpe_weights(cov, mu, 0.5, groups=groups, cluster_cap=caps)
+    np.testing.assert_allclose(res.weights, _cvxpy_max_sharpe_clusters(cov, mu, 0.5, groups, caps), atol=1e-6)
+    assert res.weights[:4].sum() == pytest.approx(0.5, abs=1e-12)

@@ -1,0 +1,337 @@
+"""Book simulation: signed target weights at rebalance rows → daily equity, on vectorbt and on a NumPy reference.
+
+Array contract: `returns` is T×N float64 simple returns of the simulated rows (rows = time oldest first, columns =
+symbols, NaN = no bar = the price did not move); `rebalance_rows` are strictly increasing row indices into it;
+`targets` is R×N signed weights, row k the book from `rebalance_rows[k]` on (a fraction of equity; LONG > 0,
+SHORT < 0, 0 = no position). Equity starts at 1.0 (cash) before row 0.
+
+Timing. A rebalance at row t is decided with information up to the close of row t−1 and executed at that close:
+the order price of row t is the close of row t−1 (vectorbt `price=`), the valuation of row t is its own close
+(`close=`). So row t's return already belongs to the new book, and the rebalance's fees and slippage are charged
+to row t (the first day of the window that caused them), never to the previous window.
+
+Accounting (vectorbt's, `direction="both"`, `size_type="targetpercent"`, one cash-sharing group per book):
+- positions are units; a target w means w × equity / price units, equity = cash + Σ units × price, valued at the
+  order price once per rebalance (`update_value=False`), sells before buys (`call_seq="auto"`);
+- a short sale adds its proceeds to cash (proceeds are cash, the liability is the negative position); a buy spends
+  cash and is trimmed to the cash available (so a fully invested long book ends a rebalance slightly under 100%
+  after fees, never on margin);
+- between rebalances nothing trades: positions drift with prices, and reported exposures are position value /
+  equity, signed. They are never renormalised (the origin divided drifted weights by *net* exposure, which is
+  negative for a short book, and so flipped short books long).
+
+Short cap. The optimizers price a SHORT atom as −min(r, 1): a short loses at most 100% of its notional per bar.
+Held shorts get the same cap here: the price path of a column is built from min(r, 1) on the bars during which
+the book holds it short (the sign of the governing target), and from r otherwise. Both simulators apply it; the
+reference builds its prices independently inside its loop. Over one bar a capped short equals the atom stream
+exactly; over several bars a *held* short compounds as 2 − Π(1 + r) (units stay fixed) while the atom stream
+compounds as Π(1 − r) (rebalanced every bar) — the simulation is the held one, because that is what the book does
+between rebalances; with a rebalance every row the two agree (tested).
+
+vectorbt is imported lazily (≈3 s import; its kernels compile once, ≈10–20 s, then load from numba's cache); call
+`warm_vectorbt()` once per process before timing anything.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from dataflows.errors import DataflowsError
+
+SHORT_CAP = 1.0
+"""Largest per-bar return a held short pays for (a short loses at most 100% of its notional per bar)."""
+
+_REL_TOL = 1e-9  # vectorbt's closeness tolerances (vectorbt.utils.math_), mirrored by the reference
+_ABS_TOL = 1e-12
+
+
+class SimulationError(DataflowsError):
+    """Simulation inputs are inconsistent (shapes, rows, prices that reach zero)."""
+
+
+@dataclass(frozen=True, eq=False)
+class BookSimulation:
+    """One simulated book: daily equity and returns, and per-rebalance trading (fractions of equity before it)."""
+
+    values: np.ndarray  # [T] equity at each row's close (1.0 before row 0)
+    returns: np.ndarray  # [T] daily simple returns (row 0 against the initial 1.0)
+    turnover: np.ndarray  # [R] traded notional at the order price / equity before the rebalance
+    fees: np.ndarray  # [R] fees paid / equity before the rebalance
+    slippage: np.ndarray  # [R] slippage paid (notional × slippage) / equity before the rebalance
+    exposure: np.ndarray  # [R, N] signed drifted exposure (position value / equity) on each window's last row
+
+    @property
+    def costs(self) -> np.ndarray:
+        """Fees plus slippage per rebalance, as a fraction of equity."""
+        return self.fees + self.slippage
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _check(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:
+    r = np.asarray(returns, dtype=np.float64)
+    rows = np.asarray(rebalance_rows, dtype=np.int64)
+    w = np.asarray(targets, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] == 0:
+        msg = f"returns must be a non-empty T×N array, got shape {r.shape}"
+        raise SimulationError(msg)
+    if np.isinf(r).any():
+        msg = "returns contain ±inf; use NaN for a missing bar"
+        raise SimulationError(msg)
+    if rows.ndim != 1 or rows.size == 0 or (np.diff(rows) <= 0).any() or rows[0] < 0 or rows[-1] >= r.shape[0]:
+        msg = f"rebalance_rows must be strictly increasing rows of the {r.shape[0]}-row panel, got {rows.tolist()[:10]}"
+        raise SimulationError(msg)
+    if w.shape != (rows.size, r.shape[1]) or not np.isfinite(w).all():
+        msg = f"targets must be finite with shape (rebalances, assets) = {(rows.size, r.shape[1])}, got {w.shape}"
+        raise SimulationError(msg)
+    return r, rows, w
+
+
+def governing_targets(n_rows: int, rebalance_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """T×N: the target in force during each row (zeros before the first rebalance)."""
+    rows = np.asarray(rebalance_rows, dtype=np.int64)
+    k = np.searchsorted(rows, np.arange(n_rows), side="right") - 1
+    out = np.zeros((n_rows, targets.shape[1]))
+    held = k >= 0
+    out[held] = targets[k[held]]
+    return out
+
+
+def price_levels(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(T+1)×N price levels from 1.0: row i+1 = row i × (1 + r'), r' = min(r, SHORT_CAP) while held short, NaN → 0."""
+    r, rows, w = _check(returns, rebalance_rows, targets)
+    eff = np.where(np.isnan(r), 0.0, r)
+    short = governing_targets(r.shape[0], rows, w) < 0
+    eff = np.where(short, np.minimum(eff, SHORT_CAP), eff)
+    levels = np.empty((r.shape[0] + 1, r.shape[1]))
+    levels[0] = 1.0
+    np.cumprod(1.0 + eff, axis=0, out=levels[1:])
+    _check_positive(levels)
+    return levels
+
+
+def _check_positive(levels: np.ndarray) -> None:
+    bad = np.argwhere(~(levels > 0))
+    if bad.size:
+        row, col = bad[0]
+        msg = (
+            f"the price path of column {col} reaches {levels[row, col]!r} at row {row - 1}: a return of −100% or "
+            "worse cannot be traded through; drop the symbol (it should be quarantined) or fix its bars"
+        )
+        raise SimulationError(msg)
+
+
+def order_sizes(rebalance_rows: np.ndarray, targets: np.ndarray, n_rows: int) -> np.ndarray:
+    """T×N target-percent orders: NaN (no order) except on rebalance rows where the column is or was held."""
+    size = np.full((n_rows, targets.shape[1]), np.nan)
+    prev = np.zeros(targets.shape[1])
+    for k, row in enumerate(np.asarray(rebalance_rows, dtype=np.int64)):
+        active = (targets[k] != 0) | (prev != 0)
+        size[row, active] = targets[k, active]
+        prev = targets[k]
+    return size
+
+
+# --------------------------------------------------------------------------- vectorbt
+
+
+@functools.cache
+def warm_vectorbt() -> None:
+    """Import vectorbt and run a tiny `from_orders` with the same argument types as `simulate_vectorbt` (once)."""
+    r = np.array([[0.01, -0.02], [0.0, 0.01], [0.02, 0.0]])
+    w = np.array([[0.5, -0.5], [0.3, 0.0]])
+    simulate_vectorbt(r, np.array([0, 2]), {"a": w, "b": -w}, fees=0.001, slippage=0.001)
+
+
+def simulate_vectorbt(
+    returns: np.ndarray,
+    rebalance_rows: np.ndarray,
+    books: Mapping[str, np.ndarray],
+    *,
+    fees: float,
+    slippage: float,
+    index: np.ndarray | None = None,
+) -> dict[str, BookSimulation]:
+    """Simulate every book in one vectorbt `Portfolio.from_orders` call (one cash-sharing group per book).
+
+    `index` (int64 epoch ms per row) labels the rows; vectorbt's own returns are what come back.
+    """
+    import pandas as pd
+    import vectorbt as vbt
+
+    names = list(books)
+    if not names:
+        msg = "no book to simulate"
+        raise SimulationError(msg)
+    r = np.asarray(returns, dtype=np.float64)
+    n_rows, n = r.shape
+    closes, prices, sizes = [], [], []
+    for name in names:
+        _r, rows, w = _check(r, rebalance_rows, books[name])
+        levels = price_levels(_r, rows, w)
+        closes.append(levels[1:])
+        prices.append(levels[:-1])
+        sizes.append(order_sizes(rows, w, n_rows))
+    idx = pd.RangeIndex(n_rows) if index is None else pd.DatetimeIndex(np.asarray(index, dtype="datetime64[ms]"))
+    idx.name = "row"
+    columns = pd.MultiIndex.from_product([names, range(n)], names=["book", "col"])
+    close = pd.DataFrame(np.hstack(closes), index=idx, columns=columns)
+    price = pd.DataFrame(np.hstack(prices), index=idx, columns=columns)
+    size = pd.DataFrame(np.hstack(sizes), index=idx, columns=columns)
+    pf = vbt.Portfolio.from_orders(
+        close,
+        size,
+        size_type="targetpercent",
+        direction="both",
+        price=price,
+        fees=fees,
+        slippage=slippage,
+        init_cash=1.0,
+        cash_sharing=True,
+        group_by="book",
+        call_seq="auto",
+        freq="1D",
+    )
+    values = pf.value().to_numpy().reshape(n_rows, -1)  # one group comes back as a Series
+    rets = pf.returns().to_numpy().reshape(n_rows, -1)
+    assets = pf.assets().to_numpy().reshape(n_rows, -1)
+    rec = pf.orders.values
+    rows = np.asarray(rebalance_rows, dtype=np.int64)
+    group_names = list(pf.wrapper.get_columns())
+    out: dict[str, BookSimulation] = {}
+    price_all = price.to_numpy()
+    close_all = close.to_numpy()
+    for b, name in enumerate(names):
+        g = group_names.index(name)
+        v = values[:, g]
+        mine = (rec["col"] >= b * n) & (rec["col"] < (b + 1) * n)
+        col, row, units, paid = rec["col"][mine], rec["idx"][mine], rec["size"][mine], rec["fees"][mine]
+        notional = units * price_all[row, col]
+        before = np.concatenate([[1.0], v[:-1]])[rows]  # equity at the previous close = equity at the order price
+        k = np.searchsorted(rows, row)
+        turnover = np.bincount(k, notional, minlength=rows.size) / before
+        fee = np.bincount(k, paid, minlength=rows.size) / before
+        slip = np.bincount(k, notional * slippage, minlength=rows.size) / before
+        last = np.append(rows[1:] - 1, n_rows - 1)
+        pos_value = assets[last][:, b * n : (b + 1) * n] * close_all[last][:, b * n : (b + 1) * n]
+        exposure = pos_value / v[last][:, None]
+        out[name] = BookSimulation(v, rets[:, g], turnover, fee, slip, exposure)
+    return out
+
+
+# --------------------------------------------------------------------------- NumPy reference
+
+
+def _close(a: float, b: float) -> bool:
+    if a == b:
+        return True
+    return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
+
+
+def _add(a: float, b: float) -> float:
+    """a + b, snapped to 0 when the two cancel within tolerance."""
+    zero = _close(abs(a), abs(b)) if np.sign(a) != np.sign(b) else _close(a + b, 0.0)
+    return 0.0 if zero else a + b
+
+
+def simulate_reference(
+    returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray, *, fees: float, slippage: float
+) -> BookSimulation:
+    """The same book with plain loops: units, cash, short proceeds as cash, trimmed buys, capped held shorts.
+
+    Independent of vectorbt and of `price_levels`: prices are compounded here, row by row, from the raw returns.
+    """
+    r, rows, w = _check(returns, rebalance_rows, targets)
+    n_rows, n = r.shape
+    pos = np.zeros(n)
+    cash = 1.0
+    prev_close = np.ones(n)
+    target_now = np.zeros(n)
+    values = np.empty(n_rows)
+    turnover, fee_paid, slip_paid = np.zeros(rows.size), np.zeros(rows.size), np.zeros(rows.size)
+    exposure = np.zeros((rows.size, n))
+    reb = {int(t): k for k, t in enumerate(rows)}
+    k_now = -1
+    for i in range(n_rows):
+        k = reb.get(i)
+        if k is not None:
+            cash = _rebalance(pos, cash, prev_close, target_now, w[k], fees, slippage, k, turnover, fee_paid, slip_paid)
+            target_now, k_now = w[k], k
+        step = np.where(np.isnan(r[i]), 0.0, r[i])
+        step = np.where(target_now < 0, np.minimum(step, SHORT_CAP), step)
+        close = prev_close * (1.0 + step)
+        if not (close > 0).all():
+            msg = f"a price reaches zero at row {i}"
+            raise SimulationError(msg)
+        values[i] = cash + float(np.sum(pos * close))
+        if k_now >= 0 and (i + 1 == n_rows or (i + 1) in reb):
+            exposure[k_now] = pos * close / values[i]
+        prev_close = close
+    returns_out = np.empty(n_rows)
+    returns_out[0] = values[0] - 1.0
+    returns_out[1:] = values[1:] / values[:-1] - 1.0
+    return BookSimulation(values, returns_out, turnover, fee_paid, slip_paid, exposure)
+
+
+def _rebalance(
+    pos: np.ndarray,
+    cash: float,
+    price: np.ndarray,
+    held_target: np.ndarray,
+    target: np.ndarray,
+    fees: float,
+    slippage: float,
+    k: int,
+    turnover: np.ndarray,
+    fee_paid: np.ndarray,
+    slip_paid: np.ndarray,
+) -> float:
+    """Trade `pos` (in place) to `target` at `price`; returns the new cash and records trading per rebalance."""
+    value = cash + sum(pos[j] * price[j] for j in range(pos.size) if pos[j] != 0)
+    active = [j for j in range(pos.size) if target[j] != 0 or held_target[j] != 0]
+    approx = [target[j] * value - pos[j] * price[j] for j in active]
+    for m in np.argsort(np.asarray(approx), kind="stable"):
+        j = active[int(m)]
+        cash = 0.0 if _close(cash, 0.0) else cash
+        pos[j] = 0.0 if _close(pos[j], 0.0) else pos[j]
+        delta = target[j] * value / price[j] - pos[j]
+        if delta > 0:
+            units, spent, paid = _buy(delta, cash, price[j], fees, slippage)
+            if units == 0.0:
+                continue
+            cash = _add(cash, -spent)
+            pos[j] = _add(pos[j], units)
+        else:
+            units = -delta
+            if _close(units, 0.0):
+                continue
+            got = units * price[j] * (1 - slippage)
+            paid = got * fees
+            cash = cash + _add(got, -paid)
+            pos[j] = _add(pos[j], -units)
+        turnover[k] += units * price[j] / value
+        fee_paid[k] += paid / value
+        slip_paid[k] += units * price[j] * slippage / value
+    return cash
+
+
+def _buy(units: float, cash: float, price: float, fees: float, slippage: float) -> tuple[float, float, float]:
+    """(units bought, cash spent, fees paid) for a buy of `units`, trimmed to the cash available."""
+    adj = price * (1 + slippage)
+    if cash == 0:
+        return 0.0, 0.0, 0.0
+    need = units * adj
+    need_fees = need * fees
+    if _close(need + need_fees, cash) or need + need_fees < cash:
+        bought, paid, spent = units, need_fees, need + need_fees
+    else:
+        budget = cash / (1 + fees)
+        bought, paid, spent = budget / adj, cash - budget, cash
+    if _close(units, 0.0):
+        return 0.0, 0.0, 0.0
+    return bought, spent, paid
