@@ -80,7 +80,7 @@ def test_every_optimizer_switch(tmp_path, method):
 
 def test_failed_primary_walks_the_chain_and_says_why(tmp_path):
     # no asset beats a 1000% risk-free rate: MaxSharpe must fail, say why, and MinVar (next link) produce the weights
-    settings, r = sleeve(tmp_path, "optimizer=max_sharpe", "profile.risk_free=10.0", "data.history_days=400")
+    _, r = sleeve(tmp_path, "optimizer=max_sharpe", "profile.risk_free=10.0", "data.history_days=400")
     sw = r["sleeve_weights"]
     assert [a.method for a in sw.attempts] == ["max_sharpe", "min_variance"]
     assert not sw.attempts[0].ok and "NoPositiveExcessReturn" in sw.attempts[0].reason
@@ -90,7 +90,7 @@ def test_failed_primary_walks_the_chain_and_says_why(tmp_path):
 
 @pytest.mark.parametrize("method", ["hrp", "min_variance", "risk_parity"])
 def test_cluster_caps_hold_and_tighten_with_the_regime(tmp_path, method):
-    settings, r = sleeve(tmp_path, f"optimizer={method}", "profile.cluster_cap=0.3", "data.history_days=400")
+    _, r = sleeve(tmp_path, f"optimizer={method}", "profile.cluster_cap=0.3", "data.history_days=400")
     inp = r["optimization_input"]
     expected = r["market_regime"].cluster_cap(0.3)
     assert inp.cluster_cap == pytest.approx(expected)
