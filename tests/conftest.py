@@ -34,7 +34,9 @@ def make_settings(data_root: Path, *overrides: str) -> Any:
     return settings_from_cfg(compose([*base, *overrides]))
 
 
-def run_data_phase(settings: Any, *, venue: Any = None, outputs: tuple[str, ...] | None = None) -> dict:
+def run_data_phase(
+    settings: Any, *, venue: Any = None, outputs: tuple[str, ...] | None = None, overrides: dict | None = None
+) -> dict:
     """Execute the data-phase DAG in-process; `venue` replaces the configured venue node (to count its calls)."""
     from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver
     from dataflows.lakehouse.store import Lakehouse
@@ -49,7 +51,8 @@ def run_data_phase(settings: Any, *, venue: Any = None, outputs: tuple[str, ...]
         "as_of_ms": settings.as_of_ms,
     }
     wanted = [*(outputs or DATA_PHASE_OUTPUTS), "repair_report", "audit_after"]
-    result = dr.execute(wanted, inputs=inputs, overrides={"venue": venue} if venue is not None else None)
+    extra = dict(overrides or {}) | ({"venue": venue} if venue is not None else {})
+    result = dr.execute(wanted, inputs=inputs, overrides=extra or None)
     result["run_dir"] = ctx.run_dir
     return result
 

@@ -148,3 +148,49 @@ def test_vetoes_fire_on_real_stage_outputs_where_they_should(long_run):
     assert analysis["regime"]["label"] in {"QUIET", "NORMAL", "TURBULENT", "CRISIS"} and len(analysis["atoms"]) == len(
         body["winners"]
     )
+
+
+def test_no_stage_reads_after_the_decision_bar(tmp_path):
+    """Perturbation proof on the real pipeline: a lakehouse that also holds 30 later days of bars — with every later
+    close shocked — gives the same training window, selection and weights for the same decision bar."""
+    import polars as pl
+
+    from dataflows.lakehouse import atomic
+    from dataflows.lakehouse.store import Lakehouse
+
+    universe = (
+        "scanner=crypto_liquid_long",
+        "++scanner.limit=12",
+        "data.history_days=3000",
+        "profile.cluster_cap=null",
+    )
+    now = make_settings(tmp_path / "now" / "data", *universe)
+    now_r = run_data_phase(now, venue=synthetic_venue(now), outputs=(*SLEEVE, "candidates"))
+    later = make_settings(tmp_path / "later" / "data", *universe, "run.as_of=2026-07-30")
+    run_data_phase(later, venue=synthetic_venue(later), outputs=("healthy_symbols",))
+    lh = Lakehouse(later.data_root)
+    cutoff = now.as_of_ms - 86_400_000
+    for row in lh.registry.all_series():
+        path = lh.ohlcv_path("synthetic", "1d", row.symbol)
+        bars = pl.read_parquet(path)
+        future = pl.col("ts").dt.epoch("ms") > cutoff
+        shocked = bars.with_columns(
+            *(
+                pl.when(future).then(pl.col(c) * 3.0).otherwise(pl.col(c)).alias(c)
+                for c in ("open", "high", "low", "close")
+            )
+        )
+        atomic.write_parquet(path, shocked)
+    from dataflows.lakehouse import features
+
+    features.update(lh, "synthetic", "1d", [r.symbol for r in lh.registry.all_series()], force_full=True)
+    again = make_settings(tmp_path / "later" / "data", *universe, "run.as_of=2026-07-30", "run.id=decide-at-june")
+    r = run_data_phase(
+        again,
+        venue=synthetic_venue(again),
+        outputs=SLEEVE,
+        overrides={"decision_ms": cutoff, "candidates": now_r["candidates"]},
+    )
+    np.testing.assert_array_equal(r["training_returns"].returns, now_r["training_returns"].returns)
+    assert r["selection_result"].winner_ids == now_r["selection_result"].winner_ids
+    assert r["weights_table"].equals(now_r["weights_table"])
