@@ -79,11 +79,10 @@ def run(settings: Settings, resolved: dict) -> int:
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import new_run
 
-    if settings.meta is not None:
-        from dataflows.errors import ConfigError
+    if settings.meta is not None:  # a meta-portfolio over several sleeves
+        from dataflows.meta.run import run_meta
 
-        msg = "meta=... runs are not available yet (the meta-portfolio issue); run a profile instead"
-        raise ConfigError(msg)
+        return run_meta(settings, resolved)
     if settings.executor.kind != "local":
         from dataflows.errors import ConfigError
 
@@ -208,6 +207,12 @@ def viz(settings: Settings) -> int:
         msg = f"viz.output={settings.viz.output!r} must end in .svg, .png or .pdf"
         raise ConfigError(msg)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if settings.meta is not None:  # the meta DAG (sleeves fan out, meta-returns, meta-optimization, flattening)
+        from dataflows.meta.run import viz_meta
+
+        viz_meta(settings, out, fmt)
+        sys.stdout.write(f"{out}\n")
+        return 0
     dr = build_driver(settings)
     dr.visualize_execution(
         run_outputs(settings),
