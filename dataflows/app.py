@@ -170,13 +170,8 @@ def audit(settings: Settings) -> int:
     from dataflows.lakehouse.store import Lakehouse
 
     lh = Lakehouse(settings.data_root)
-    tmp_run = settings.data_root / "runs"
-    tmp_run.mkdir(parents=True, exist_ok=True)
-    dr = build_driver(settings)
-    res = dr.execute(
-        list(AUDIT_OUTPUTS),
-        inputs={"settings": settings, "lakehouse": lh, "run_dir": tmp_run, "as_of_ms": settings.as_of_ms},
-    )
+    dr = build_driver(settings)  # the audit needs no run folder: it writes nothing but the registry's reconcile
+    res = dr.execute(list(AUDIT_OUTPUTS), inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms})
     table = res["audit_before_table"]
     console = Console(width=160)
     out = Table(title=f"lakehouse health as of {settings.as_of.isoformat()} ({settings.venue.kind})")

@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 os.environ.setdefault("HAMILTON_AUTOLOAD_EXTENSIONS", "0")
 os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -63,8 +61,3 @@ def synthetic_venue(settings: Any, **kwargs: Any) -> Any:
     from dataflows.venues.synthetic import SyntheticVenue
 
     return SyntheticVenue(**(_synthetic_kwargs(settings, settings.as_of_ms) | kwargs))
-
-
-@pytest.fixture
-def data_root(tmp_path: Path) -> Path:
-    return tmp_path / "data"

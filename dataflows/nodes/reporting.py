@@ -131,7 +131,7 @@ def tearsheet_data(
     )
 
 
-def report_html(tearsheet_data: TearsheetData, run_dir: Path, settings: Settings) -> Path:
+def report_html(tearsheet_data: TearsheetData, run_dir: Path) -> Path:
     """report.html: the self-contained tearsheet (no network needed to view it)."""
     from dataflows.report.tearsheet import render_tearsheet
 

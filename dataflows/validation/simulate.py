@@ -111,12 +111,13 @@ def price_levels(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.nd
     levels = np.empty((r.shape[0] + 1, r.shape[1]))
     levels[0] = 1.0
     np.cumprod(1.0 + eff, axis=0, out=levels[1:])
-    _check_positive(levels)
+    _check_positive(levels, (w != 0).any(axis=0))
     return levels
 
 
-def _check_positive(levels: np.ndarray) -> None:
-    bad = np.argwhere(~(levels > 0))
+def _check_positive(levels: np.ndarray, traded: np.ndarray) -> None:
+    """Raise when a column the book ever holds reaches a price of 0 (it could not be traded out of)."""
+    bad = np.argwhere(~(levels > 0) & traded[None, :])
     if bad.size:
         row, col = bad[0]
         msg = (
@@ -255,6 +256,7 @@ def simulate_reference(
     values = np.empty(n_rows)
     turnover, fee_paid, slip_paid = np.zeros(rows.size), np.zeros(rows.size), np.zeros(rows.size)
     exposure = np.zeros((rows.size, n))
+    traded = (w != 0).any(axis=0)
     reb = {int(t): k for k, t in enumerate(rows)}
     k_now = -1
     for i in range(n_rows):
@@ -265,8 +267,8 @@ def simulate_reference(
         step = np.where(np.isnan(r[i]), 0.0, r[i])
         step = np.where(target_now < 0, np.minimum(step, SHORT_CAP), step)
         close = prev_close * (1.0 + step)
-        if not (close > 0).all():
-            msg = f"a price reaches zero at row {i}"
+        if not (close[traded] > 0).all():
+            msg = f"a held column's price reaches zero at row {i}"
             raise SimulationError(msg)
         values[i] = cash + float(np.sum(pos * close))
         if k_now >= 0 and (i + 1 == n_rows or (i + 1) in reb):
