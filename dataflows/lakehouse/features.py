@@ -65,7 +65,7 @@ def read(lh: Lakehouse) -> pl.DataFrame:
     """The whole features matrix (empty with the right schema when absent)."""
     if not lh.features_path.exists():
         return pl.DataFrame(schema=schema())
-    return lh._read_typed(lh.features_path, schema(), "features matrix")
+    return lh.read_table(lh.features_path, schema(), "features matrix")
 
 
 def _compute(bars: dict[str, pl.DataFrame], since: dict[str, int | None], venue: str) -> pl.DataFrame:

@@ -34,7 +34,7 @@ def schema() -> dict:
 def read(lh: Lakehouse) -> pl.DataFrame:
     if not lh.metadata_path.exists():
         return pl.DataFrame(schema=schema())
-    return lh._read_typed(lh.metadata_path, schema(), "metadata")
+    return lh.read_table(lh.metadata_path, schema(), "metadata")
 
 
 def upsert(lh: Lakehouse, venue: str, markets: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:

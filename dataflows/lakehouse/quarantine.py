@@ -37,7 +37,7 @@ def read(lh: Lakehouse) -> pl.DataFrame:
     """All quarantine entries (active and expired)."""
     if not lh.quarantine_path.exists():
         return pl.DataFrame(schema=schema())
-    return lh._read_typed(lh.quarantine_path, schema(), "quarantine")
+    return lh.read_table(lh.quarantine_path, schema(), "quarantine")
 
 
 def active(lh: Lakehouse, venue: str, timeframe: str, as_of: dt.datetime) -> dict[str, dict]:

@@ -146,7 +146,7 @@ class Lakehouse:
             raise LakehouseError(msg)
         return parse_parquet(snap[0], f"lakehouse file for {label} ({path})", C.ohlcv_schema())
 
-    def _read_typed(self, path: Path, schema: dict, label: str) -> pl.DataFrame:
+    def read_table(self, path: Path, schema: dict, label: str) -> pl.DataFrame:
         """Read a shared table; an unreadable or wrong-schema file is an error naming it (left in place)."""
         snap = read_snapshot(path)
         if snap is None:
