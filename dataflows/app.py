@@ -147,6 +147,8 @@ def _finish(
             "attempts": [a.__dict__ for a in sw.attempts],
             "top_weights": results["weights_table"].head(10).to_dicts(),
         }
+    if "backtest_files" in results:
+        extra["backtest"] = {k: str(v) for k, v in results["backtest_files"].items()}
     if "features_update" in results:
         extra["features"] = results["features_update"].as_dict()
         extra["ratings_check"] = results.get("ratings_check")

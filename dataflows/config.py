@@ -98,6 +98,22 @@ class ExecutorConfig:
 
 
 OPTIMIZERS = ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight")
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Walk-forward validation of a sleeve (rows of the returns matrix)."""
+
+    train: int = 252  # training rows per window
+    test: int = 20  # test rows per window (= step: no overlap, no gap)
+    anchored: bool = False  # expanding training window
+    fees: float = 0.001  # proportional, per traded notional
+    slippage: float = 0.0005
+    eligibility_field: str | None = None  # e.g. recommend_all: eligible by the features row at t−1
+    eligibility_op: str = ">"
+    eligibility_value: float = 0.0
+
+
 LINKAGES = ("single", "complete", "average", "weighted", "ward")
 
 
@@ -125,13 +141,15 @@ class ProfileConfig:
     linkage: str = "single"
     optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
     risk_free: float = 0.0  # annual, for MaxSharpe
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
 @dataclass(frozen=True)
 class FlowConfig:
     """Which optional stages run."""
 
-    skip_analysis: bool = False  # skip heavy visuals (cluster heatmap) in the tearsheet
+    skip_analysis: bool = False  # skip heavy visuals (cluster heatmap, plots/) in the tearsheet
+    skip_validation: bool = False  # skip the walk-forward backtest
     data_only: bool = False  # stop after the data phase (no selection, weights or report)
 
 

@@ -21,9 +21,15 @@ SLEEVE_OUTPUTS = ("selection_json", "analysis_json", "weights_files", "report_ht
 AUDIT_OUTPUTS = ("audit_before_table",)
 
 
+VALIDATION_OUTPUTS = ("backtest_files",)
+
+
 def run_outputs(settings: Settings) -> list[str]:
-    """What `run` asks the DAG for: the data phase, then (unless flow.data_only) the sleeve."""
-    return [*DATA_PHASE_OUTPUTS, *(() if settings.flow.data_only else SLEEVE_OUTPUTS)]
+    """What `run` asks the DAG for: the data phase, then (unless flow.data_only) the sleeve and its validation."""
+    if settings.flow.data_only:
+        return list(DATA_PHASE_OUTPUTS)
+    validation = () if settings.flow.skip_validation else VALIDATION_OUTPUTS
+    return [*DATA_PHASE_OUTPUTS, *SLEEVE_OUTPUTS, *validation]
 
 
 def node_modules() -> list:
@@ -42,6 +48,7 @@ def node_modules() -> list:
         reporting,
         selection,
         synthesis,
+        validation,
         venue,
     )
 
@@ -60,6 +67,7 @@ def node_modules() -> list:
         analysis,
         optimization,
         reporting,
+        validation,
     ]
 
 

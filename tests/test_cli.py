@@ -38,7 +38,18 @@ def test_run_then_audit(tmp_path):
     assert manifest["config"]["run"]["as_of"] == "2026-06-30"
     assert manifest["packages"]["polars"] and manifest["node_timings_s"]["repair_report"] > 0
     assert all(len(h) == 64 for h in manifest["inputs"]["ohlcv_sha256"].values())
-    assert {p.name for p in run_dir.iterdir()} >= {"manifest.json", "candidates.json", "audit.json"}
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "manifest.json",
+        "candidates.json",
+        "audit.json",
+        "selection.json",
+        "analysis.json",
+        "weights.parquet",
+        "weights.csv",
+        "report.html",
+        "backtest",
+    }
+    assert (run_dir / "backtest" / "metrics.json").exists()
     assert not list(tmp_path.glob("*.log")) and not (tmp_path / "outputs").exists()
 
     audit = cli("audit", "run.as_of=2026-06-30", f"data.root={root}", cwd=tmp_path)

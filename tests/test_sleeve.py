@@ -194,3 +194,17 @@ def test_no_stage_reads_after_the_decision_bar(tmp_path):
     np.testing.assert_array_equal(r["training_returns"].returns, now_r["training_returns"].returns)
     assert r["selection_result"].winner_ids == now_r["selection_result"].winner_ids
     assert r["weights_table"].equals(now_r["weights_table"])
+
+
+def test_validation_stage_walks_forward_on_real_stage_outputs(tmp_path):
+    settings = make_settings(tmp_path / "data", "profile.validation.train=180", "profile.validation.test=30")
+    r = run_data_phase(settings, venue=synthetic_venue(settings), outputs=("backtest_files", "backtest_result"))
+    files = r["backtest_files"]
+    returns = pl.read_parquet(files["returns"])
+    assert {"profile", "raw_ew", "filtered_ew"} <= set(returns.columns)
+    windows = pl.read_csv(files["windows"])
+    assert windows.height >= 10 and (windows["train_rows"] == 180).all()
+    # windows never overlap and each starts right after the previous one's test rows
+    assert (windows["test_start"].str.to_datetime().diff().drop_nulls().dt.total_days() == 30).all()
+    metrics = json.loads(files["metrics"].read_text())
+    assert {"profile", "filtered_ew", "raw_ew"} <= set(metrics["books"])

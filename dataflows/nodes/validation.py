@@ -1,8 +1,8 @@
 """Validation backtest (optional stage): walk-forward of the sleeve on vectorbt, and the run's backtest/ folder.
 
 Nodes and their inputs:
-- `walk_forward_params(settings)`: train 252 / test 20 / step 20 rows, fees 0.001, slippage 0.0005, every symbol
-  eligible (`WalkForwardParams` defaults; override the node to change them).
+- `walk_forward_params(settings)`: windows, costs and eligibility from `profile.validation` (train/test rows, the
+  step equals test; fees, slippage; an optional eligibility rule on the features row at t−1).
 - `backtest_history(healthy_symbols, candidates, features_update, lakehouse, venue, settings, decision_ms)`:
   returns of the healthy symbols over `data.history_days` ending at the decision bar (`build_returns`), their
   traded value per bar and their features-matrix rows — the whole history the walk-forward may slice
@@ -41,9 +41,16 @@ from dataflows.venues.base import Venue
 
 
 def walk_forward_params(settings: Settings) -> WalkForwardParams:
-    """Walk-forward windows, costs and eligibility (the defaults until the profile carries its own)."""
-    del settings  # per-profile windows (crypto 60/10/10) arrive with the config work
-    return WalkForwardParams()
+    """Walk-forward windows, costs and eligibility from `profile.validation`."""
+    from dataflows.validation.walkforward import EligibilityRule
+
+    v = settings.profile.validation
+    rule = None
+    if v.eligibility_field is not None:
+        rule = EligibilityRule(v.eligibility_field, v.eligibility_op, v.eligibility_value)
+    return WalkForwardParams(
+        train=v.train, test=v.test, step=v.test, anchored=v.anchored, fees=v.fees, slippage=v.slippage, eligibility=rule
+    )
 
 
 def backtest_history(

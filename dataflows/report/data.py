@@ -6,6 +6,7 @@ The renderer (`dataflows.report.tearsheet`) depends only on this module, so it c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,49 @@ class OptimizerAttempt:
     seconds: float = 0.0
 
 
+BACKTEST_BOOKS = ("profile", "filtered_ew", "raw_ew")
+"""The walk-forward's books, in display order: the sleeve, equal weight over the winners, equal weight over the pool."""
+
+
+@dataclass(frozen=True)
+class BacktestView:
+    """The walk-forward backtest as the tearsheet and the post-analysis plots read it (plain values only).
+
+    dates: ISO date of every stitched out-of-sample row. equity: book → equity after each row (1.0 before the first);
+    returns: book → daily simple returns; drawdown: the profile's drawdown per row (≤ 0, from the running peak
+    including the initial 1.0). windows: one dict per window, the columns of `backtest/windows.csv` (window,
+    test_start, test_end, test_rows, stage, regime, primary, method, fallback_used, error, `<book>_total_return`,
+    `<book>_sharpe`, `<book>_turnover`, `<book>_costs`, selection_alpha, optimization_alpha, ...); missing keys and
+    None/NaN values render as n/a. metrics: book → stitched metrics (total_return, annual_return, annual_vol, sharpe,
+    sortino, max_drawdown, cvar_95, ...). selection_alpha (filtered_ew − raw_ew) and optimization_alpha (profile −
+    filtered_ew): metric → difference. turnover / costs: book → total over every rebalance (fractions of equity).
+    flags: the forensic report's flagged entries (window, book, test_start, test_end, total_return, sharpe,
+    reasons); fallback_windows / failed_windows: window indices; thresholds: abs_sharpe, total_return.
+    symbols, targets, realized: for the drift monitor — book → R×N target weights at each rebalance and the drifted
+    (realized) exposure on each window's last row, columns in `symbols` order (empty when unknown).
+    """
+
+    dates: list[str]
+    equity: dict[str, np.ndarray]
+    drawdown: np.ndarray
+    windows: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float | None]]
+    selection_alpha: dict[str, float | None]
+    optimization_alpha: dict[str, float | None]
+    turnover: dict[str, float]
+    costs: dict[str, float]
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    fallback_windows: list[int] = field(default_factory=list)
+    failed_windows: list[int] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    returns: dict[str, np.ndarray] = field(default_factory=dict)
+    periods_per_year: int = 365
+    params: dict[str, Any] = field(default_factory=dict)  # train, test, step, fees, slippage, eligibility, ...
+    symbols: list[str] = field(default_factory=list)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+    realized: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class TearsheetData:
     """Everything `render_tearsheet` needs.
@@ -34,6 +78,7 @@ class TearsheetData:
     regime: label (QUIET|NORMAL|TURBULENT|CRISIS) and its metrics.
     dates/equity/drawdown: the chosen portfolio's in-sample equity curve (starts at 1.0) and drawdown (≤ 0).
     attempts: the fallback chain in order; notes: anything else a reader must know (quarantines, exclusions).
+    backtest: the walk-forward (out of sample) when the run made one; None renders the page without that section.
     """
 
     title: str
@@ -56,3 +101,4 @@ class TearsheetData:
     attempts: list[OptimizerAttempt]
     notes: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)  # in-sample return, vol, Sharpe, max drawdown, ...
+    backtest: BacktestView | None = None  # walk-forward out of sample; None = no backtest section

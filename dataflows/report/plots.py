@@ -331,3 +331,110 @@ def equity_drawdown_svg(dates: Sequence[str], equity: np.ndarray, drawdown: np.n
         for ax in (top, bottom):
             _style(ax)
     return _to_svg(fig)
+
+
+BOOK_COLORS = {"profile": EQUITY_COLOR, "filtered_ew": "#2f855a", "raw_ew": "#a0aec0"}
+BOOK_LABELS = {"profile": "profile", "filtered_ew": "filtered EW (winners)", "raw_ew": "raw EW (pool)"}
+FLAG_COLOR = "#dd6b20"
+
+
+def _date_axis(ax: Any, parsed: list[datetime] | None) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    if parsed is not None:
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    else:
+        ax.set_xlabel("observation")
+
+
+def backtest_equity_svg(
+    dates: Sequence[str],
+    equity: dict[str, np.ndarray],
+    drawdown: np.ndarray,
+    boundaries: Sequence[str] = (),
+) -> str:
+    """Stitched out-of-sample equity of each book (top) over the profile's drawdown (bottom), shared date axis.
+
+    `boundaries` are the test-window starts (dotted verticals; skipped beyond 60 windows or without parseable dates).
+    """
+    import matplotlib
+    from matplotlib.ticker import PercentFormatter
+
+    parsed = parse_dates(dates)
+    n = len(dates)
+    x: Any = parsed if parsed is not None else np.arange(n)
+    dd = np.asarray(drawdown, dtype=np.float64)[:n]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(_FULL_WIDTH, 5.2)
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1.0))
+        for book, curve in equity.items():
+            eq = np.asarray(curve, dtype=np.float64)[:n]
+            top.plot(
+                x[: eq.size],
+                eq,
+                color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
+                linewidth=1.6 if book == "profile" else 1.1,
+                label=_label(BOOK_LABELS.get(book, book)),
+                zorder=3 if book == "profile" else 2,
+            )
+        top.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
+        if parsed is not None and 0 < len(boundaries) <= 60:
+            starts = parse_dates(boundaries) or []
+            for stamp in starts[1:]:
+                top.axvline(stamp, color="#cbd5e0", linewidth=0.6, linestyle=":", zorder=1)
+        top.set_ylabel("equity (start = 1.0)")
+        top.set_title("Out-of-sample equity, stitched test windows", loc="left")
+        top.yaxis.grid(True)
+        if equity:
+            top.legend(loc="upper left", frameon=False, fontsize=8.0)
+        bottom.fill_between(x[: dd.size], dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0.0)
+        bottom.plot(x[: dd.size], dd, color=DRAWDOWN_COLOR, linewidth=0.9)
+        bottom.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        bottom.set_ylabel("profile drawdown")
+        bottom.yaxis.grid(True)
+        _date_axis(bottom, parsed)
+        for ax in (top, bottom):
+            _style(ax)
+    return _to_svg(fig)
+
+
+def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], flagged: Sequence[bool]) -> str:
+    """Grouped bars of each window's total return per book; flagged windows get an orange marker above them."""
+    import matplotlib
+    from matplotlib.ticker import PercentFormatter
+
+    n = len(labels)
+    books = list(returns)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(_FULL_WIDTH, 3.4)
+        ax = fig.add_subplot()
+        x = np.arange(n)
+        width = 0.8 / max(len(books), 1)
+        for k, book in enumerate(books):
+            values = np.nan_to_num(np.asarray(returns[book], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+            ax.bar(
+                x + (k - (len(books) - 1) / 2) * width,
+                values,
+                width=width,
+                color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
+                label=_label(BOOK_LABELS.get(book, book)),
+                zorder=2,
+            )
+        ax.axhline(0.0, color="#718096", linewidth=0.8, zorder=3)
+        marks = [i for i, f in enumerate(flagged) if f]
+        if marks:
+            top = ax.get_ylim()[1]
+            ax.scatter(marks, [top] * len(marks), marker="v", color=FLAG_COLOR, s=36, zorder=4, label="flagged")
+        step = max(1, int(np.ceil(n / 24)))
+        ax.set_xticks(x[::step], [_label(str(s)) for s in labels][::step], rotation=90 if n > 12 else 0, fontsize=7.5)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+        ax.yaxis.grid(True, zorder=0)
+        ax.set_axisbelow(True)
+        ax.set_ylabel("window return")
+        ax.set_title("Return per test window", loc="left")
+        if books:
+            ax.legend(loc="upper left", frameon=False, fontsize=7.5, ncols=len(books) + 1)
+        _style(ax)
+    return _to_svg(fig)

@@ -6,7 +6,9 @@ fonts are the reader's own. Every string from the data is escaped with `html.esc
 
 Sections: header (run identity, at-a-glance facts, headline metrics), weights, risk contributions, clusters
 (correlation heatmap in dendrogram order), selection funnel (HTR stage, relaxations), regime, in-sample equity and
-drawdown, optimizer fallback chain and notes. Degenerate inputs (no weights, one asset, NaN metrics, empty
+drawdown, optimizer fallback chain and notes, and — only when `data.backtest` is set — the walk-forward backtest
+(out of sample: stitched equity of the profile and both equal-weight baselines, profile drawdown, metrics per book,
+selection and optimization alpha, the per-window table and a forensic subsection). Degenerate inputs (no weights, one asset, NaN metrics, empty
 sections) render an explicit message instead of failing; a chart that cannot be drawn is replaced by a visible
 error box (and a logged warning) so the rest of the report survives.
 """
@@ -27,7 +29,7 @@ from dataflows.columns import DIRECTION, LONG, SHORT, SYMBOL
 from dataflows.errors import DataflowsError
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
-from dataflows.report.data import OptimizerAttempt, TearsheetData
+from dataflows.report.data import BACKTEST_BOOKS, BacktestView, OptimizerAttempt, TearsheetData
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +68,27 @@ def render_tearsheet(data: TearsheetData, path: Path) -> Path:
 def tearsheet_html(data: TearsheetData) -> str:
     """The tearsheet as an HTML string."""
     rows = _weight_rows(data.weights)
-    body = "\n".join(
-        [
-            _header(data, rows),
-            _weights_section(rows),
-            _risk_section(data, rows),
-            _clusters_section(data, rows),
-            _funnel_section(data),
-            _regime_section(data),
-            _equity_section(data),
-            _fallback_section(data),
-        ]
-    )
+    sections = [
+        _header(data, rows),
+        _weights_section(rows),
+        _risk_section(data, rows),
+        _clusters_section(data, rows),
+        _funnel_section(data),
+        _regime_section(data),
+        _equity_section(data),
+        _fallback_section(data),
+    ]
+    css = _CSS
+    if data.backtest is not None:
+        sections.append(_backtest_section(data.backtest))
+        css += _BACKTEST_CSS
+    body = "\n".join(sections)
     title = _e(data.title)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title} · {_e(data.run_id)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{title} · {_e(data.run_id)}</title>\n<style>{css}</style>\n</head>\n<body>\n<main>\n"
         f"{body}\n"
         "<footer>portfolio-dataflows tearsheet · self-contained: no scripts, no network.</footer>\n"
         "</main>\n</body>\n</html>\n"
@@ -190,6 +195,7 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
             ("regime", "Regime"),
             ("equity", "Equity"),
             ("fallbacks", "Fallbacks"),
+            *((("backtest", "Backtest"),) if data.backtest is not None else ()),
         )
     )
     return (

@@ -1,0 +1,549 @@
+"""Meta runs: build the meta driver (dynamic execution), run every sleeve in its own folder, write the meta outputs.
+
+`run_meta(settings, resolved)` is what `python -m dataflows run meta=<name>` calls. The meta DAG lives in
+`dataflows.nodes.meta` (a `Parallelizable` fan-out over sleeves, one `Collect`); one code path serves both
+executors (STYLE item 3): `meta_executor(settings)` returns (task executor, shutdown) — Hamilton's
+`SynchronousLocalTaskExecutor` for `executor=local`, `hamilton.plugins.h_ray.RayTaskExecutor` for `executor=ray`
+(Ray started here only if it is not running yet, with the workers' environment set, and shut down only if we
+started it; numba kernels are warmed in the driver first so workers load them from the on-disk cache).
+
+Run folder of a meta run `data/runs/<RUN_ID>/`:
+- `sleeves/<sleeve>/`: each sleeve's own, isolated run folder (the single-sleeve contract: manifest.json,
+  weights.parquet/csv, selection.json, report.html, ...) plus `sleeve_returns.parquet` (date, returns, stream);
+  a pinned sleeve's folder holds only `pinned.json` (which run, its path, the sha256 of the weights it used);
+  a nested meta's folder is a whole meta run folder.
+- `meta_returns.parquet` (date + one column per sleeve, inner join), `meta_stream.parquet`, `meta_weights.csv`,
+  `flattened_weights.csv`, `sleeves.json` (per sleeve: kind, status, reason, stream, folder, dropped or not),
+  `manifest.json`.
+
+Return streams: a sleeve whose run folder has `backtest/returns.parquet` (walk-forward validation) contributes its
+out-of-sample stream (column `profile`); otherwise its in-sample stream (the `in_sample` node's returns over the
+training window; for a pinned run without one, its weights file applied to the lakehouse returns of its training
+window). `sleeves.json` and `meta_weights.csv` say which (`stream: out_of_sample | in_sample`).
+
+Sleeves share the lakehouse only through its API (fetch leases de-duplicate concurrent fetches across processes)
+and write only into their own folders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from dataflows.config import ExecutorConfig, ProfileConfig, RunConfig, Settings
+from dataflows.errors import ConfigError, DataflowsError
+from dataflows.meta.config import MetaSpec, SleeveSpec, check_bounds, parse_meta
+
+log = logging.getLogger("dataflows.meta")
+
+META_OUTPUTS = (
+    "sleeve_results",
+    "meta_sleeves",
+    "meta_returns",
+    "meta_stream",
+    "meta_weights",
+    "flattened",
+    "meta_returns_file",
+    "meta_weights_file",
+    "flattened_weights_file",
+)
+OUT_OF_SAMPLE, IN_SAMPLE = "out_of_sample", "in_sample"
+
+
+@dataclass(frozen=True)
+class SleeveJob:
+    """One sleeve to run: its spec, the meta's base settings and the folder it owns."""
+
+    index: int
+    spec: SleeveSpec
+    settings: Settings  # the meta run's settings (venue, data, as_of fixed); the sleeve swaps in its profile
+    run_dir: Path
+    run_id: str
+
+
+@dataclass(frozen=True)
+class SleeveResult:
+    """What one sleeve produced (or why it failed); picklable, so it comes back from Ray workers."""
+
+    index: int
+    name: str
+    kind: str
+    label: str
+    ok: bool
+    reason: str | None
+    run_dir: str
+    stream: str | None = None  # out_of_sample | in_sample
+    dates: np.ndarray | None = None  # int64 epoch ms (bar open times)
+    returns: np.ndarray | None = None
+    weights: pl.DataFrame | None = None  # symbol, weight (gross), net_weight (signed)
+    seconds: float = 0.0
+    metrics: dict | None = None
+
+    def summary(self, dropped: bool = False) -> dict[str, Any]:
+        return {
+            "sleeve": self.name,
+            "kind": self.kind,
+            "source": self.label,
+            "status": "ok" if self.ok else "failed",
+            "reason": self.reason,
+            "dropped": dropped,
+            "stream": self.stream,
+            "stream_days": None if self.dates is None else len(self.dates),
+            "folder": self.run_dir,
+            "assets": None if self.weights is None else self.weights.height,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class MetaWeights:
+    """Sleeve weights of the meta-portfolio (bounded), the raw optimizer weights and the bounds."""
+
+    sleeves: tuple[str, ...]
+    weights: np.ndarray
+    raw: np.ndarray
+    method: str
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def as_dict(self) -> dict[str, float]:
+        return {s: float(w) for s, w in zip(self.sleeves, self.weights, strict=True)}
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "sleeve": list(self.sleeves),
+                "weight": self.weights,
+                "method": [self.method] * len(self.sleeves),
+                "raw_weight": self.raw,
+                "min_weight": self.lo,
+                "max_weight": self.hi,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MetaPlan:
+    """A meta to execute: its spec, base settings and folder."""
+
+    spec: MetaSpec
+    settings: Settings
+    run_dir: Path
+    run_id: str
+
+    def jobs(self) -> list[SleeveJob]:
+        out = []
+        for i, s in enumerate(self.spec.sleeves):
+            folder = self.run_dir / "sleeves" / s.name
+            out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}"))
+        return out
+
+    def bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """[min_weight, max_weight] of `names`; infeasible among them (after drops) is an error."""
+        lo = np.array([self.spec.sleeve(n).min_weight for n in names])
+        hi = np.array([self.spec.sleeve(n).max_weight for n in names])
+        try:
+            check_bounds(list(lo), list(hi), where=f"meta {self.spec.name!r} (sleeves {names})")
+        except ConfigError as exc:
+            raise DataflowsError(str(exc)) from None
+        return lo, hi
+
+
+# --------------------------------------------------------------------------------------------- sleeves
+
+
+def run_sleeve(job: SleeveJob) -> SleeveResult:
+    """Run one sleeve (fresh profile run, pinned run or nested meta); any failure becomes a failed result."""
+    t0 = time.perf_counter()
+    spec = job.spec
+    try:
+        if spec.kind == "pinned":
+            result = _pinned_sleeve(job)
+        elif spec.kind == "meta":
+            result = _nested_sleeve(job)
+        else:
+            result = _profile_sleeve(job)
+    except Exception as exc:  # reported per sleeve; the meta decides (fail, or drop if allowed)
+        reason = str(exc) if isinstance(exc, DataflowsError) else f"{exc.__class__.__name__}: {exc}"
+        log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
+        return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, str(job.run_dir))
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0)
+
+
+def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | None, run_id: str) -> Settings:
+    """The settings of one sleeve: the meta's venue, data and as_of with the sleeve's profile."""
+    return dataclasses.replace(
+        base,
+        profile=profile,
+        optimizer=optimizer or base.optimizer,
+        scanner=None,
+        meta=None,
+        run=RunConfig(as_of=base.run.as_of, id=run_id),
+        executor=ExecutorConfig(kind="local"),
+        flow=dataclasses.replace(base.flow, data_only=False),
+    ).validate()
+
+
+def _profile_sleeve(job: SleeveJob) -> SleeveResult:
+    from dataflows.app import _finish
+    from dataflows.driver import NodeTimer, build_driver, run_outputs
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.runs import RunContext
+
+    spec = job.spec
+    assert spec.profile is not None
+    settings = sleeve_settings(job.settings, spec.profile, spec.optimizer, job.run_id)
+    job.run_dir.mkdir(parents=True, exist_ok=False)  # a sleeve folder is new: runs are immutable
+    ctx = RunContext(job.run_id, job.run_dir, settings.as_of, dt.datetime.now(dt.UTC))
+    lh = Lakehouse(settings.data_root)
+    timer = NodeTimer()
+    dr = build_driver(settings, adapters=(timer,))
+    inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
+    wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
+    outcome, error, results = "ok", None, {}
+    try:
+        results = dr.execute(wanted, inputs=inputs)
+    except DataflowsError as exc:
+        outcome, error = "failed", str(exc)
+        raise
+    except Exception as exc:
+        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
+        raise
+    finally:
+        resolved = {"meta_sleeve": spec.name, **dataclasses.asdict(settings)}
+        _finish(settings, ctx, lh, _jsonable(resolved), timer.timings, outcome, error, results)
+    weights = results["weights_table"].select("symbol", "weight", "net_weight")
+    oos = _backtest_stream(job.run_dir)
+    if oos is not None:
+        dates, rets, kind = *oos, OUT_OF_SAMPLE
+    else:
+        first = results["optimization_input"].first_row
+        dates = np.asarray(results["training_returns"].dates[first:], dtype=np.int64)
+        rets, kind = np.asarray(results["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
+    _write_stream(job.run_dir / "sleeve_returns.parquet", dates, rets, kind)
+    metrics = {k: _num(v) for k, v in results["in_sample"]["metrics"].items()}
+    return SleeveResult(
+        job.index, spec.name, spec.kind, spec.label, True, None, str(job.run_dir), kind, dates, rets, weights, 0.0, metrics
+    )
+
+
+def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
+    """A pinned run, used as given: its weights file and stream (never replaced by a newer run)."""
+    from dataflows.lakehouse.store import file_hash
+
+    spec = job.spec
+    folder = job.settings.data_root / "runs" / str(spec.run_id)
+    wpath = folder / "weights.parquet"
+    if not wpath.is_file():
+        msg = f"sleeve {spec.name!r}: pinned run {spec.run_id!r} not found ({wpath} does not exist)"
+        raise DataflowsError(msg)
+    weights = pl.read_parquet(wpath).select("symbol", "weight", "net_weight")
+    oos = _backtest_stream(folder)
+    if oos is not None:
+        dates, rets, kind = *oos, OUT_OF_SAMPLE
+    else:
+        dates, rets = _reconstructed_stream(folder, weights, job.settings)
+        kind = IN_SAMPLE
+    job.run_dir.mkdir(parents=True, exist_ok=False)
+    from dataflows.lakehouse import atomic
+
+    pointer = {"run_id": spec.run_id, "path": str(folder), "weights_sha256": file_hash(wpath), "stream": kind}
+    atomic.write_json(job.run_dir / "pinned.json", pointer)
+    return SleeveResult(
+        job.index, spec.name, spec.kind, spec.label, True, None, str(folder), kind, dates, rets, weights, 0.0, {}
+    )
+
+
+def _nested_sleeve(job: SleeveJob) -> SleeveResult:
+    """A nested meta, run in-process (one level of Parallelizable): its flattened weights and stream are one sleeve."""
+    from dataflows.runs import RunContext
+
+    spec = job.spec
+    assert spec.meta is not None
+    job.run_dir.mkdir(parents=True, exist_ok=False)
+    plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id)
+    ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
+    results = _execute_and_record(plan, ctx, {"nested_meta": spec.meta.name}, executor=None)
+    flat = results["flattened"]
+    weights = pl.DataFrame({"symbol": list(flat.symbols), "weight": flat.gross, "net_weight": flat.net})
+    stream = results["meta_stream"]
+    kinds = {r.stream for r in results["meta_sleeves"]}
+    kind = OUT_OF_SAMPLE if kinds == {OUT_OF_SAMPLE} else IN_SAMPLE
+    dates = stream["date"].to_numpy().astype(np.int64)
+    rets = stream["returns"].to_numpy().astype(np.float64)
+    return SleeveResult(
+        job.index, spec.name, spec.kind, spec.label, True, None, str(job.run_dir), kind, dates, rets, weights, 0.0, {}
+    )
+
+
+def survivors(results: list[SleeveResult], spec: MetaSpec) -> list[SleeveResult]:
+    """Failed sleeves fail the meta (naming each reason), or are dropped when `allow_failed_sleeves`."""
+    failed = [r for r in results if not r.ok]
+    if failed and not spec.allow_failed_sleeves:
+        reasons = "; ".join(f"sleeve {r.name!r} ({r.label}) failed: {r.reason}" for r in failed)
+        msg = f"meta {spec.name!r}: {reasons} (set allow_failed_sleeves: true to drop failed sleeves)"
+        raise DataflowsError(msg)
+    ok = [r for r in results if r.ok]
+    if not ok:
+        msg = f"meta {spec.name!r}: every sleeve failed: " + "; ".join(f"{r.name}: {r.reason}" for r in failed)
+        raise DataflowsError(msg)
+    for r in failed:
+        log.warning("meta %s: dropped failed sleeve %s: %s", spec.name, r.name, r.reason)
+    return ok
+
+
+# --------------------------------------------------------------------------------------------- streams
+
+
+def _backtest_stream(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The walk-forward out-of-sample stream (`backtest/returns.parquet`, column `profile`) if the run has one."""
+    path = folder / "backtest" / "returns.parquet"
+    if not path.is_file():
+        return None
+    frame = pl.read_parquet(path)
+    if "date" not in frame.columns or "profile" not in frame.columns:
+        msg = f"{path} lacks the `date` and `profile` columns of a walk-forward returns file"
+        raise DataflowsError(msg)
+    return _epoch_ms(frame["date"]), frame["profile"].cast(pl.Float64).to_numpy()
+
+
+def _epoch_ms(dates: pl.Series) -> np.ndarray:
+    if dates.dtype == pl.Date:
+        dates = dates.cast(pl.Datetime("ms"))
+    if isinstance(dates.dtype, pl.Datetime):
+        return dates.dt.epoch("ms").to_numpy().astype(np.int64)
+    return dates.cast(pl.Int64).to_numpy()
+
+
+def _reconstructed_stream(folder: Path, weights: pl.DataFrame, base: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """A pinned run's in-sample stream: its (possibly edited) weights on the lakehouse returns of its window."""
+    from dataflows.lakehouse.calendar import calendar_for
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.returns import build_returns, dense
+
+    manifest_path, cands_path = folder / "manifest.json", folder / "candidates.json"
+    if not (manifest_path.is_file() and cands_path.is_file()):
+        msg = f"pinned run {folder.name!r} has no manifest.json/candidates.json to rebuild its return stream from"
+        raise DataflowsError(msg)
+    manifest = json.loads(manifest_path.read_text())
+    cfg = manifest.get("config") or {}
+    cands = json.loads(cands_path.read_text())["candidates"]
+    classes = {c["symbol"]: c["asset_class"] for c in cands}
+    venues = {c["venue"] for c in cands}
+    symbols = weights["symbol"].to_list()
+    missing = [s for s in symbols if s not in classes]
+    if missing or len(venues) != 1:
+        msg = f"pinned run {folder.name!r}: weights name symbols {missing} that are not among its candidates"
+        raise DataflowsError(msg)
+    timeframe = (cfg.get("data") or {}).get("timeframe", base.data.timeframe)
+    train_days = int((cfg.get("profile") or {}).get("train_days", 365))
+    as_of_ms = int(dt.datetime.fromisoformat(manifest["as_of"]).timestamp() * 1000)
+    end_ms = max(calendar_for(classes[s], timeframe).last_completed(as_of_ms) for s in symbols)
+    root = Path((manifest.get("inputs") or {}).get("lakehouse") or base.data_root / "lakehouse")
+    lh = Lakehouse(root.parent if root.name == "lakehouse" else base.data_root)
+    panel = build_returns(lh, venues.pop(), timeframe, symbols, classes, end_ms=end_ms, days=train_days)
+    x, first = dense(panel.returns, min_rows=2, labels=symbols)
+    return np.asarray(panel.dates[first:], dtype=np.int64), x @ weights["net_weight"].to_numpy().astype(np.float64)
+
+
+def _write_stream(path: Path, dates: np.ndarray, returns: np.ndarray, kind: str) -> None:
+    from dataflows.lakehouse import atomic
+
+    frame = pl.DataFrame({"date": dates, "returns": returns, "stream": [kind] * len(dates)})
+    atomic.write_parquet(path, frame)
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+def meta_executor(settings: Settings) -> tuple[Any, Callable[[], None]]:
+    """(Hamilton task executor for the sleeve fan-out, shutdown) for `executor.kind` (local | ray)."""
+    from hamilton.execution.executors import SynchronousLocalTaskExecutor
+
+    if settings.executor.kind != "ray":
+        return SynchronousLocalTaskExecutor(), lambda: None
+    import ray
+    from hamilton.plugins.h_ray import RayTaskExecutor
+
+    started = False
+    if not ray.is_initialized():
+        warm_kernels()  # workers then load the compiled kernels from numba's on-disk cache
+        address = settings.executor.address or "local"
+        kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": worker_runtime_env()}
+        if address == "local":
+            kwargs["num_cpus"] = settings.executor.num_cpus
+        ray.init(address=address, **kwargs)
+        started = True
+    return RayTaskExecutor(skip_init=True), (ray.shutdown if started else lambda: None)
+
+
+def worker_runtime_env() -> dict[str, Any]:
+    """Ray workers import the installed package (editable checkout on PYTHONPATH too) with Hamilton kept quiet."""
+    repo = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        "PYTHONPATH": path,
+        "HAMILTON_AUTOLOAD_EXTENSIONS": "0",
+        "HAMILTON_TELEMETRY_ENABLED": "false",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    return {"env_vars": env}
+
+
+def warm_kernels() -> None:
+    """Compile (or load from cache) the numba kernels the sleeves use, once, in the driver."""
+    from dataflows.portfolio.hrp import hrp_weights
+    from kernels.ratings import technical_ratings
+    from kernels.toxic import toxic_scan
+
+    rng = np.random.default_rng(0)
+    close = np.cumprod(1.0 + rng.normal(0, 0.01, (80, 3)), axis=0)
+    volume = rng.uniform(1.0, 2.0, (80, 3))
+    toxic_scan(close, volume)
+    technical_ratings(close * 1.01, close * 0.99, close, volume)
+    hrp_weights(np.diff(close, axis=0) / close[:-1])
+
+
+def build_meta_driver(spec: MetaSpec, executor: Any = None) -> Any:
+    """A dynamic-execution Hamilton driver over `dataflows.nodes.meta` with the sleeve fan-out on `executor`."""
+    from hamilton import driver
+    from hamilton.execution.executors import SynchronousLocalTaskExecutor
+
+    from dataflows.nodes import meta as meta_nodes
+
+    return (
+        driver.Builder()
+        .enable_dynamic_execution(allow_experimental_mode=True)
+        .with_modules(meta_nodes)
+        .with_config({"meta_method": spec.method})
+        .with_local_executor(SynchronousLocalTaskExecutor())
+        .with_remote_executor(executor or SynchronousLocalTaskExecutor())
+        .build()
+    )
+
+
+def execute_meta(plan: MetaPlan, executor: Any = None) -> dict[str, Any]:
+    """Run the meta DAG for `plan`; returns the node results (outputs written into `plan.run_dir`)."""
+    return build_meta_driver(plan.spec, executor).execute(list(META_OUTPUTS), inputs={"meta_plan": plan})
+
+
+def _execute_and_record(plan: MetaPlan, ctx: Any, config: dict, executor: Any) -> dict[str, Any]:
+    """execute_meta + sleeves.json + manifest.json (on success and on failure)."""
+    from dataflows.lakehouse import atomic
+    from dataflows.runs import write_manifest
+
+    outcome, error, results, t0 = "ok", None, {}, time.perf_counter()
+    try:
+        results = execute_meta(plan, executor)
+    except DataflowsError as exc:
+        outcome, error = "failed", str(exc)
+        raise
+    except Exception as exc:
+        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
+        raise
+    finally:
+        extra = _meta_summary(plan, results)
+        if extra.get("sleeves"):
+            atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
+        inputs = {"lakehouse": str(plan.settings.data_root / "lakehouse")}
+        timings = {"meta": round(time.perf_counter() - t0, 6)}
+        write_manifest(ctx, config=config, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
+    return results
+
+
+def _meta_summary(plan: MetaPlan, results: dict[str, Any]) -> dict[str, Any]:
+    kept = {r.name for r in results.get("meta_sleeves", [])}
+    sleeves = [r.summary(dropped=not r.ok and bool(kept)) for r in results.get("sleeve_results", [])]
+    body: dict[str, Any] = {
+        "meta": {"name": plan.spec.name, "method": plan.spec.method, "depth": plan.spec.depth},
+        "sleeves": sleeves,
+        "dropped_sleeves": [s["sleeve"] for s in sleeves if s["dropped"]],
+    }
+    if "meta_weights" in results:
+        mw = results["meta_weights"]
+        streams = {r.name: r.stream for r in results["meta_sleeves"]}
+        body["meta_weights"] = [row | {"stream": streams[row["sleeve"]]} for row in mw.table().to_dicts()]
+    if "flattened" in results:
+        flat = results["flattened"]
+        body["flattening"] = flat.checks | {"max_asset_weight": plan.spec.max_asset_weight}
+        order = np.argsort(-flat.gross)[:10]
+        body["top_weights"] = [
+            {"symbol": flat.symbols[i], "gross": float(flat.gross[i]), "net": float(flat.net[i])} for i in order
+        ]
+    return body
+
+
+# --------------------------------------------------------------------------------------------- entry points
+
+
+def meta_plan_for(settings: Settings, *, run_dir: Path | None = None, run_id: str = "viz") -> MetaPlan:
+    """Parse `settings.meta` and fix the clock: every sleeve sees the same as_of."""
+    assert settings.meta is not None
+    spec = parse_meta(dict(settings.meta), data_root=settings.data_root)
+    base = dataclasses.replace(settings, run=RunConfig(as_of=settings.as_of.isoformat(), id=None), meta=None)
+    return MetaPlan(spec, base, run_dir or settings.data_root / "runs" / run_id, run_id)
+
+
+def run_meta(settings: Settings, resolved: dict) -> int:
+    """`run` with a meta config: sleeves in their own folders, meta outputs, manifest; prints the run folder."""
+    from dataflows.runs import new_run
+
+    if settings.flow.data_only:
+        msg = "flow.data_only=true does not apply to a meta run (sleeves need their weights)"
+        raise ConfigError(msg)
+    plan = meta_plan_for(settings)
+    run_id = settings.run.id or f"{settings.as_of:%Y%m%dT%H%M%SZ}_{plan.spec.name}_meta_{secrets.token_hex(3)}"
+    ctx = new_run(dataclasses.replace(settings, run=dataclasses.replace(settings.run, id=run_id)), kind="meta")
+    plan = dataclasses.replace(plan, run_dir=ctx.run_dir, run_id=ctx.run_id)
+    log.info("meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, plan.spec.name, len(plan.spec.sleeves),
+             settings.executor.kind, ctx.run_dir)  # fmt: skip
+    executor, shutdown = meta_executor(settings)
+    try:
+        _execute_and_record(plan, ctx, resolved, executor)
+    finally:
+        shutdown()
+    log.info("meta run %s ok", ctx.run_id)
+    sys.stdout.write(f"{ctx.run_dir}\n")
+    return 0
+
+
+def viz_meta(settings: Settings, out: Path, fmt: str) -> None:
+    """A picture of the meta DAG (sleeve fan-out → Collect → meta-returns → meta-weights → flattening)."""
+    plan = meta_plan_for(settings)
+    dr = build_meta_driver(plan.spec)
+    dr.visualize_execution(
+        list(META_OUTPUTS),
+        str(out.with_suffix("")),
+        render_kwargs={"format": fmt, "view": False},
+        inputs={"meta_plan": plan},
+    )
+    if not out.exists() or out.stat().st_size == 0:
+        msg = f"graphviz did not write {out}"
+        raise DataflowsError(msg)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _num(v: Any) -> Any:
+    return float(v) if isinstance(v, float | np.floating) else v

@@ -1,0 +1,137 @@
+"""Meta-portfolio stage: sleeves fan out (one full sleeve run each), meta-returns, meta-optimization, flattening.
+
+This module defines a `Parallelizable` node, so Hamilton can only load it with dynamic execution enabled; it has its
+own driver (`dataflows.meta.run.build_meta_driver`), never mixed with the single-sleeve stage modules.
+
+    meta_plan ─▶ sleeve_job (Parallelizable) ─▶ sleeve_result ─▶ sleeve_results (Collect) ─▶ meta_sleeves
+      ─▶ meta_returns ─▶ meta_weights (@config.when meta_method) ─▶ flattened ─▶ *_file nodes
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from hamilton.function_modifiers import config
+from hamilton.htypes import Collect, Parallelizable
+
+from dataflows.lakehouse import atomic
+from dataflows.meta.flatten import Flattened, SleeveBook, flatten, meta_optimize
+from dataflows.meta.run import MetaPlan, MetaWeights, SleeveJob, SleeveResult, run_sleeve, survivors
+
+
+def sleeve_job(meta_plan: MetaPlan) -> Parallelizable[SleeveJob]:
+    """One job per sleeve (profile run, pinned run or nested meta), each with its own folder."""
+    yield from meta_plan.jobs()
+
+
+def sleeve_result(sleeve_job: SleeveJob) -> SleeveResult:
+    """Run one sleeve in its own folder (in this process or on a Ray worker); failures are returned, not raised."""
+    return run_sleeve(sleeve_job)
+
+
+def sleeve_results(sleeve_result: Collect[SleeveResult]) -> list[SleeveResult]:
+    """Every sleeve's result, in config order."""
+    return sorted(sleeve_result, key=lambda r: r.index)
+
+
+def meta_sleeves(sleeve_results: list[SleeveResult], meta_plan: MetaPlan) -> list[SleeveResult]:
+    """The sleeves that enter the meta-portfolio: a failure fails the run, or is dropped if the meta allows it."""
+    return survivors(sleeve_results, meta_plan.spec)
+
+
+def meta_returns(meta_sleeves: list[SleeveResult]) -> pl.DataFrame:
+    """One column per sleeve's return stream, inner-joined on dates (never zero-filled)."""
+    frame: pl.DataFrame | None = None
+    for r in meta_sleeves:
+        col = pl.DataFrame({"date": r.dates, r.name: r.returns}, schema={"date": pl.Int64, r.name: pl.Float64})
+        frame = col if frame is None else frame.join(col, on="date", how="inner")
+    assert frame is not None
+    if frame.height < 2:
+        from dataflows.errors import DataflowsError
+
+        spans = {r.name: (int(r.dates[0]), int(r.dates[-1])) if len(r.dates) else None for r in meta_sleeves}
+        msg = f"the sleeves' return streams share {frame.height} date(s); cannot estimate their covariance: {spans}"
+        raise DataflowsError(msg)
+    return frame.sort("date")
+
+
+def _optimize(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> MetaWeights:
+    names = [r.name for r in meta_sleeves]
+    lo, hi = meta_plan.bounds(names)
+    w, raw = meta_optimize(meta_returns.select(names).to_numpy(), meta_plan.spec.method, lo, hi)
+    return MetaWeights(tuple(names), w, raw, meta_plan.spec.method, lo, hi)
+
+
+@config.when(meta_method="risk_parity")
+def meta_weights__risk_parity(
+    meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan
+) -> MetaWeights:
+    """Equal risk contributions across sleeves, then the sleeve bounds (proportional projection)."""
+    return _optimize(meta_returns, meta_sleeves, meta_plan)
+
+
+@config.when(meta_method="hrp")
+def meta_weights__hrp(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> MetaWeights:
+    """Hierarchical risk parity across sleeves, then the sleeve bounds."""
+    return _optimize(meta_returns, meta_sleeves, meta_plan)
+
+
+@config.when(meta_method="min_variance")
+def meta_weights__min_variance(
+    meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan
+) -> MetaWeights:
+    """Minimum variance with the sleeve bounds as constraints."""
+    return _optimize(meta_returns, meta_sleeves, meta_plan)
+
+
+def meta_stream(meta_returns: pl.DataFrame, meta_weights: MetaWeights) -> pl.DataFrame:
+    """The meta-portfolio's own daily return stream (what a parent meta sees when this meta is its sleeve)."""
+    x = meta_returns.select(list(meta_weights.sleeves)).to_numpy()
+    return pl.DataFrame({"date": meta_returns["date"], "returns": x @ meta_weights.weights})
+
+
+def flattened(meta_weights: MetaWeights, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> Flattened:
+    """Signed per-symbol weights: net = Σ W_s·net_s, gross = Σ W_s·|w_s|, conserved, per-asset cap enforced."""
+    books = [
+        SleeveBook(
+            r.name,
+            tuple(r.weights["symbol"].to_list()),
+            r.weights["weight"].to_numpy().astype(np.float64),
+            r.weights["net_weight"].to_numpy().astype(np.float64),
+        )
+        for r in meta_sleeves
+    ]
+    return flatten(meta_weights.as_dict(), books, meta_plan.spec.max_asset_weight)
+
+
+def meta_returns_file(meta_returns: pl.DataFrame, meta_stream: pl.DataFrame, meta_plan: MetaPlan) -> Path:
+    """meta_returns.parquet (date + one column per sleeve) and meta_stream.parquet (date, returns)."""
+    atomic.write_parquet(meta_plan.run_dir / "meta_stream.parquet", meta_stream)
+    path = meta_plan.run_dir / "meta_returns.parquet"
+    atomic.write_parquet(path, meta_returns)
+    return path
+
+
+def meta_weights_file(meta_weights: MetaWeights, meta_plan: MetaPlan) -> Path:
+    """meta_weights.csv: sleeve, weight, method (+ raw weight before bounds and the bounds)."""
+    path = meta_plan.run_dir / "meta_weights.csv"
+    atomic.write_bytes(path, meta_weights.table().write_csv().encode())
+    return path
+
+
+def flattened_weights_file(flattened: Flattened, meta_plan: MetaPlan) -> Path:
+    """flattened_weights.csv: symbol, gross, net, sleeves (lineage: sleeve=contribution;...), cap scale."""
+    table = pl.DataFrame(
+        {
+            "symbol": list(flattened.symbols),
+            "gross": flattened.gross,
+            "net": flattened.net,
+            "sleeves": [";".join(f"{k}={v:.10g}" for k, v in flattened.lineage[s].items()) for s in flattened.symbols],
+            "cap_scale": flattened.scale,
+        }
+    ).sort("gross", descending=True)
+    path = meta_plan.run_dir / "flattened_weights.csv"
+    atomic.write_bytes(path, table.write_csv().encode())
+    return path
