@@ -29,7 +29,8 @@ def run_outputs(settings: Settings) -> list[str]:
     if settings.flow.data_only:
         return list(DATA_PHASE_OUTPUTS)
     validation = () if settings.flow.skip_validation else VALIDATION_OUTPUTS
-    return [*DATA_PHASE_OUTPUTS, *SLEEVE_OUTPUTS, *validation]
+    plots = () if settings.flow.skip_analysis else ("postanalysis_plots",)
+    return [*DATA_PHASE_OUTPUTS, *SLEEVE_OUTPUTS, *validation, *plots]
 
 
 def node_modules() -> list:
@@ -73,7 +74,12 @@ def node_modules() -> list:
 
 def hamilton_config(settings: Settings) -> dict[str, Any]:
     """Config that chooses node variants (`@config.when`). No key may equal a node name."""
-    return {"venue_kind": settings.venue.kind, "executor_kind": settings.executor.kind, "optimizer": settings.method}
+    return {
+        "venue_kind": settings.venue.kind,
+        "executor_kind": settings.executor.kind,
+        "optimizer": settings.method,
+        "validate": not (settings.flow.skip_validation or settings.flow.data_only),
+    }
 
 
 class NodeTimer:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from hamilton.function_modifiers import config
 
 from dataflows import columns as C
 from dataflows.analysis import Regime
@@ -17,6 +19,7 @@ from dataflows.report.data import TearsheetData
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import SelectionResult
 from dataflows.synthesis import flatten_weights
+from dataflows.validation.walkforward import BacktestResult, History
 
 
 def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResult) -> pl.DataFrame:
@@ -69,7 +72,7 @@ def in_sample(sleeve_weights: SleeveWeights, optimization_input: OptimizationInp
     }
 
 
-def tearsheet_data(
+def tearsheet_base(
     weights_table: pl.DataFrame,
     sleeve_weights: SleeveWeights,
     risk_contributions: dict[str, float],
@@ -82,7 +85,7 @@ def tearsheet_data(
     settings: Settings,
     run_dir: Path,
 ) -> TearsheetData:
-    """Everything the tearsheet shows, gathered from the stage outputs."""
+    """Everything the tearsheet shows from the sleeve's own stages (the backtest joins in `tearsheet_data`)."""
     rc: dict[str, float] = {}
     for atom, v in risk_contributions.items():
         sym = atom.rsplit("|", 2)[0]
@@ -128,6 +131,42 @@ def tearsheet_data(
         attempts=list(sleeve_weights.attempts),
         notes=notes,
         metrics=in_sample["metrics"],
+    )
+
+
+@config.when(validate=True)
+def tearsheet_data__with_backtest(
+    tearsheet_base: TearsheetData, backtest_result: BacktestResult, backtest_history: History
+) -> TearsheetData:
+    """The tearsheet with its out-of-sample section (the walk-forward ran)."""
+    from dataflows.report.backtest_view import backtest_view
+
+    view = backtest_view(backtest_result, symbols=backtest_history.panel.symbols)
+    return dataclasses.replace(tearsheet_base, backtest=view)
+
+
+@config.when(validate=False)
+def tearsheet_data__in_sample(tearsheet_base: TearsheetData) -> TearsheetData:
+    """The tearsheet without a backtest (flow.skip_validation)."""
+    return tearsheet_base
+
+
+def postanalysis_plots(
+    tearsheet_data: TearsheetData, optimization_input: OptimizationInput, run_dir: Path
+) -> dict[str, Path]:
+    """plots/: clustered correlation heatmap, factor map (2-D embedding by cluster), drift monitor, index.html."""
+    from dataflows.report.postanalysis import write_postanalysis
+
+    sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
+    symbols = tearsheet_data.corr_symbols
+    returns = optimization_input.returns[:, [sym_of.index(s) for s in symbols]] if symbols else None
+    return write_postanalysis(
+        run_dir / "plots",
+        symbols=symbols,
+        clusters=tearsheet_data.clusters,
+        corr=tearsheet_data.corr if symbols else None,
+        returns=returns,
+        backtest=tearsheet_data.backtest,
     )
 
 

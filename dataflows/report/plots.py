@@ -435,6 +435,6 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
         ax.set_ylabel("window return")
         ax.set_title("Return per test window", loc="left")
         if books:
-            ax.legend(loc="upper left", frameon=False, fontsize=7.5, ncols=len(books) + 1)
+            fig.legend(loc="outside upper right", frameon=False, fontsize=7.5, ncols=len(books) + 1)
         _style(ax)
     return _to_svg(fig)

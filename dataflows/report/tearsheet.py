@@ -453,6 +453,350 @@ def _fallback_section(data: TearsheetData) -> str:
     return _section("fallbacks", "Optimizer fallback chain", "\n".join(parts))
 
 
+# --------------------------------------------------------------------------------------------------------- backtest
+
+_BOOK_NAMES = {"profile": "profile", "filtered_ew": "filtered EW", "raw_ew": "raw EW"}
+_BACKTEST_METRICS = (
+    "total_return",
+    "annual_return",
+    "annual_vol",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "cvar_95",
+    "turnover_per_rebalance",
+    "annual_turnover",
+    "costs_total",
+)
+
+
+def _books(bt: BacktestView) -> list[str]:
+    """Books to show: the known ones in display order, then any other the view carries."""
+    seen = set(bt.metrics) | set(bt.equity)
+    return [b for b in BACKTEST_BOOKS if b in seen] + sorted(seen - set(BACKTEST_BOOKS))
+
+
+def _book_name(book: str) -> str:
+    return _BOOK_NAMES.get(book, book)
+
+
+def _cell(value: Any) -> str:
+    """Escaped text of a table value; None and non-finite floats as n/a."""
+    if value is None or (isinstance(value, float | np.floating) and not math.isfinite(float(value))):
+        return NA
+    return _e(value)
+
+
+def _ratio(value: Any) -> str:
+    """A ratio with 2 decimals; absurd magnitudes (a near-flat window's Sharpe) compactly, e.g. 9.8e+16."""
+    if _finite(value) and abs(float(value)) >= 1e4:
+        return f"{float(value):.3g}"
+    return _fmt(value, 2)
+
+
+def _book_metric(name: str, value: Any) -> str:
+    if "cost" in name or "fee" in name or "slippage" in name:
+        return _pct(value, 3)
+    if any(h in name.lower() for h in _RATIO_HINTS):
+        return _ratio(value)
+    return _metric(name, value)
+
+
+def _backtest_section(bt: BacktestView) -> str:
+    """The walk-forward out of sample: equity vs baselines, metrics per book, alphas, windows, forensics."""
+    parts = [_backtest_summary(bt), _backtest_chart(bt)]
+    parts.append("<h3>Metrics per book (stitched, annualized once)</h3>")
+    parts.append(_backtest_metrics_table(bt))
+    parts.append("<h3>Alpha</h3>")
+    parts.append(_alpha_table(bt))
+    parts.append("<h3>Windows</h3>")
+    parts.append(_windows_table(bt))
+    parts.append("<h3>Forensics</h3>")
+    parts.append(_forensic_block(bt))
+    return _section("backtest", "Backtest (out of sample)", "\n".join(parts))
+
+
+def _flag_reasons(bt: BacktestView) -> dict[int, list[str]]:
+    """Window index → "book: reason" lines of the forensic report."""
+    out: dict[int, list[str]] = {}
+    for f in bt.flags:
+        w = _int_or_none(f.get("window"))
+        if w is None:
+            continue
+        reasons = f.get("reasons") or ["flagged"]
+        out.setdefault(w, []).append(f"{_book_name(str(f.get('book', '?')))}: {'; '.join(map(str, reasons))}")
+    return out
+
+
+def _failed(bt: BacktestView) -> set[int]:
+    failed = {int(w) for w in bt.failed_windows}
+    return failed | {w for rec in bt.windows if rec.get("error") and (w := _int_or_none(rec.get("window"))) is not None}
+
+
+def _with_fallback(bt: BacktestView) -> set[int]:
+    fb = {int(w) for w in bt.fallback_windows}
+    return fb | {
+        w for rec in bt.windows if rec.get("fallback_used") and (w := _int_or_none(rec.get("window"))) is not None
+    }
+
+
+def _backtest_summary(bt: BacktestView) -> str:
+    p = bt.params
+    setup = (
+        f"train {p['train']} / test {p['test']} / step {p['step']} rows"
+        + (" (anchored)" if p.get("anchored") else "")
+        + f" · fees {_pct(p.get('fees'), 3)} · slippage {_pct(p.get('slippage'), 3)}"
+        + (f" · eligibility {_e(p['eligibility'])}" if p.get("eligibility") else "")
+        if {"train", "test", "step"} <= set(p)
+        else NA
+    )
+    profile = bt.metrics.get("profile", {})
+    facts = {
+        "period": f"{bt.dates[0]} → {bt.dates[-1]}" if bt.dates else NA,
+        "rows": f"{len(bt.dates):,}",
+        "windows": f"{len(bt.windows):,}",
+        "failed windows (cash)": f"{len(_failed(bt)):,}",
+        "windows with a fallback": f"{len(_with_fallback(bt)):,}",
+        "flagged windows": f"{len(_flag_reasons(bt)):,}",
+        "profile total return": _pct(profile.get("total_return")),
+        "profile Sharpe": _ratio(profile.get("sharpe")),
+        "setup": setup,
+    }
+    return (
+        '<table id="backtest-summary" class="data kv"><tbody>'
+        + "".join(f'<tr><th>{_e(k)}</th><td class="num">{v}</td></tr>' for k, v in facts.items())
+        + "</tbody></table>"
+    )
+
+
+def _backtest_chart(bt: BacktestView) -> str:
+    dates = [str(d) for d in bt.dates]
+    curves = {b: np.asarray(bt.equity[b], dtype=np.float64).ravel() for b in _books(bt) if b in bt.equity}
+    drawdown = np.asarray(bt.drawdown, dtype=np.float64).ravel()
+    n = min([len(dates), drawdown.size, *(c.size for c in curves.values())])
+    if n == 0:
+        return '<p class="empty">No out-of-sample equity recorded.</p>'
+    parts = []
+    if any(c.size != len(dates) for c in curves.values()) or drawdown.size != len(dates):
+        sizes = ", ".join(f"{_book_name(b)} {c.size}" for b, c in curves.items())
+        parts.append(
+            f'<p class="warn">Lengths differ: {len(dates)} dates, equity {_e(sizes)}, {drawdown.size} drawdown '
+            f"points; showing the first {n}.</p>"
+        )
+    starts = [str(rec.get("test_start")) for rec in bt.windows if rec.get("test_start")]
+    parts.append(
+        _chart(
+            "Stitched out-of-sample equity of the profile and the two equal-weight baselines (dotted lines: window "
+            "starts), and the profile's drawdown.",
+            plots.backtest_equity_svg,
+            dates[:n],
+            {b: c[:n] for b, c in curves.items()},
+            drawdown[:n],
+            starts,
+        )
+    )
+    if bt.windows:
+        flagged = _flag_reasons(bt)
+        books = _books(bt)
+        labels = [str(rec.get("test_start") or NA) for rec in bt.windows]
+        returns = {b: np.array([_float(rec.get(f"{b}_total_return")) for rec in bt.windows]) for b in books}
+        marks = [_int_or_none(rec.get("window")) in flagged for rec in bt.windows]
+        parts.append(
+            _chart(
+                "Total return of each test window per book; ▼ marks a window the forensic report flags.",
+                plots.window_returns_svg,
+                labels,
+                returns,
+                marks,
+            )
+        )
+    return "\n".join(parts)
+
+
+def _backtest_metrics_table(bt: BacktestView) -> str:
+    books = [b for b in _books(bt) if b in bt.metrics]
+    if not books:
+        return '<p class="empty">No stitched metrics recorded.</p>'
+    keys = [k for k in _BACKTEST_METRICS if any(k in bt.metrics[b] for b in books)]
+    keys += sorted({k for b in books for k in bt.metrics[b]} - set(keys) - {"rows"})
+    body = [
+        f"<tr><th>{_e(k.replace('_', ' '))}</th>"
+        + "".join(f'<td class="num">{_book_metric(k, bt.metrics[b].get(k))}</td>' for b in books)
+        + "</tr>"
+        for k in keys
+    ]
+    for label, values in (("turnover (sum)", bt.turnover), ("costs (sum)", bt.costs)):
+        if values:
+            body.append(
+                f"<tr><th>{label}</th>"
+                + "".join(f'<td class="num">{_book_metric(label, values.get(b))}</td>' for b in books)
+                + "</tr>"
+            )
+    head = "".join(f'<th class="num">{_e(_book_name(b))}</th>' for b in books)
+    return _scroll(
+        f'<table id="backtest-metrics" class="data"><thead><tr><th>metric</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _alpha_table(bt: BacktestView) -> str:
+    keys = list(dict.fromkeys([*bt.selection_alpha, *bt.optimization_alpha]))
+    if not keys:
+        return '<p class="empty">No alphas recorded.</p>'
+    body = "".join(
+        f"<tr><th>{_e(k.replace('_', ' '))}</th><td class='num'>{_book_metric(k, bt.selection_alpha.get(k))}</td>"
+        f"<td class='num'>{_book_metric(k, bt.optimization_alpha.get(k))}</td></tr>"
+        for k in keys
+    )
+    return (
+        '<p class="muted">Selection alpha = filtered EW − raw EW (what HTR adds over the eligible pool); '
+        "optimization alpha = profile − filtered EW (what the optimizer adds over equal weight on the winners).</p>"
+        '<table id="alpha-table" class="data kv"><thead><tr><th>metric</th><th class="num">selection</th>'
+        f'<th class="num">optimization</th></tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def _optimizer_cell(rec: Mapping[str, Any]) -> str:
+    method, primary = rec.get("method"), rec.get("primary")
+    if not method:
+        return NA
+    if rec.get("fallback_used") and primary and primary != method:
+        return f'<span class="flag">{_e(primary)} → {_e(method)}</span>'
+    return _e(method)
+
+
+def _windows_table(bt: BacktestView) -> str:
+    if not bt.windows:
+        return '<p class="empty">No walk-forward windows recorded.</p>'
+    flagged, failed, fallback = _flag_reasons(bt), _failed(bt), _with_fallback(bt)
+    body = []
+    for rec in bt.windows:
+        w = _int_or_none(rec.get("window"))
+        classes, status = [], []
+        if w in failed:
+            classes.append("fail")
+            status.append(f"✘ cash: {_e(rec.get('error') or 'failed')}")
+        if w in flagged:
+            classes.append("flagged")
+            status.append("⚑ flagged — " + _e(" | ".join(flagged[w])))
+        if w in fallback and w not in failed:
+            classes.append("fallback")
+        rows = _cell(rec.get("test_rows")) + (" (partial)" if rec.get("partial") else "")
+        body.append(
+            f'<tr class="{" ".join(classes)}" id="bt-window-{_cell(w)}">'
+            f'<td class="num">{_cell(w)}</td><td>{_cell(rec.get("test_start"))}</td><td>{_cell(rec.get("test_end"))}</td>'
+            f'<td class="num">{rows}</td>'
+            f'<td class="num">{_pct(rec.get("profile_total_return"))}</td>'
+            f'<td class="num">{_ratio(rec.get("profile_sharpe"))}</td>'
+            f'<td class="num">{_pct(rec.get("filtered_ew_total_return"))}</td>'
+            f'<td class="num">{_pct(rec.get("raw_ew_total_return"))}</td>'
+            f'<td class="num">{_pct(rec.get("selection_alpha"))}</td>'
+            f'<td class="num">{_pct(rec.get("optimization_alpha"))}</td>'
+            f'<td class="num">{_pct(rec.get("profile_turnover"))}</td>'
+            f'<td class="num">{_pct(rec.get("profile_costs"), 3)}</td>'
+            f'<td class="num">{_cell(rec.get("stage"))}</td>'
+            f"<td>{_badge(rec['regime']) if rec.get('regime') else NA}</td>"
+            f"<td>{_optimizer_cell(rec)}</td>"
+            f"<td>{'<span class=flag>yes</span>' if w in fallback else 'no'}</td>"
+            f"<td class='status'>{'<br>'.join(status) if status else 'ok'}</td></tr>"
+        )
+    head = "".join(
+        f'<th class="{c}">{_e(h)}</th>'
+        for h, c in (
+            ("#", "num"),
+            ("test start", ""),
+            ("test end", ""),
+            ("rows", "num"),
+            ("return", "num"),
+            ("Sharpe", "num"),
+            ("filtered EW", "num"),
+            ("raw EW", "num"),
+            ("sel. alpha", "num"),
+            ("opt. alpha", "num"),
+            ("turnover", "num"),
+            ("costs", "num"),
+            ("HTR stage", "num"),
+            ("regime", ""),
+            ("optimizer", ""),
+            ("fallback", ""),
+            ("status", ""),
+        )
+    )
+    return (
+        '<p class="muted">Return, Sharpe (annualized), turnover and costs are the profile book\'s; filtered and raw EW '
+        "are the baselines' window returns. Flagged windows are highlighted, failed windows held cash.</p>"
+        + _scroll(
+            f'<table id="backtest-windows" class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        )
+    )
+
+
+def _forensic_block(bt: BacktestView) -> str:
+    t = bt.thresholds
+    rule = (
+        f"|annualized Sharpe| &gt; {_fmt(t.get('abs_sharpe'), 1)} or window return &gt; {_pct(t.get('total_return'), 0)}"
+        if t
+        else "the forensic thresholds"
+    )
+    parts = []
+    if bt.flags:
+        parts.append(
+            f'<p class="verdict bad">{len(bt.flags)} flag(s) on {len(_flag_reasons(bt))} window(s): {rule}.</p>'
+        )
+        body = "".join(
+            f'<tr class="flagged"><td class="num">{_cell(f.get("window"))}</td><td>{_e(_book_name(str(f.get("book"))))}</td>'
+            f"<td>{_cell(f.get('test_start'))}</td><td>{_cell(f.get('test_end'))}</td>"
+            f'<td class="num">{_pct(f.get("total_return"))}</td><td class="num">{_ratio(f.get("sharpe"))}</td>'
+            f"<td>{_e('; '.join(map(str, f.get('reasons') or [])))}</td></tr>"
+            for f in bt.flags
+        )
+        parts.append(
+            _scroll(
+                '<table id="forensic-table" class="data"><thead><tr><th class="num">window</th><th>book</th>'
+                '<th>test start</th><th>test end</th><th class="num">return</th><th class="num">Sharpe</th>'
+                f"<th>reasons</th></tr></thead><tbody>{body}</tbody></table>"
+            )
+        )
+    else:
+        parts.append(f'<p class="verdict good">No window flagged ({rule}).</p>')
+    by_window = {_int_or_none(rec.get("window")): rec for rec in bt.windows}
+    fallback = sorted(_with_fallback(bt))
+    parts.append("<h3>Fallbacks</h3>")
+    if fallback:
+        body = "".join(
+            f'<tr class="fallback"><td class="num">{w}</td><td>{_cell(by_window.get(w, {}).get("test_start"))}</td>'
+            f"<td>{_cell(by_window.get(w, {}).get('primary'))}</td><td>{_cell(by_window.get(w, {}).get('method'))}</td>"
+            f"<td>{_cell(by_window.get(w, {}).get('attempts'))}</td></tr>"
+            for w in fallback
+        )
+        parts.append(
+            f'<p class="muted">{len(fallback)} of {len(bt.windows)} windows needed the fallback chain.</p>'
+            + _scroll(
+                '<table id="fallback-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
+                f"<th>primary</th><th>used</th><th>attempts</th></tr></thead><tbody>{body}</tbody></table>"
+            )
+        )
+    else:
+        parts.append('<p id="fallback-windows" class="muted">None: the primary optimizer served every window.</p>')
+    failed = sorted(_failed(bt))
+    parts.append("<h3>Failed windows (cash)</h3>")
+    if failed:
+        body = "".join(
+            f'<tr class="fail"><td class="num">{w}</td><td>{_cell(by_window.get(w, {}).get("test_start"))}</td>'
+            f"<td>{_cell(by_window.get(w, {}).get('error'))}</td></tr>"
+            for w in failed
+        )
+        parts.append(
+            _scroll(
+                '<table id="failed-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
+                f"<th>why the profile held cash</th></tr></thead><tbody>{body}</tbody></table>"
+            )
+        )
+    else:
+        parts.append('<p id="failed-windows" class="muted">None: every window produced profile weights.</p>')
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------------------------------------------------- helpers
 
 
@@ -616,4 +960,13 @@ ul.lines{margin:0;padding-left:20px}
 ul.lines li{margin:2px 0}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
 @media print{body{background:#fff}header.top,section{box-shadow:none;break-inside:avoid}nav{display:none}}
+"""
+
+_BACKTEST_CSS = """
+tr.flagged td{background:#fffaf0}
+tr.flagged td:first-child{box-shadow:inset 3px 0 0 #dd6b20}
+tr.fallback td:first-child{box-shadow:inset 3px 0 0 #d69e2e}
+#backtest-windows{font-size:12px}
+#backtest-windows td,#backtest-windows th{padding:4px 7px;white-space:nowrap}
+#backtest-windows td.status{white-space:normal;min-width:240px}
 """

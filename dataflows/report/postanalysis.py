@@ -1,0 +1,477 @@
+"""Post-analysis visuals of a run: PNG files and a small `index.html` in the run's `plots/` folder.
+
+- `correlation_heatmap.png`: the winners' correlation over the training window, rows and columns in the order of an
+  average-linkage dendrogram on the correlation distance √(½(1 − ρ)) (optimal leaf ordering), the dendrogram drawn
+  above, a colour strip per HTR cluster and each contiguous run of one cluster outlined.
+- `factor_map.png`: classical MDS of the distance √(2(1 − ρ)): the double-centred correlation −½·J·D²·J = J·ρ·J is
+  eigen-decomposed and each asset placed at its two leading coordinates (eigenvector · √eigenvalue); colour =
+  cluster, marker area ∝ the asset's volatility over the training rows (when returns are given), axis labels give
+  each axis's share of the positive eigenvalues. Nearby points move together.
+- `drift_monitor.png` (only with a backtest): per window and book, the drift ½·Σ|realized − target| between the
+  targets set at the rebalance and the drifted exposure on the window's last row; the profile's per-symbol drift
+  as a heatmap (windows × the most held symbols); per book the rolling annualized volatility of its daily
+  out-of-sample returns with a band of its mean ± one standard deviation and the full-period volatility dashed.
+
+Figures are Matplotlib `Figure` objects on the Agg canvas (never pyplot), written atomically, deterministic bytes
+(no PNG software/date metadata). A figure that cannot be drawn (no symbols, no backtest) is skipped and
+`index.html` says why. Only NumPy and SciPy compute.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataflows.lakehouse.atomic import write_bytes
+from dataflows.report import plots
+from dataflows.report.data import BACKTEST_BOOKS, BacktestView
+
+log = logging.getLogger(__name__)
+
+CORRELATION = "correlation_heatmap"
+FACTOR_MAP = "factor_map"
+DRIFT = "drift_monitor"
+INDEX = "index"
+_DPI = 110
+_MAX_LABELS = 60  # beyond this many assets, axis labels / point labels are dropped
+_MAX_DRIFT_SYMBOLS = 20
+_PNG_METADATA: dict[str, Any] = {"Software": None}
+
+
+def write_postanalysis(
+    plots_dir: Path,
+    *,
+    symbols: Sequence[str],
+    clusters: Mapping[int, Sequence[str]] | Sequence[int | None],
+    corr: np.ndarray | None,
+    returns: np.ndarray | None,
+    backtest: BacktestView | None,
+) -> dict[str, Path]:
+    """Write the post-analysis PNGs and `index.html` into `plots_dir`; returns name → path of every file written.
+
+    symbols: the winners; clusters: cluster id → member symbols, or one cluster id (None = unassigned) per symbol;
+    corr: N×N correlation in `symbols` order (None: computed from `returns`); returns: T×N training returns in
+    `symbols` order (None allowed when `corr` is given); backtest: the walk-forward view, None = no drift monitor.
+    """
+    plots_dir = Path(plots_dir)
+    names = [str(s) for s in symbols]
+    cluster_of = _cluster_of(names, clusters)
+    matrix = _correlation(names, corr, returns)
+    written: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    figures = {
+        CORRELATION: (lambda: _correlation_figure(names, matrix, cluster_of)) if names else None,
+        FACTOR_MAP: (lambda: _factor_map_figure(names, matrix, cluster_of, returns)) if names else None,
+        DRIFT: (lambda: _drift_figure(backtest)) if backtest is not None and backtest.dates else None,
+    }
+    reasons = {CORRELATION: "no winners", FACTOR_MAP: "no winners", DRIFT: "no backtest in this run"}
+    for name, draw in figures.items():
+        if draw is None:
+            skipped[name] = reasons[name]
+            continue
+        path = plots_dir / f"{name}.png"
+        try:
+            write_bytes(path, _png(draw()))
+        except Exception as exc:  # one broken figure must not cost the others
+            log.warning("post-analysis figure %s failed: %s", name, exc, exc_info=True)
+            skipped[name] = f"failed: {type(exc).__name__}: {exc}"
+            continue
+        written[name] = path
+    index = plots_dir / "index.html"
+    write_bytes(index, _index_html(written, skipped, len(names), backtest).encode("utf-8"))
+    written[INDEX] = index
+    return written
+
+
+# --------------------------------------------------------------------------------------------------------- inputs
+
+
+def _cluster_of(symbols: list[str], clusters: Mapping[int, Sequence[str]] | Sequence[int | None]) -> list[int | None]:
+    if isinstance(clusters, Mapping):
+        of: dict[str, int] = {}
+        for cid, members in clusters.items():
+            for m in members:
+                of.setdefault(str(m), int(cid))
+        return [of.get(s) for s in symbols]
+    ids = list(clusters)
+    if len(ids) != len(symbols):
+        msg = f"write_postanalysis: {len(ids)} cluster ids for {len(symbols)} symbols; pass one per symbol or a mapping"
+        raise ValueError(msg)
+    return [None if c is None else int(c) for c in ids]
+
+
+def _correlation(symbols: list[str], corr: np.ndarray | None, returns: np.ndarray | None) -> np.ndarray:
+    """N×N correlation with a unit diagonal; NaN where undefined (a flat series)."""
+    n = len(symbols)
+    if corr is not None:
+        m = np.asarray(corr, dtype=np.float64)
+        if m.shape != (n, n):
+            msg = f"write_postanalysis: corr has shape {m.shape}, expected ({n}, {n}) for {n} symbols"
+            raise ValueError(msg)
+        return m
+    if returns is None:
+        msg = "write_postanalysis needs corr or returns"
+        raise ValueError(msg)
+    r = np.nan_to_num(np.asarray(returns, dtype=np.float64).reshape(-1, n), nan=0.0)
+    out = np.full((n, n), np.nan)
+    if r.shape[0] >= 2:
+        centred = r - r.mean(axis=0)
+        norm = np.sqrt((centred**2).sum(axis=0))
+        ok = norm > 0
+        z = np.zeros_like(centred)
+        z[:, ok] = centred[:, ok] / norm[ok]
+        out = z.T @ z
+        out[~ok, :] = np.nan
+        out[:, ~ok] = np.nan
+    np.fill_diagonal(out, 1.0)
+    return np.clip(out, -1.0, 1.0, where=np.isfinite(out), out=out)
+
+
+def _filled(corr: np.ndarray) -> np.ndarray:
+    """Correlation with undefined pairs as 0 (uncorrelated) and a unit diagonal, symmetrised."""
+    m = np.where(np.isfinite(corr), corr, 0.0)
+    m = np.clip((m + m.T) / 2.0, -1.0, 1.0)
+    np.fill_diagonal(m, 1.0)
+    return m
+
+
+def dendrogram_order(corr: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Leaf order of an average-linkage tree on √(½(1 − ρ)) with optimal leaf ordering, and the linkage (or None)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import squareform
+
+    n = corr.shape[0]
+    if n < 3:
+        return np.arange(n), None
+    dist = np.sqrt(np.clip(0.5 * (1.0 - _filled(corr)), 0.0, None))
+    np.fill_diagonal(dist, 0.0)
+    condensed = squareform(dist, checks=False)
+    tree = optimal_leaf_ordering(linkage(condensed, method="average"), condensed)
+    return leaves_list(tree), tree
+
+
+def classical_mds(corr: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """N×dims coordinates of the correlation distance √(2(1 − ρ)) and each axis's share of positive eigenvalues."""
+    m = _filled(corr)
+    n = m.shape[0]
+    j = np.eye(n) - 1.0 / n
+    b = j @ m @ j  # −½ J D² J with D² = 2(1 − ρ)
+    values, vectors = np.linalg.eigh((b + b.T) / 2.0)
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    positive = np.clip(values, 0.0, None)
+    coords = np.zeros((n, dims))
+    k = min(dims, n)
+    coords[:, :k] = vectors[:, :k] * np.sqrt(positive[:k])
+    for c in range(k):  # a deterministic sign: the largest |loading| is positive
+        if coords[np.argmax(np.abs(coords[:, c])), c] < 0:
+            coords[:, c] *= -1.0
+    total = positive.sum()
+    share = np.zeros(dims)
+    if total > 0:
+        share[:k] = positive[:k] / total
+    return coords, share
+
+
+# -------------------------------------------------------------------------------------------------------- figures
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(plots._RC):
+        fig.savefig(buf, format="png", dpi=_DPI, metadata=_PNG_METADATA)
+    fig.clear()
+    return buf.getvalue()
+
+
+def _cluster_colors(cluster_of: Sequence[int | None]) -> dict[int | None, Any]:
+    from matplotlib import colormaps
+
+    ids = sorted({c for c in cluster_of if c is not None})
+    cmap = colormaps["tab10" if len(ids) <= 10 else "tab20"]
+    out: dict[int | None, Any] = {c: cmap(k % cmap.N) for k, c in enumerate(ids)}
+    out[None] = (0.63, 0.68, 0.75, 1.0)
+    return out
+
+
+def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[int | None]) -> Any:
+    import matplotlib
+    from matplotlib.patches import Rectangle
+
+    n = len(symbols)
+    order, tree = dendrogram_order(corr)
+    m = corr[np.ix_(order, order)]
+    labels = [symbols[i] for i in order]
+    ordered_clusters = [cluster_of[i] for i in order]
+    colors = _cluster_colors(cluster_of)
+    side = float(min(max(3.0 + 0.22 * n, 5.0), 12.0))
+    with matplotlib.rc_context(plots._RC):
+        fig = plots._figure(side + 1.4, side + 1.2)
+        grid = fig.add_gridspec(3, 2, height_ratios=(1.2, 0.25, side), width_ratios=(side, 0.3))
+        top = fig.add_subplot(grid[0, 0])
+        strip = fig.add_subplot(grid[1, 0])
+        ax = fig.add_subplot(grid[2, 0])
+        bar = fig.add_subplot(grid[2, 1])
+        if tree is not None:
+            from scipy.cluster.hierarchy import dendrogram
+
+            tree_plot = dendrogram(tree, no_plot=True)
+            for xs, ys in zip(tree_plot["icoord"], tree_plot["dcoord"], strict=True):
+                top.plot((np.asarray(xs) - 5.0) / 10.0, ys, color="#4a5568", linewidth=0.8)
+        top.set_xlim(-0.5, n - 0.5)
+        top.set_axis_off()
+        top.set_title("Winners' correlation over the training window, clustered", loc="left")
+        strip.imshow(
+            np.array([[colors[c] for c in ordered_clusters]]),
+            aspect="auto",
+            interpolation="nearest",
+            extent=(-0.5, n - 0.5, 0, 1),
+        )
+        strip.set_xlim(-0.5, n - 0.5)
+        strip.set_axis_off()
+        image = ax.imshow(
+            np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="auto"
+        )
+        fig.colorbar(image, cax=bar, label="correlation")
+        if n <= _MAX_LABELS:
+            size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
+            ticks = [plots._label(s) for s in labels]
+            ax.set_xticks(np.arange(n), ticks, rotation=90, fontsize=size)
+            ax.set_yticks(np.arange(n), ticks, fontsize=size)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for cluster, start, length in plots._runs(ordered_clusters):
+            if cluster is not None and length > 1:
+                ax.add_patch(
+                    Rectangle(
+                        (start - 0.5, start - 0.5), length, length, fill=False, edgecolor="#111111", linewidth=1.4
+                    )
+                )
+        ax.tick_params(length=0)
+    return fig
+
+
+def _factor_map_figure(
+    symbols: list[str], corr: np.ndarray, cluster_of: list[int | None], returns: np.ndarray | None
+) -> Any:
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    n = len(symbols)
+    coords, share = classical_mds(corr)
+    sizes = np.full(n, 60.0)
+    if returns is not None:
+        r = np.asarray(returns, dtype=np.float64).reshape(-1, n)
+        vol = np.array([np.std(c[np.isfinite(c)]) if np.isfinite(c).sum() > 1 else np.nan for c in r.T])
+        if np.isfinite(vol).any() and np.nanmax(vol) > 0:
+            sizes = 25.0 + 175.0 * np.nan_to_num(vol / np.nanmax(vol), nan=0.0)
+    colors = _cluster_colors(cluster_of)
+    with matplotlib.rc_context(plots._RC):
+        fig = plots._figure(7.5, 6.5)
+        ax = fig.add_subplot()
+        ax.axhline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
+        ax.axvline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
+        ax.scatter(
+            coords[:, 0],
+            coords[:, 1],
+            s=sizes,
+            c=[colors[c] for c in cluster_of],
+            edgecolors="white",
+            linewidths=0.8,
+            zorder=2,
+        )
+        if n <= _MAX_LABELS:
+            for (x, y), s in zip(coords, symbols, strict=True):
+                ax.annotate(
+                    plots._label(s), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7.0, color="#2d3748"
+                )
+        ids = sorted({c for c in cluster_of if c is not None})
+        handles = [Line2D([], [], marker="o", linestyle="", color=colors[c], label=f"C{c}") for c in ids[:20]]
+        if None in cluster_of:
+            handles.append(Line2D([], [], marker="o", linestyle="", color=colors[None], label="unassigned"))
+        if handles:
+            ax.legend(handles=handles, loc="best", frameon=False, fontsize=7.5, title="cluster", title_fontsize=8.0)
+        span = float(np.abs(coords).max()) if n > 1 and np.abs(coords).max() > 0 else 1.0
+        ax.set_xlim(-1.25 * span, 1.25 * span)
+        ax.set_ylim(-1.25 * span, 1.25 * span)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"axis 1 ({share[0]:.0%} of variance)")
+        ax.set_ylabel(f"axis 2 ({share[1]:.0%} of variance)")
+        ax.set_title(
+            "Factor map: classical MDS of correlation distance"
+            + (" (size ∝ volatility)" if returns is not None else ""),
+            loc="left",
+        )
+        plots._style(ax)
+    return fig
+
+
+def drift_per_window(targets: np.ndarray, realized: np.ndarray) -> np.ndarray:
+    """½·Σ|realized − target| per window (0 = the book ended the window on its targets)."""
+    t = np.nan_to_num(np.asarray(targets, dtype=np.float64))
+    r = np.nan_to_num(np.asarray(realized, dtype=np.float64))
+    if t.shape != r.shape:
+        msg = f"drift: targets {t.shape} and realized {r.shape} differ"
+        raise ValueError(msg)
+    return 0.5 * np.abs(r - t).sum(axis=1) if t.size else np.zeros(t.shape[0])
+
+
+def rolling_vol(returns: np.ndarray, window: int, periods_per_year: int) -> np.ndarray:
+    """Annualized rolling standard deviation (ddof 1) over `window` rows; NaN before the window fills."""
+    r = np.nan_to_num(np.asarray(returns, dtype=np.float64))
+    out = np.full(r.size, np.nan)
+    if window < 2 or r.size < window:
+        return out
+    views = np.lib.stride_tricks.sliding_window_view(r, window)
+    out[window - 1 :] = views.std(axis=1, ddof=1) * math.sqrt(periods_per_year)
+    return out
+
+
+def _drift_figure(bt: BacktestView) -> Any:
+    import matplotlib
+    from matplotlib.ticker import PercentFormatter
+
+    books = [b for b in BACKTEST_BOOKS if b in bt.returns or b in bt.targets] + sorted(
+        (set(bt.returns) | set(bt.targets)) - set(BACKTEST_BOOKS)
+    )
+    drift_books = [b for b in books if b in bt.targets and b in bt.realized and np.asarray(bt.targets[b]).size]
+    vol_books = [b for b in books if b in bt.returns and np.asarray(bt.returns[b]).size]
+    starts = [str(rec.get("test_start")) for rec in bt.windows]
+    n_windows = max((np.asarray(bt.targets[b]).shape[0] for b in drift_books), default=0)
+    win_labels = starts if len(starts) == n_windows else [f"W{k}" for k in range(n_windows)]
+    rows = (2 if drift_books else 0) + len(vol_books)
+    if rows == 0:
+        msg = "the backtest view has neither targets/realized weights nor returns"
+        raise ValueError(msg)
+    ratios = ([1.2, 1.6] if drift_books else []) + [1.0] * len(vol_books)
+    with matplotlib.rc_context(plots._RC):
+        fig = plots._figure(plots._FULL_WIDTH, 1.0 + 2.0 * sum(ratios))
+        axes = list(np.atleast_1d(fig.subplots(rows, 1, height_ratios=ratios)))
+        if drift_books:
+            ax = axes.pop(0)
+            x = np.arange(n_windows)
+            for b in drift_books:
+                d = drift_per_window(bt.targets[b], bt.realized[b])
+                ax.plot(
+                    x[: d.size],
+                    d,
+                    marker="o",
+                    markersize=3.0,
+                    linewidth=1.2,
+                    color=plots.BOOK_COLORS.get(b, plots.NEUTRAL_COLOR),
+                    label=plots.BOOK_LABELS.get(b, b),
+                )
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+            ax.set_ylabel("½ Σ |realized − target|")
+            ax.set_title("Drift: realized (window end) vs target weights", loc="left")
+            ax.legend(loc="upper left", frameon=False, fontsize=7.5)
+            ax.yaxis.grid(True)
+            _window_ticks(ax, win_labels)
+            plots._style(ax)
+            _drift_heatmap(fig, axes.pop(0), bt, win_labels)
+        parsed = plots.parse_dates(bt.dates)
+        window = int(bt.params.get("test") or 20) if isinstance(bt.params.get("test"), int) else 20
+        for ax, b in zip(axes, vol_books, strict=True):
+            r = np.asarray(bt.returns[b], dtype=np.float64)
+            n = min(r.size, len(bt.dates))
+            x: Any = parsed[:n] if parsed is not None else np.arange(n)
+            w = max(2, min(window, n))
+            vol = rolling_vol(r[:n], w, bt.periods_per_year)
+            color = plots.BOOK_COLORS.get(b, plots.NEUTRAL_COLOR)
+            finite = vol[np.isfinite(vol)]
+            if finite.size:
+                mean, std = float(finite.mean()), float(finite.std())
+                ax.axhspan(
+                    max(mean - std, 0.0), mean + std, color=color, alpha=0.12, linewidth=0.0, label="mean ± 1 sd"
+                )
+            if n > 1:
+                full = float(np.std(np.nan_to_num(r[:n]), ddof=1) * math.sqrt(bt.periods_per_year))
+                ax.axhline(full, color=color, linestyle="--", linewidth=0.8, label=f"full period {full:.0%}")
+            ax.plot(x, vol, color=color, linewidth=1.1, label=f"rolling {w} rows")
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+            ax.set_ylabel("annual vol")
+            ax.set_title(f"Rolling volatility — {plots.BOOK_LABELS.get(b, b)}", loc="left")
+            ax.legend(loc="upper left", frameon=False, fontsize=7.0, ncols=3)
+            ax.yaxis.grid(True)
+            plots._date_axis(ax, parsed)
+            plots._style(ax)
+    return fig
+
+
+def _window_ticks(ax: Any, labels: Sequence[str]) -> None:
+    n = len(labels)
+    step = max(1, math.ceil(n / 24))
+    ax.set_xticks(
+        np.arange(n)[::step], [plots._label(s) for s in labels][::step], rotation=90 if n > 8 else 0, fontsize=7.0
+    )
+    ax.set_xlim(-0.5, max(n, 1) - 0.5)
+
+
+def _drift_heatmap(fig: Any, ax: Any, bt: BacktestView, labels: Sequence[str]) -> None:
+    """Profile (or first book) realized − target per symbol and window, for the most held symbols."""
+    book = "profile" if "profile" in bt.targets else next(iter(bt.targets))
+    t = np.nan_to_num(np.asarray(bt.targets[book], dtype=np.float64))
+    r = np.nan_to_num(np.asarray(bt.realized[book], dtype=np.float64))
+    held = np.abs(t).mean(axis=0) + np.abs(r).mean(axis=0)
+    keep = np.argsort(-held, kind="stable")[: min(_MAX_DRIFT_SYMBOLS, int((held > 0).sum()) or 1)]
+    diff = (r - t)[:, keep].T
+    vmax = float(np.abs(diff).max()) or 1e-6
+    image = ax.imshow(diff, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="realized − target", shrink=0.9)
+    names = [bt.symbols[i] if i < len(bt.symbols) else str(i) for i in keep]
+    ax.set_yticks(np.arange(len(keep)), [plots._label(s) for s in names], fontsize=7.0)
+    _window_ticks(ax, labels)
+    ax.set_title(f"Per-symbol drift of the {plots.BOOK_LABELS.get(book, book)} book (most held symbols)", loc="left")
+    ax.tick_params(length=0)
+
+
+# ---------------------------------------------------------------------------------------------------------- index
+
+_CAPTIONS = {
+    CORRELATION: "Winners' correlation over the training window in dendrogram order (average linkage on "
+    "√(½(1 − ρ)), optimal leaf ordering); the colour strip and outlines are the HTR clusters.",
+    FACTOR_MAP: "Classical MDS of the correlation distance √(2(1 − ρ)): nearby assets move together; colour = cluster.",
+    DRIFT: "Per window: how far each book drifted from its targets by the window's last row, the profile's drift "
+    "per symbol, and each book's rolling out-of-sample volatility with its mean ± 1 sd band.",
+}
+_TITLES = {CORRELATION: "Clustered correlation", FACTOR_MAP: "Factor map", DRIFT: "Drift monitor"}
+
+
+def _index_html(
+    written: Mapping[str, Path], skipped: Mapping[str, str], n_symbols: int, bt: BacktestView | None
+) -> str:
+    parts = []
+    for name in (CORRELATION, FACTOR_MAP, DRIFT):
+        title = html.escape(_TITLES[name])
+        if name in written:
+            src = html.escape(written[name].name, quote=True)
+            parts.append(
+                f'<figure id="{name}"><h2>{title}</h2><a href="{src}"><img src="{src}" alt="{title}"></a>'
+                f"<figcaption>{html.escape(_CAPTIONS[name])}</figcaption></figure>"
+            )
+        else:
+            parts.append(
+                f'<section id="{name}"><h2>{title}</h2><p class="skip">Not drawn: {html.escape(skipped.get(name, "unknown"))}.</p></section>'
+            )
+    facts = f"{n_symbols} winners" + (
+        f" · backtest {html.escape(bt.dates[0])} → {html.escape(bt.dates[-1])}, {len(bt.windows)} windows"
+        if bt is not None and bt.dates
+        else ""
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Post-analysis</title>\n'
+        "<style>body{font:14px/1.5 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1a202c}"
+        "img{max-width:100%;height:auto;border:1px solid #e2e8f0}figure{margin:0 0 28px}"
+        "figcaption,.skip{color:#718096;font-size:13px}</style>\n</head>\n<body>\n"
+        f"<h1>Post-analysis</h1>\n<p>{facts}</p>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
+    )
