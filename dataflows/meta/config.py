@@ -309,4 +309,3 @@ def _fraction(key: str, value: Any) -> float:
         msg = f"{key}={value!r} must be a number in [0, 1]"
         raise ConfigError(msg)
     return float(value)
-

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -91,6 +92,7 @@ class SleeveResult:
     weights: pl.DataFrame | None = None  # symbol, weight (gross), net_weight (signed)
     seconds: float = 0.0
     metrics: dict | None = None
+    worker: str = ""  # host:pid that ran the sleeve (the driver itself, or a Ray worker)
 
     def summary(self, dropped: bool = False) -> dict[str, Any]:
         return {
@@ -105,6 +107,7 @@ class SleeveResult:
             "folder": self.run_dir,
             "assets": None if self.weights is None else self.weights.height,
             "seconds": round(self.seconds, 3),
+            "worker": self.worker,
         }
 
 
@@ -180,7 +183,8 @@ def run_sleeve(job: SleeveJob) -> SleeveResult:
         reason = str(exc) if isinstance(exc, DataflowsError) else f"{exc.__class__.__name__}: {exc}"
         log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
         return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, str(job.run_dir))
-    return dataclasses.replace(result, seconds=time.perf_counter() - t0)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0, worker=worker)
 
 
 def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | None, run_id: str) -> Settings:
@@ -236,7 +240,19 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
     _write_stream(job.run_dir / "sleeve_returns.parquet", dates, rets, kind)
     metrics = {k: _num(v) for k, v in results["in_sample"]["metrics"].items()}
     return SleeveResult(
-        job.index, spec.name, spec.kind, spec.label, True, None, str(job.run_dir), kind, dates, rets, weights, 0.0, metrics
+        job.index,
+        spec.name,
+        spec.kind,
+        spec.label,
+        True,
+        None,
+        str(job.run_dir),
+        kind,
+        dates,
+        rets,
+        weights,
+        0.0,
+        metrics,
     )
 
 
@@ -255,7 +271,7 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
     if oos is not None:
         dates, rets, kind = *oos, OUT_OF_SAMPLE
     else:
-        dates, rets = _reconstructed_stream(folder, weights, job.settings)
+        dates, rets = reconstructed_stream(folder, weights, job.settings)
         kind = IN_SAMPLE
     job.run_dir.mkdir(parents=True, exist_ok=False)
     from dataflows.lakehouse import atomic
@@ -328,7 +344,7 @@ def _epoch_ms(dates: pl.Series) -> np.ndarray:
     return dates.cast(pl.Int64).to_numpy()
 
 
-def _reconstructed_stream(folder: Path, weights: pl.DataFrame, base: Settings) -> tuple[np.ndarray, np.ndarray]:
+def reconstructed_stream(folder: Path, weights: pl.DataFrame, base: Settings) -> tuple[np.ndarray, np.ndarray]:
     """A pinned run's in-sample stream: its (possibly edited) weights on the lakehouse returns of its window."""
     from dataflows.lakehouse.calendar import calendar_for
     from dataflows.lakehouse.store import Lakehouse
@@ -508,8 +524,10 @@ def run_meta(settings: Settings, resolved: dict) -> int:
     run_id = settings.run.id or f"{settings.as_of:%Y%m%dT%H%M%SZ}_{plan.spec.name}_meta_{secrets.token_hex(3)}"
     ctx = new_run(dataclasses.replace(settings, run=dataclasses.replace(settings.run, id=run_id)), kind="meta")
     plan = dataclasses.replace(plan, run_dir=ctx.run_dir, run_id=ctx.run_id)
-    log.info("meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, plan.spec.name, len(plan.spec.sleeves),
-             settings.executor.kind, ctx.run_dir)  # fmt: skip
+    spec, kind = plan.spec, settings.executor.kind
+    log.info(
+        "meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, spec.name, len(spec.sleeves), kind, ctx.run_dir
+    )
     executor, shutdown = meta_executor(settings)
     try:
         _execute_and_record(plan, ctx, resolved, executor)

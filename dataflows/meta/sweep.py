@@ -1,0 +1,263 @@
+"""Multirun comparison table: a Hydra callback that writes `comparison.csv` and `comparison.md` into the sweep folder.
+
+Configured in `conf/config.yaml` under `hydra.callbacks` (`_target_: dataflows.meta.sweep.ComparisonTable`); it only
+acts in multirun mode (`python -m dataflows run -m profile=crypto_long,crypto_short`).
+
+How each job's run folder is found (the run itself only prints it): `on_job_start` notes the time; `on_job_end`
+looks for `<data.root>/runs/*/manifest.json` started at or after that time whose recorded config equals the job's
+resolved config (the newest such run), and writes a pointer `run.json` (job number, overrides, status, run folder)
+into the job's sweep subfolder `<hydra.sweep.dir>/<job num>/`. `on_multirun_end` reads those pointers and builds one
+row per job. Pointers make the table independent of the launcher (a parallel launcher runs `on_job_end` in the job's
+own process) and of other runs landing in the same data root meanwhile.
+
+Columns: job, overrides, status, run_id, kind (run | meta), profile (the profile, or the meta's name), optimizer
+(the sleeve's optimizer and whether a fallback produced it, or the meta method), stream (in_sample |
+out_of_sample) and its metrics — annual_return, annual_vol, sharpe, max_drawdown, days — then the walk-forward's
+out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of assets and the top weights. A single
+run's in-sample stream is its weights file applied to the lakehouse returns of its training window; a meta run's is
+its `meta_stream.parquet` (out_of_sample only when every sleeve's stream was).
+
+Limitation: a job that exits non-zero raises `SystemExit`, which Hydra's launcher does not catch, so the sweep
+stops there and no table is written (the failing job's one-line reason is on stderr).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+log = logging.getLogger("dataflows.sweep")
+
+COLUMNS = (
+    "job",
+    "overrides",
+    "status",
+    "run_id",
+    "kind",
+    "profile",
+    "optimizer",
+    "stream",
+    "annual_return",
+    "annual_vol",
+    "sharpe",
+    "max_drawdown",
+    "days",
+    "oos_sharpe",
+    "assets",
+    "top_weights",
+    "run_dir",
+)
+
+
+class ComparisonTable(Callback):
+    """Hydra callback: one row per multirun job with its run's profile, optimizer, metrics and top weights."""
+
+    def __init__(self, top: int = 5) -> None:
+        self.top = int(top)
+        self._job_start: dt.datetime | None = None
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        if _multirun(config):
+            self._job_start = dt.datetime.now(dt.UTC)
+
+    def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
+        if not _multirun(config):
+            return
+        from omegaconf import OmegaConf
+
+        from dataflows.lakehouse import atomic
+
+        task_cfg = OmegaConf.to_container(job_return.cfg, resolve=True)
+        root = Path(str(OmegaConf.select(config, "data.root"))).expanduser().resolve()
+        run_dir = find_run(root, self._job_start, task_cfg)
+        status = getattr(job_return.status, "name", str(job_return.status))
+        error = None if status == "COMPLETED" else str(job_return._return_value)
+        pointer = {
+            "job": int(config.hydra.job.num),
+            "overrides": list(job_return.overrides or []),
+            "status": status,
+            "error": error,
+            "run_dir": None if run_dir is None else str(run_dir),
+        }
+        atomic.write_json(Path(str(config.hydra.runtime.output_dir)) / "run.json", pointer)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        import polars as pl
+
+        sweep_dir = Path(str(config.hydra.sweep.dir)).expanduser().resolve()
+        paths = sorted(sweep_dir.glob("*/run.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+        rows = [comparison_row(json.loads(p.read_text()), self.top) for p in paths]
+        table = pl.DataFrame(rows, schema=_schema(), orient="row") if rows else pl.DataFrame(schema=_schema())
+        write_tables(table, sweep_dir)
+        log.info("comparison of %d run(s) → %s", table.height, sweep_dir / "comparison.md")
+
+
+def _multirun(config: Any) -> bool:
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN
+
+
+def find_run(root: Path, since: dt.datetime | None, task_cfg: Any) -> Path | None:
+    """The newest run under `root/runs` started at/after `since` whose manifest config equals the job's config."""
+    best: tuple[str, Path] | None = None
+    loose: tuple[str, Path] | None = None
+    for manifest in (root / "runs").glob("*/manifest.json"):
+        try:
+            body = json.loads(manifest.read_text())
+            started = dt.datetime.fromisoformat(body["started_at"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if since is not None and started < since - dt.timedelta(seconds=1):
+            continue
+        key = (body["started_at"], manifest.parent)
+        if body.get("config") == task_cfg and (best is None or key > best):
+            best = key
+        if loose is None or key > loose:
+            loose = key
+    chosen = best or loose
+    return None if chosen is None else chosen[1]
+
+
+def comparison_row(pointer: dict[str, Any], top: int = 5) -> dict[str, Any]:
+    """One table row from a job's pointer (`run.json`) and its run folder."""
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row |= {"job": pointer["job"], "overrides": " ".join(pointer["overrides"]), "status": pointer["status"]}
+    folder = Path(pointer["run_dir"]) if pointer.get("run_dir") else None
+    if folder is None or not (folder / "manifest.json").is_file():
+        return row
+    manifest = json.loads((folder / "manifest.json").read_text())
+    row |= {"run_id": manifest.get("run_id"), "run_dir": str(folder)}
+    if manifest.get("outcome") != "ok":
+        row["status"] = f"{row['status']} ({manifest.get('outcome')}: {manifest.get('error')})"
+    try:
+        if (folder / "meta_weights.csv").is_file():
+            row |= _meta_row(folder, manifest, top)
+        elif (folder / "weights.parquet").is_file():
+            row |= _sleeve_row(folder, manifest, top)
+    except Exception as exc:  # one unreadable run must not lose the whole table; the row says why
+        log.warning("comparison: cannot summarise %s: %s", folder, exc)
+        row["status"] = f"{row['status']} (unreadable: {exc.__class__.__name__}: {exc})"
+    return row
+
+
+def _sleeve_row(folder: Path, manifest: dict, top: int) -> dict[str, Any]:
+    import polars as pl
+
+    from dataflows.config import DataConfig, Settings
+    from dataflows.meta.run import reconstructed_stream
+
+    weights = pl.read_parquet(folder / "weights.parquet")
+    sleeve = manifest.get("sleeve") or {}
+    cfg = manifest.get("config") or {}
+    optimizer = sleeve.get("optimizer") or (weights["optimizer"][0] if weights.height else None)
+    if sleeve.get("fallback_used"):
+        optimizer = f"{optimizer} (fallback)"
+    root = Path((cfg.get("data") or {}).get("root") or ".").expanduser().resolve()
+    base = Settings(data=DataConfig(root=str(root)))
+    dates, rets = reconstructed_stream(folder, weights.select("symbol", "weight", "net_weight"), base)
+    out = {
+        "kind": "run",
+        "profile": (cfg.get("profile") or {}).get("name"),
+        "optimizer": optimizer,
+        "stream": "in_sample",
+        "assets": weights.height,
+        "top_weights": _top(weights["symbol"].to_list(), weights["net_weight"].to_numpy(), top),
+        "oos_sharpe": _oos_sharpe(folder),
+    }
+    return out | metrics(dates, rets)
+
+
+def _meta_row(folder: Path, manifest: dict, top: int) -> dict[str, Any]:
+    import polars as pl
+
+    flat = pl.read_csv(folder / "flattened_weights.csv").sort("gross", descending=True)
+    stream = pl.read_parquet(folder / "meta_stream.parquet")
+    meta = manifest.get("meta") or {}
+    kinds = {s.get("stream") for s in manifest.get("sleeves", []) if s.get("status") == "ok"}
+    return {
+        "kind": "meta",
+        "profile": meta.get("name"),
+        "optimizer": meta.get("method"),
+        "stream": "out_of_sample" if kinds == {"out_of_sample"} else "in_sample",
+        "assets": flat.height,
+        "top_weights": _top(flat["symbol"].to_list(), flat["net"].to_numpy(), top),
+    } | metrics(stream["date"].to_numpy(), stream["returns"].to_numpy())
+
+
+def metrics(dates: Any, returns: Any) -> dict[str, Any]:
+    """Annual return (geometric), annual volatility, Sharpe (r_f = 0), max drawdown and days of a daily stream."""
+    import numpy as np
+
+    r = np.asarray(returns, dtype=np.float64)
+    if r.size < 2:
+        return {"days": int(r.size)}
+    weekdays = ((np.asarray(dates, dtype=np.int64) // 86_400_000) + 3) % 7  # 0 = Monday
+    ppy = 365 if (weekdays >= 5).any() else 252  # weekend bars: a 24/7 calendar
+    equity = np.cumprod(1.0 + r)
+    ann = float(equity[-1] ** (ppy / r.size) - 1.0) if equity[-1] > 0 else -1.0
+    vol = float(r.std(ddof=1) * math.sqrt(ppy))
+    return {
+        "annual_return": ann,
+        "annual_vol": vol,
+        "sharpe": ann / vol if vol > 0 else None,
+        "max_drawdown": float((equity / np.maximum.accumulate(equity) - 1.0).min()),
+        "days": int(r.size),
+    }
+
+
+def _oos_sharpe(folder: Path) -> float | None:
+    path = folder / "backtest" / "metrics.json"
+    if not path.is_file():
+        return None
+    value = ((json.loads(path.read_text()).get("books") or {}).get("profile") or {}).get("sharpe")
+    return None if value is None else float(value)
+
+
+def _top(symbols: list[str], net: Any, top: int) -> str:
+    import numpy as np
+
+    order = np.argsort(-np.abs(net))[:top]
+    return ", ".join(f"{symbols[i]} {net[i]:+.1%}" for i in order)
+
+
+def _schema() -> dict[str, Any]:
+    import polars as pl
+
+    floats = {"annual_return", "annual_vol", "sharpe", "max_drawdown", "oos_sharpe"}
+    ints = {"job", "days", "assets"}
+    return {c: pl.Float64 if c in floats else pl.Int64 if c in ints else pl.String for c in COLUMNS}
+
+
+def write_tables(table: Any, sweep_dir: Path) -> None:
+    """comparison.csv (every column) and comparison.md (a readable table) in the sweep folder."""
+    from dataflows.lakehouse import atomic
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(sweep_dir / "comparison.csv", table.write_csv().encode())
+    shown = [c for c in COLUMNS if c not in ("overrides", "run_dir")]
+    lines = [
+        f"# Sweep comparison ({table.height} run(s))",
+        "",
+        "| " + " | ".join(shown) + " |",
+        "|" + "|".join("---" for _ in shown) + "|",
+    ]
+    for row in table.iter_rows(named=True):
+        lines.append("| " + " | ".join(_cell(row[c]) for c in shown) + " |")
+    lines += ["", "Overrides and run folders per job are in comparison.csv."]
+    atomic.write_bytes(sweep_dir / "comparison.md", ("\n".join(lines) + "\n").encode())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|")

@@ -1,0 +1,1 @@
+"""Tests of the meta-portfolio (dataflows.meta, dataflows.nodes.meta)."""
