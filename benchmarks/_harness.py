@@ -79,3 +79,18 @@ def rows_against(
             )
         )
     return out
+
+
+def cli(run: Callable[[int, int, bool], list[Row]], description: str) -> None:
+    """`python benchmarks/bench_<name>.py [--repeat N] [--warmup N] [--quick]`: run one case module and print its rows
+    (the suite runner `benchmarks/run.py` is the usual entry point)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    for row in run(args.repeat, args.warmup, args.quick):
+        ratio = "" if row.ratio is None else f"{row.ratio:8.2f}x"
+        print(f"{row.case:24} {row.impl:22} {row.seconds:9.4f} s {ratio:>10}  {row.note}")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from benchmarks._harness import Row, rows_against
+from benchmarks._harness import Row, cli, rows_against
 from dataflows.portfolio.hrp import hrp_weights
 
 T = 2520
@@ -154,13 +154,4 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    for row in run(args.repeat, args.warmup, args.quick):
-        ratio = "" if row.ratio is None else f"{row.ratio:8.2f}x"
-        print(f"{row.case:16} {row.impl:10} {row.seconds:9.4f} s {ratio:>10}  {row.note}")
+    cli(run, __doc__.splitlines()[0])

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Row, rows_against, time_it
+from benchmarks._harness import Row, cli, rows_against, time_it
 
 AS_OF = "2026-06-30"
 SLEEVES = (  # crypto_long_short's `long` and `short`, plus two more long sleeves with other optimizers
@@ -107,6 +107,4 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    for row in run(repeat=3, warmup=1, quick=False):
-        speedup = f"  speed-up {1 / row.ratio:.2f}x" if row.ratio else ""
-        print(f"{row.case:<24} {row.impl:<14} best {row.seconds:7.3f}s  median {row.median:7.3f}s{speedup}  {row.note}")
+    cli(run, __doc__.splitlines()[0])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import cvxpy as cp
 import numpy as np
 
-from benchmarks._harness import Row, rows_against
+from benchmarks._harness import Row, cli, rows_against
 from benchmarks.bench_hrp import factor_returns, time_interleaved
 from dataflows.portfolio.mvo import MaxSharpe, MinVariance
 
@@ -133,13 +133,4 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    for row in run(args.repeat, args.warmup, args.quick):
-        ratio = "" if row.ratio is None else f"{row.ratio:6.2f}x"
-        print(f"{row.case:28} {row.impl:12} {row.seconds:8.3f} s {ratio:>8}  {row.note}")
+    cli(run, __doc__.splitlines()[0])

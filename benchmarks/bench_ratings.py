@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from benchmarks._harness import Row, rows_against, time_it
+from benchmarks._harness import Row, cli, rows_against, time_it
 from kernels import indicators as ind
 from kernels.ratings import COMPONENTS, technical_ratings
 
@@ -172,13 +172,4 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    for row in run(args.repeat, args.warmup, args.quick):
-        ratio = "" if row.ratio is None else f"{row.ratio:7.3f}"
-        print(f"{row.case:22s} {row.impl:20s} {row.seconds:9.4f}s {ratio:>8s}  {row.note}")
+    cli(run, __doc__.splitlines()[0])

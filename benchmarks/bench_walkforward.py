@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from benchmarks._harness import Row, rows_against
+from benchmarks._harness import Row, cli, rows_against
 from benchmarks.bench_hrp import factor_returns, time_interleaved
 from dataflows import columns as C
 from dataflows.config import ProfileConfig, Settings
@@ -124,13 +124,4 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    for row in run(args.repeat, args.warmup, args.quick):
-        ratio = "" if row.ratio is None else f"{row.ratio:8.2f}x"
-        print(f"{row.case:24} {row.impl:22} {row.seconds:9.4f} s {ratio:>10}  {row.note}")
+    cli(run, __doc__.splitlines()[0])
