@@ -14,7 +14,7 @@ Run folder of a meta run `data/runs/<RUN_ID>/`:
   a nested meta's folder is a whole meta run folder.
 - `meta_returns.parquet` (date + one column per sleeve, inner join), `meta_stream.parquet`, `meta_weights.csv`,
   `flattened_weights.csv`, `sleeves.json` (per sleeve: kind, status, reason, stream, folder, dropped or not),
-  `manifest.json`.
+  `report.html` (the meta's own page, linking each sleeve's report), `manifest.json`.
 
 Return streams: a sleeve whose run folder has `backtest/returns.parquet` (walk-forward validation) contributes its
 out-of-sample stream (column `profile`); otherwise its in-sample stream (the `in_sample` node's returns over the
@@ -474,10 +474,24 @@ def _execute_and_record(plan: MetaPlan, ctx: Any, config: dict, executor: Any) -
         extra = _meta_summary(plan, results)
         if extra.get("sleeves"):
             atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
+        if outcome == "ok":
+            extra["report"] = _meta_report(plan, ctx, extra)
         inputs = {"lakehouse": str(plan.settings.data_root / "lakehouse")}
         timings = {"meta": round(time.perf_counter() - t0, 6)}
         write_manifest(ctx, config=config, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
     return results
+
+
+def _meta_report(plan: MetaPlan, ctx: Any, extra: dict[str, Any]) -> str | None:
+    """Render the meta's own report.html (after its other files); a broken report never fails the run."""
+    from dataflows.report.meta_report import render_meta_report
+
+    try:
+        path = render_meta_report(plan.run_dir, {"run_id": ctx.run_id, "as_of": ctx.as_of.isoformat(), **extra})
+    except Exception as exc:
+        log.warning("meta %s: report.html not written: %s", plan.spec.name, exc, exc_info=True)
+        return None
+    return path.name
 
 
 def _meta_summary(plan: MetaPlan, results: dict[str, Any]) -> dict[str, Any]:
