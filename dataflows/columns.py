@@ -77,3 +77,24 @@ def split_atom_id(atom: str) -> tuple[str, str, str]:
     """Inverse of `atom_id`."""
     symbol, logic, direction = atom.rsplit("|", 2)
     return symbol, logic, direction
+
+
+def parse_atom_ids(atoms: object, error: type[Exception] = ValueError) -> list[tuple[str, str, str, str]]:
+    """Validated (atom_id, symbol, logic, direction) per atom; duplicates, malformed ids and unknown directions
+    raise `error` naming the atom."""
+    ids = [str(a) for a in atoms]  # type: ignore[attr-defined]
+    if len(set(ids)) != len(ids):
+        msg = f"atoms contains duplicates: {sorted({a for a in ids if ids.count(a) > 1})}"
+        raise error(msg)
+    out = []
+    for a in ids:
+        try:
+            symbol, logic, direction = split_atom_id(a)
+        except ValueError:
+            msg = f"atom id {a!r} is not '<symbol>|<logic>|<direction>'"
+            raise error(msg) from None
+        if direction not in DIRECTIONS:
+            msg = f"atom {a!r} has direction {direction!r}; expected one of {DIRECTIONS}"
+            raise error(msg)
+        out.append((a, symbol, logic, direction))
+    return out

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from dataflows.analysis import as_returns_panel
-from dataflows.columns import ATOM_ID, DIRECTION, DIRECTIONS, LONG, SYMBOL, split_atom_id
+from dataflows.columns import ATOM_ID, DIRECTION, LONG, SYMBOL, parse_atom_ids, split_atom_id
 from dataflows.errors import DataflowsError
 
 WEIGHT = "weight"
@@ -90,20 +90,10 @@ def synthesize_atoms(
         msg = f"symbols must name the {x.shape[1]} columns of returns once each, got {len(syms)} ({len(set(syms))} distinct)"
         raise SynthesisError(msg)
     col = {s: j for j, s in enumerate(syms)}
-    ids = [str(a) for a in atoms]
-    if len(set(ids)) != len(ids):
-        msg = f"atoms contains duplicates: {sorted({a for a in ids if ids.count(a) > 1})}"
-        raise SynthesisError(msg)
+    parsed_ids = parse_atom_ids(atoms, SynthesisError)
+    ids = [a for a, *_ in parsed_ids]
     parsed = []
-    for a in ids:
-        try:
-            sym, _, direction = split_atom_id(a)
-        except ValueError:
-            msg = f"atom id {a!r} is not '<symbol>|<logic>|<direction>'"
-            raise SynthesisError(msg) from None
-        if direction not in DIRECTIONS:
-            msg = f"atom {a!r} has direction {direction!r}; expected one of {DIRECTIONS}"
-            raise SynthesisError(msg)
+    for a, sym, _, direction in parsed_ids:
         if sym not in col:
             msg = f"atom {a!r}: symbol {sym!r} has no returns column"
             raise SynthesisError(msg)
@@ -188,15 +178,7 @@ def flatten_weights(weights: AtomWeights) -> SymbolExposure:
     index: dict[str, int] = {}
     rows = np.empty(len(weights.atom_ids), dtype=np.int64)
     sign = np.empty(len(weights.atom_ids))
-    for k, a in enumerate(weights.atom_ids):
-        try:
-            sym, _, direction = split_atom_id(a)
-        except ValueError:
-            msg = f"atom id {a!r} is not '<symbol>|<logic>|<direction>'"
-            raise SynthesisError(msg) from None
-        if direction not in DIRECTIONS:
-            msg = f"atom {a!r} has direction {direction!r}; expected one of {DIRECTIONS}"
-            raise SynthesisError(msg)
+    for k, (_, sym, _, direction) in enumerate(parse_atom_ids(weights.atom_ids, SynthesisError)):
         rows[k] = index.setdefault(sym, len(index))
         sign[k] = 1.0 if direction == LONG else -1.0
     net = np.zeros(len(index))

@@ -71,12 +71,11 @@ from dataflows.columns import (
     BASE,
     CRYPTO,
     DIRECTION,
-    DIRECTIONS,
     EQUITY,
     LOGIC,
     SHORT,
     SYMBOL,
-    split_atom_id,
+    parse_atom_ids,
 )
 from dataflows.selection import NoWinners, SelectionError
 from dataflows.selection.features import (
@@ -358,22 +357,7 @@ def correlation_clusters(
 
 def parse_atoms(atoms: Sequence[str]) -> pl.DataFrame:
     """Atom ids → frame (atom_id, symbol, logic, direction); duplicates and unknown directions are errors."""
-    ids = [str(a) for a in atoms]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({a for a in ids if ids.count(a) > 1})
-        msg = f"atoms contains duplicates: {dupes}"
-        raise SelectionError(msg)
-    rows = []
-    for a in ids:
-        try:
-            sym, logic, direction = split_atom_id(a)
-        except ValueError:
-            msg = f"atom id {a!r} is not '<symbol>|<logic>|<direction>'"
-            raise SelectionError(msg) from None
-        if direction not in DIRECTIONS:
-            msg = f"atom {a!r} has direction {direction!r}; expected one of {DIRECTIONS}"
-            raise SelectionError(msg)
-        rows.append((a, sym, logic, direction))
+    rows = parse_atom_ids(atoms, SelectionError)
     return pl.DataFrame(rows, schema=dict.fromkeys((ATOM_ID, SYMBOL, LOGIC, DIRECTION), pl.String), orient="row")
 
 
