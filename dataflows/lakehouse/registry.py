@@ -220,9 +220,19 @@ class Registry:
 
     # --- holes -------------------------------------------------------------------------------------------------
 
-    def add_hole(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int, kind: str) -> int:
+    def add_hole(
+        self,
+        venue: str,
+        symbol: str,
+        timeframe: str,
+        start_ts: int,
+        end_ts: int,
+        kind: str,
+        floor_if_confirmed: int | None = None,
+    ) -> int:
         """Record that a targeted fetch of [start_ts, end_ts] came back without those bars; returns the attempts
-        so far (the range counts as confirmed missing from `CONFIRM_AFTER` on)."""
+        so far (the range counts as confirmed missing from `CONFIRM_AFTER` on). `floor_if_confirmed` is recorded as
+        the series' venue floor in the same transaction once confirmed (a crash cannot separate the two)."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO holes (venue, symbol, timeframe, start_ts, end_ts, kind, confirmed_at, attempts)"
@@ -234,7 +244,14 @@ class Registry:
                 "SELECT attempts FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?",
                 (venue, symbol, timeframe, start_ts, end_ts),
             ).fetchone()
-        return int(row[0])
+            attempts = int(row[0])
+            if floor_if_confirmed is not None and attempts >= CONFIRM_AFTER:
+                db.execute(
+                    "INSERT INTO series (venue, symbol, timeframe, floor_ts) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET floor_ts=excluded.floor_ts",
+                    (venue, symbol, timeframe, floor_if_confirmed),
+                )
+        return attempts
 
     def holes(
         self, venue: str, symbol: str, timeframe: str, *, confirmed_only: bool = True

@@ -33,7 +33,6 @@ from dataflows.lakehouse.audit import (
     iso,
 )
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
-from dataflows.lakehouse.registry import CONFIRM_AFTER
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.lakehouse.validate import validate_bars
 from dataflows.venues.base import Venue, fetch_range
@@ -274,8 +273,8 @@ class Repairer:
         still = np.setdiff1d(expected, got)
         if still.size == 0:
             return
-        attempts = reg.add_hole(venue, cand.symbol, tf, int(still.min()), int(still.max()), rng.kind)
-        if rng.kind == "head" and attempts >= CONFIRM_AFTER:  # nothing older exists: record the venue's floor
+        floor = None
+        if rng.kind == "head":  # bars still missing before the stored first bar: the venue's floor, once confirmed
             row = reg.series(venue, cand.symbol, tf)
-            if row is not None and row.first_ts is not None:
-                reg.set_floor(venue, cand.symbol, tf, row.first_ts)
+            floor = row.first_ts if row is not None else None
+        reg.add_hole(venue, cand.symbol, tf, int(still.min()), int(still.max()), rng.kind, floor_if_confirmed=floor)
