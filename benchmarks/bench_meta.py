@@ -84,6 +84,7 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
             msg = "bench_meta starts its own Ray; a Ray is already running in this process"
             raise RuntimeError(msg)
         t0 = time.perf_counter()
+        os.environ.setdefault("RAY_worker_niceness", "0")  # as `meta_executor` does
         ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env=worker_runtime_env())
         startup = time.perf_counter() - t0
         try:

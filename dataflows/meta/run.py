@@ -401,9 +401,20 @@ def meta_executor(settings: Settings) -> tuple[Any, Callable[[], None]]:
         kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": worker_runtime_env()}
         if address == "local":
             kwargs["num_cpus"] = settings.executor.num_cpus
+        # Ray starts its workers at nice 15 by default: on a machine doing anything else they then lose the CPU
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(address=address, **kwargs)
         started = True
     return RayTaskExecutor(skip_init=True), (ray.shutdown if started else lambda: None)
+
+
+WORKER_THREAD_VARS = (
+    "POLARS_MAX_THREADS",
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def worker_runtime_env() -> dict[str, Any]:
@@ -415,6 +426,9 @@ def worker_runtime_env() -> dict[str, Any]:
         "HAMILTON_AUTOLOAD_EXTENSIONS": "0",
         "HAMILTON_TELEMETRY_ENABLED": "false",
         "RAY_USAGE_STATS_ENABLED": "0",
+        # one sleeve per CPU: each worker computes single-threaded instead of every worker oversubscribing the
+        # machine with its own polars / numba / BLAS thread pools
+        **dict.fromkeys(WORKER_THREAD_VARS, "1"),
     }
     return {"env_vars": env}
 
