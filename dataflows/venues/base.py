@@ -113,6 +113,23 @@ def throttle(venue: Venue) -> None:
         time.sleep(min(max(reset - time.time(), 0.005), 1.0))
 
 
+def page_ohlcv(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> list[pl.DataFrame]:
+    """The pages of `venue.ohlcv` from `start_ms` until an empty page, a page that does not advance, or `end_ms`;
+    every request waits for the venue's rate limit (`throttle`)."""
+    pages, since = [], start_ms
+    while since <= end_ms:
+        throttle(venue)
+        page = venue.ohlcv(symbol, timeframe, since, venue.page_limit)
+        if page.height == 0:
+            break
+        pages.append(page)
+        last = int(page[C.TS].dt.epoch("ms").max())
+        if last < since:
+            break
+        since = last + 1
+    return pages
+
+
 def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
     """All bars with open time in [start_ms, end_ms], paging with `venue.ohlcv`.
 
@@ -126,17 +143,7 @@ def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms
     if own is not None:
         frame = own(symbol, timeframe, start_ms, end_ms)
     else:
-        pages, since = [], start_ms
-        while since <= end_ms:
-            throttle(venue)
-            page = venue.ohlcv(symbol, timeframe, since, venue.page_limit)
-            if page.height == 0:
-                break
-            pages.append(page)
-            last = int(page[C.TS].dt.epoch("ms").max())
-            if last < since:
-                break
-            since = last + 1
+        pages = page_ohlcv(venue, symbol, timeframe, start_ms, end_ms)
         frame = pl.concat(pages) if pages else pl.DataFrame(schema=C.ohlcv_schema())
     ts = pl.col(C.TS).dt.epoch("ms")
     return frame.filter((ts >= start_ms) & (ts <= end_ms)).unique(C.TS, keep="last", maintain_order=True).sort(C.TS)

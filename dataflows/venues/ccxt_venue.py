@@ -206,16 +206,9 @@ class CcxtVenue:
         """Page with `ohlcv` for exchanges whose `fetch_ohlcv` has no `paginate` support."""
         import polars as pl
 
-        pages, since = [], start_ms
-        while since <= end_ms:
-            page = self.ohlcv(symbol, timeframe, since, self.page_limit)
-            if page.height == 0:
-                break
-            pages.append(page)
-            last = int(page[C.TS].dt.epoch("ms").max())
-            if last < since:
-                break
-            since = last + 1
+        from dataflows.venues.base import page_ohlcv
+
+        pages = page_ohlcv(self, symbol, timeframe, start_ms, end_ms)
         if not pages:
             return self._frame([], symbol, timeframe)
         frame = pl.concat(pages).unique(C.TS, keep="last").sort(C.TS)
