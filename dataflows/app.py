@@ -77,7 +77,7 @@ def run(settings: Settings, resolved: dict) -> int:
     """The main job: the data phase for the configured profile; prints the run folder."""
     from dataflows.driver import NodeTimer, build_driver, run_outputs
     from dataflows.lakehouse.store import Lakehouse
-    from dataflows.runs import new_run
+    from dataflows.runs import Outcome, new_run
 
     if settings.meta is not None:  # a meta-portfolio over several sleeves
         from dataflows.meta.run import run_meta
@@ -93,18 +93,14 @@ def run(settings: Settings, resolved: dict) -> int:
     timer = NodeTimer()
     dr = build_driver(settings, adapters=(timer,))
     inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
-    outcome, error, results = "ok", None, {}
+    results: dict = {}
     log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
+    outcome = Outcome()
     try:
-        results = dr.execute(run_outputs(settings), inputs=inputs)
-    except DataflowsError as exc:
-        outcome, error = "failed", str(exc)
-        raise
-    except Exception as exc:
-        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
-        raise
+        with outcome:
+            results = dr.execute(run_outputs(settings), inputs=inputs)
     finally:
-        _finish(settings, ctx, lh, resolved, timer.timings, outcome, error, results)
+        _finish(settings, ctx, lh, resolved, timer.timings, outcome.status, outcome.error, results)
     sys.stdout.write(f"{ctx.run_dir}\n")
     return 0
 

@@ -129,3 +129,22 @@ def write_manifest(
     path = ctx.run_dir / "manifest.json"
     atomic.write_json(path, body)
     return path
+
+
+class Outcome:
+    """How a run ended: `ok`, `failed` (a `DataflowsError`: bad input, health gate, ...) or `crashed` (a bug)."""
+
+    def __init__(self) -> None:
+        self.status, self.error = "ok", None
+
+    def __enter__(self) -> Outcome:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        from dataflows.errors import DataflowsError
+
+        if isinstance(exc, DataflowsError):
+            self.status, self.error = "failed", str(exc)
+        elif isinstance(exc, Exception):
+            self.status, self.error = "crashed", f"{exc.__class__.__name__}: {exc}"
+        return False  # never swallows: the caller's `finally` records the outcome, then the error propagates

@@ -205,7 +205,7 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
     from dataflows.app import _finish
     from dataflows.driver import NodeTimer, build_driver, run_outputs
     from dataflows.lakehouse.store import Lakehouse
-    from dataflows.runs import RunContext
+    from dataflows.runs import Outcome, RunContext
 
     spec = job.spec
     assert spec.profile is not None
@@ -217,18 +217,14 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
     dr = build_driver(settings, adapters=(timer,))
     inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
     wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
-    outcome, error, results = "ok", None, {}
+    results: dict = {}
+    outcome = Outcome()
     try:
-        results = dr.execute(wanted, inputs=inputs)
-    except DataflowsError as exc:
-        outcome, error = "failed", str(exc)
-        raise
-    except Exception as exc:
-        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
-        raise
+        with outcome:
+            results = dr.execute(wanted, inputs=inputs)
     finally:
         resolved = {"meta_sleeve": spec.name, **dataclasses.asdict(settings)}
-        _finish(settings, ctx, lh, _jsonable(resolved), timer.timings, outcome, error, results)
+        _finish(settings, ctx, lh, _jsonable(resolved), timer.timings, outcome.status, outcome.error, results)
     weights = results["weights_table"].select("symbol", "weight", "net_weight")
     oos = _backtest_stream(job.run_dir)
     if oos is not None:
@@ -473,26 +469,25 @@ def execute_meta(plan: MetaPlan, executor: Any = None) -> dict[str, Any]:
 def _execute_and_record(plan: MetaPlan, ctx: Any, config: dict, executor: Any) -> dict[str, Any]:
     """execute_meta + sleeves.json + manifest.json (on success and on failure)."""
     from dataflows.lakehouse import atomic
-    from dataflows.runs import write_manifest
+    from dataflows.runs import Outcome, write_manifest
 
-    outcome, error, results, t0 = "ok", None, {}, time.perf_counter()
+    results: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    outcome = Outcome()
     try:
-        results = execute_meta(plan, executor)
-    except DataflowsError as exc:
-        outcome, error = "failed", str(exc)
-        raise
-    except Exception as exc:
-        outcome, error = "crashed", f"{exc.__class__.__name__}: {exc}"
-        raise
+        with outcome:
+            results = execute_meta(plan, executor)
     finally:
         extra = _meta_summary(plan, results)
         if extra.get("sleeves"):
             atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
-        if outcome == "ok":
+        if outcome.status == "ok":
             extra["report"] = _meta_report(plan, ctx, extra)
         inputs = {"lakehouse": str(plan.settings.data_root / "lakehouse")}
         timings = {"meta": round(time.perf_counter() - t0, 6)}
-        write_manifest(ctx, config=config, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
+        write_manifest(
+            ctx, config=config, timings=timings, outcome=outcome.status, error=outcome.error, inputs=inputs, extra=extra
+        )
     return results
 
 
