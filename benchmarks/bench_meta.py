@@ -1,7 +1,8 @@
 """Meta-portfolio fan-out: 4 sleeves on Ray (one local cluster, 2 CPUs) against the same 4 run sequentially.
 
 Both run the identical meta DAG (`dataflows.meta.run.execute_meta`), differing only in the sleeve executor:
-Hamilton's `SynchronousLocalTaskExecutor` (baseline) or `RayTaskExecutor` on a Ray started once before timing.
+Hamilton's `SynchronousLocalTaskExecutor` (baseline) or `RaySleeveExecutor` on a Ray started once before timing
+(`dataflows.meta.executors.ray_executor`, exactly what `executor=ray` uses).
 Ray start-up (`ray.init`) is measured separately and reported as its own row, never inside the ratio.
 
 Input: the synthetic venue as of 2026-06-30 in a temporary data root; an untimed sequential run fills the
@@ -67,16 +68,14 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
     os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
     import numpy as np
     import ray
-    from hamilton.execution.executors import SynchronousLocalTaskExecutor
-    from hamilton.plugins.h_ray import RayTaskExecutor
 
-    from dataflows.meta.run import warm_kernels, worker_runtime_env
+    from dataflows.meta.executors import local_executor, ray_executor, warm_kernels
 
     with tempfile.TemporaryDirectory(prefix="bench_meta_") as tmp:
         root = Path(tmp) / "data"
         settings = _settings(root)
         tag = [0]
-        local = SynchronousLocalTaskExecutor()
+        local, _ = local_executor()
         reference = _run_once(settings, local, tag)  # fills the lakehouse; the correctness reference
         warm_kernels()
 
@@ -84,11 +83,9 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
             msg = "bench_meta starts its own Ray; a Ray is already running in this process"
             raise RuntimeError(msg)
         t0 = time.perf_counter()
-        os.environ.setdefault("RAY_worker_niceness", "0")  # as `meta_executor` does
-        ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env=worker_runtime_env())
+        remote, shutdown = ray_executor("local", num_cpus=2)  # what `executor=ray` uses
         startup = time.perf_counter() - t0
         try:
-            remote = RayTaskExecutor(skip_init=True)
             got = _run_once(settings, remote, tag)  # also warms the workers (imports, numba cache loads)
             ref_w, got_w = reference["meta_weights"], got["meta_weights"]
             assert ref_w.sleeves == got_w.sleeves, "meta sleeves differ"
@@ -100,7 +97,7 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
                 "ray": time_it(lambda: _run_once(settings, remote, tag), n, 0 if quick else warmup),
             }
         finally:
-            ray.shutdown()
+            shutdown()
     case = "meta 4 sleeves, 2 CPUs"
     rows = rows_against(case, timings, "sequential", targets={"ray": 1 / 1.7}, notes={"ray": "start-up excluded"})
     rows.append(Row(case=case, impl="ray start-up", seconds=startup, median=startup, note="ray.init, once"))

@@ -3,9 +3,10 @@
 `run_meta(settings, resolved)` is what `python -m dataflows run meta=<name>` calls. The meta DAG lives in
 `dataflows.nodes.meta` (a `Parallelizable` fan-out over sleeves, one `Collect`); one code path serves both
 executors (STYLE item 3): `meta_executor(settings)` returns (task executor, shutdown) — Hamilton's
-`SynchronousLocalTaskExecutor` for `executor=local`, `hamilton.plugins.h_ray.RayTaskExecutor` for `executor=ray`
-(Ray started here only if it is not running yet, with the workers' environment set, and shut down only if we
-started it; numba kernels are warmed in the driver first so workers load them from the on-disk cache).
+`SynchronousLocalTaskExecutor` for `executor=local`, `dataflows.meta.executors.RaySleeveExecutor` (Ray tasks; the
+driver waits instead of spinning) for `executor=ray` (Ray started only if it is not running yet, with the workers'
+environment set, and shut down only if we started it; numba kernels are warmed in the driver first so workers
+load them from the on-disk cache).
 
 Run folder of a meta run `data/runs/<RUN_ID>/`:
 - `sleeves/<sleeve>/`: each sleeve's own, isolated run folder (the single-sleeve contract: manifest.json,
@@ -383,64 +384,11 @@ def _write_stream(path: Path, dates: np.ndarray, returns: np.ndarray, kind: str)
 
 def meta_executor(settings: Settings) -> tuple[Any, Callable[[], None]]:
     """(Hamilton task executor for the sleeve fan-out, shutdown) for `executor.kind` (local | ray)."""
-    from hamilton.execution.executors import SynchronousLocalTaskExecutor
+    from dataflows.meta.executors import local_executor, ray_executor
 
     if settings.executor.kind != "ray":
-        return SynchronousLocalTaskExecutor(), lambda: None
-    import ray
-    from hamilton.plugins.h_ray import RayTaskExecutor
-
-    started = False
-    if not ray.is_initialized():
-        warm_kernels()  # workers then load the compiled kernels from numba's on-disk cache
-        address = settings.executor.address or "local"
-        kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": worker_runtime_env()}
-        if address == "local":
-            kwargs["num_cpus"] = settings.executor.num_cpus
-        # Ray starts its workers at nice 15 by default: on a machine doing anything else they then lose the CPU
-        os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, **kwargs)
-        started = True
-    return RayTaskExecutor(skip_init=True), (ray.shutdown if started else lambda: None)
-
-
-WORKER_THREAD_VARS = (
-    "POLARS_MAX_THREADS",
-    "NUMBA_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-)
-
-
-def worker_runtime_env() -> dict[str, Any]:
-    """Ray workers import the installed package (editable checkout on PYTHONPATH too) with Hamilton kept quiet."""
-    repo = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
-    env = {
-        "PYTHONPATH": path,
-        "HAMILTON_AUTOLOAD_EXTENSIONS": "0",
-        "HAMILTON_TELEMETRY_ENABLED": "false",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        # one sleeve per CPU: each worker computes single-threaded instead of every worker oversubscribing the
-        # machine with its own polars / numba / BLAS thread pools
-        **dict.fromkeys(WORKER_THREAD_VARS, "1"),
-    }
-    return {"env_vars": env}
-
-
-def warm_kernels() -> None:
-    """Compile (or load from cache) the numba kernels the sleeves use, once, in the driver."""
-    from dataflows.portfolio.hrp import hrp_weights
-    from kernels.ratings import technical_ratings
-    from kernels.toxic import toxic_scan
-
-    rng = np.random.default_rng(0)
-    close = np.cumprod(1.0 + rng.normal(0, 0.01, (80, 3)), axis=0)
-    volume = rng.uniform(1.0, 2.0, (80, 3))
-    toxic_scan(close, volume)
-    technical_ratings(close * 1.01, close * 0.99, close, volume)
-    hrp_weights(np.diff(close, axis=0) / close[:-1])
+        return local_executor()
+    return ray_executor(settings.executor.address, settings.executor.num_cpus)
 
 
 def build_meta_driver(spec: MetaSpec, executor: Any = None) -> Any:

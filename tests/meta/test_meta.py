@@ -6,7 +6,6 @@ The Ray test (`-m ray`) runs the same meta on both executors and asserts identic
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -356,23 +355,6 @@ def test_flatten_rejects_broken_inputs() -> None:
 
 
 # ------------------------------------------------------------------------------------------ Ray
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> object:
-    """One local Ray for the session (2 CPUs), shut down at the end; never `ray stop`."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
-
-    from dataflows.meta.run import warm_kernels, worker_runtime_env
-
-    warm_kernels()
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env=worker_runtime_env())
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 @pytest.mark.ray

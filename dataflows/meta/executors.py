@@ -1,0 +1,124 @@
+"""Task executors for the sleeve fan-out: in-process, or Ray (started once, guarded, shut down only by its starter).
+
+Hamilton's dynamic-execution loop (`run_graph_to_completion`) polls its task futures in a tight `while` loop, and
+`RayTaskExecutor`'s futures answer at once, so the driver process spins a whole core while the sleeves run. On a
+2-core machine that halves the workers' CPU. `RaySleeveExecutor` keeps Ray's submission as it is and hands back
+futures that block briefly (`poll` seconds at most) while their task is still running: the loop then wakes on a
+completion or a short timeout instead of spinning, and the driver sleeps while the workers compute.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hamilton.execution import executors
+from hamilton.execution.grouping import TaskImplementation
+
+POLL_SECONDS = 0.005
+
+WORKER_THREAD_VARS = (
+    "POLARS_MAX_THREADS",
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+class WaitingFuture(executors.TaskFutureWrappingPythonFuture):
+    """A task future whose `get_state` waits up to `poll` seconds for a running task instead of returning at once."""
+
+    def __init__(self, future: concurrent.futures.Future, poll: float = POLL_SECONDS) -> None:
+        super().__init__(future)
+        self.poll = poll
+
+    def get_state(self) -> executors.TaskState:
+        if not self.future.done():
+            concurrent.futures.wait([self.future], timeout=self.poll)
+        return super().get_state()
+
+
+class RaySleeveExecutor(executors.TaskExecutor):
+    """Hamilton tasks as Ray tasks on a Ray this process already initialized; the driver waits, it does not spin."""
+
+    def __init__(self, poll: float = POLL_SECONDS) -> None:
+        self.poll = poll
+        self._remote: Any = None
+
+    def init(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            msg = "RaySleeveExecutor needs ray.init() first (see dataflows.meta.executors.start_ray)"
+            raise RuntimeError(msg)
+        self._remote = ray.remote(executors.base_execute_task)
+
+    def finalize(self) -> None:
+        self._remote = None
+
+    def submit_task(self, task: TaskImplementation) -> executors.TaskFuture:
+        if self._remote is None:
+            self.init()
+        return WaitingFuture(self._remote.remote(task=task).future(), self.poll)
+
+    def can_submit_task(self) -> bool:
+        return True  # Ray queues what it cannot run yet
+
+
+def local_executor() -> tuple[Any, Callable[[], None]]:
+    """(Hamilton's in-process executor, no-op shutdown)."""
+    return executors.SynchronousLocalTaskExecutor(), lambda: None
+
+
+def ray_executor(address: str | None = None, num_cpus: int | None = None) -> tuple[Any, Callable[[], None]]:
+    """(RaySleeveExecutor, shutdown): Ray is started here unless this process already runs one, and `shutdown`
+    stops it only if it was started here. `address` None or "local" starts a local Ray with `num_cpus`."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        warm_kernels()  # workers then load the compiled kernels from numba's on-disk cache
+        address = address or "local"
+        kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": worker_runtime_env()}
+        if address == "local":
+            kwargs["num_cpus"] = num_cpus
+        # Ray starts its workers at nice 15 by default: on a machine doing anything else they then lose the CPU
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        ray.init(address=address, **kwargs)
+        started = True
+    return RaySleeveExecutor(), (ray.shutdown if started else lambda: None)
+
+
+def worker_runtime_env() -> dict[str, Any]:
+    """Ray workers import the installed package (editable checkout on PYTHONPATH too) with Hamilton kept quiet."""
+    repo = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        "PYTHONPATH": path,
+        "HAMILTON_AUTOLOAD_EXTENSIONS": "0",
+        "HAMILTON_TELEMETRY_ENABLED": "false",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # one sleeve per CPU: each worker computes single-threaded instead of every worker oversubscribing the
+        # machine with its own polars / numba / BLAS thread pools
+        **dict.fromkeys(WORKER_THREAD_VARS, "1"),
+    }
+    return {"env_vars": env}
+
+
+def warm_kernels() -> None:
+    """Compile (or load from cache) the numba kernels the sleeves use, once, in the driver."""
+    from dataflows.portfolio.hrp import hrp_weights
+    from kernels.ratings import technical_ratings
+    from kernels.toxic import toxic_scan
+
+    rng = np.random.default_rng(0)
+    close = np.cumprod(1.0 + rng.normal(0, 0.01, (80, 3)), axis=0)
+    volume = rng.uniform(1.0, 2.0, (80, 3))
+    toxic_scan(close, volume)
+    technical_ratings(close * 1.01, close * 0.99, close, volume)
+    hrp_weights(np.diff(close, axis=0) / close[:-1])
