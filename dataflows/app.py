@@ -16,18 +16,54 @@ log = logging.getLogger("dataflows")
 
 
 def launch(verb: str) -> None:
-    """Run `verb` under `@hydra.main` with the packaged `conf/`."""
+    """Run `verb` under `@hydra.main` with the packaged `conf/`.
+
+    A single run exits with its code. In a sweep (`-m`) a failing job must not stop the sweep (Hydra's launcher
+    does not catch `SystemExit`, and re-raises a job's exception before the comparison table is written): each
+    job returns `{"exit_code", "error"}` instead, the sweep goes on, and the process exits afterwards with the
+    worst job's code.
+    """
     import hydra
 
     register_schema()
+    codes: list[int] = []
 
     @hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")
-    def _main(cfg: Any) -> None:
-        code = dispatch(verb, cfg)
-        if code:
-            raise SystemExit(code)
+    def _main(cfg: Any) -> dict[str, Any] | None:
+        if not _in_multirun():
+            code = dispatch(verb, cfg)
+            if code:
+                raise SystemExit(code)
+            return None
+        outcome = sweep_job(verb, cfg)
+        codes.append(outcome["exit_code"])
+        return outcome
 
     _main()
+    from dataflows.meta.sweep import last_sweep_exit_code
+
+    worst = max([*codes, last_sweep_exit_code()])  # the callback also sees jobs run in other processes
+    if worst:
+        failed = sum(1 for c in codes if c) or "some"
+        sys.stderr.write(f"error: {failed} of {len(codes) or 'the'} sweep job(s) failed (see comparison.md)\n")
+        raise SystemExit(worst)
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def sweep_job(verb: str, cfg: Any) -> dict[str, Any]:
+    """One job of a sweep: never raises; `{"exit_code": int, "error": str | None}` for the comparison table."""
+    try:
+        code, error = _dispatch(verb, cfg)
+    except Exception as exc:  # a crash is this job's outcome, not the sweep's end; its traceback goes to the log
+        log.exception("sweep job crashed")
+        code, error = 1, f"{exc.__class__.__name__}: {exc}"
+    return {"exit_code": code, "error": error}
 
 
 def _setup_logging() -> None:
@@ -54,6 +90,10 @@ def _setup_logging() -> None:
 
 def dispatch(verb: str, cfg: Any) -> int:
     """Run one verb on a composed config; returns the exit code (0 ok) after printing a one-line reason."""
+    return _dispatch(verb, cfg)[0]
+
+
+def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
     _setup_logging()
     try:
         settings = settings_from_cfg(cfg)
@@ -61,16 +101,16 @@ def dispatch(verb: str, cfg: Any) -> int:
 
         resolved = OmegaConf.to_container(cfg, resolve=True)
         if verb == "run":
-            return run(settings, resolved)
+            return run(settings, resolved), None
         if verb == "audit":
-            return audit(settings)
+            return audit(settings), None
         if verb == "viz":
-            return viz(settings)
+            return viz(settings), None
         msg = f"unknown verb {verb!r}"
         raise DataflowsError(msg)
     except DataflowsError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return exc.exit_code
+        return exc.exit_code, str(exc)
 
 
 def run(settings: Settings, resolved: dict) -> int:

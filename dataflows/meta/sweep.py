@@ -17,8 +17,9 @@ out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of ass
 run's in-sample stream is its weights file applied to the lakehouse returns of its training window; a meta run's is
 its `meta_stream.parquet` (out_of_sample only when every sleeve's stream was).
 
-Limitation: a job that exits non-zero raises `SystemExit`, which Hydra's launcher does not catch, so the sweep
-stops there and no table is written (the failing job's one-line reason is on stderr).
+A failing job does not stop the sweep: under multirun each job returns `{"exit_code", "error"}` instead of
+exiting (`dataflows.app.sweep_job`), its row says `FAILED (exit N): reason`, and after the table is written the
+process exits with the worst job's code (`last_sweep_exit_code`).
 """
 
 from __future__ import annotations
@@ -77,11 +78,20 @@ class ComparisonTable(Callback):
         root = Path(str(OmegaConf.select(config, "data.root"))).expanduser().resolve()
         run_dir = find_run(root, self._job_start, task_cfg)
         status = getattr(job_return.status, "name", str(job_return.status))
-        error = None if status == "COMPLETED" else str(job_return._return_value)
+        value = job_return._return_value
+        code = None
+        if status != "COMPLETED":  # an exception Hydra caught (our jobs return instead, see dataflows.app)
+            error, code = f"{value.__class__.__name__}: {value}", 1
+        elif isinstance(value, dict) and "exit_code" in value:
+            code, error = int(value["exit_code"]), value.get("error")
+            status = "COMPLETED" if code == 0 else "FAILED"
+        else:
+            error = None
         pointer = {
             "job": int(config.hydra.job.num),
             "overrides": list(job_return.overrides or []),
             "status": status,
+            "exit_code": code,
             "error": error,
             "run_dir": None if run_dir is None else str(run_dir),
         }
@@ -92,10 +102,20 @@ class ComparisonTable(Callback):
 
         sweep_dir = Path(str(config.hydra.sweep.dir)).expanduser().resolve()
         paths = sorted(sweep_dir.glob("*/run.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-        rows = [comparison_row(json.loads(p.read_text()), self.top) for p in paths]
+        pointers = [json.loads(p.read_text()) for p in paths]
+        rows = [comparison_row(p, self.top) for p in pointers]
+        _LAST_SWEEP["exit_code"] = max((int(p.get("exit_code") or 0) for p in pointers), default=0)
         table = pl.DataFrame(rows, schema=_schema(), orient="row") if rows else pl.DataFrame(schema=_schema())
         write_tables(table, sweep_dir)
         log.info("comparison of %d run(s) → %s", table.height, sweep_dir / "comparison.md")
+
+
+_LAST_SWEEP: dict[str, int] = {"exit_code": 0}
+
+
+def last_sweep_exit_code() -> int:
+    """The worst exit code among the jobs of the last sweep this process finished (0 if none failed)."""
+    return _LAST_SWEEP["exit_code"]
 
 
 def _multirun(config: Any) -> bool:
@@ -129,7 +149,11 @@ def find_run(root: Path, since: dt.datetime | None, task_cfg: Any) -> Path | Non
 def comparison_row(pointer: dict[str, Any], top: int = 5) -> dict[str, Any]:
     """One table row from a job's pointer (`run.json`) and its run folder."""
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row |= {"job": pointer["job"], "overrides": " ".join(pointer["overrides"]), "status": pointer["status"]}
+    status = pointer["status"]
+    if status != "COMPLETED":
+        code = pointer.get("exit_code")
+        status = f"{status} (exit {code}): {pointer.get('error')}" if code else f"{status}: {pointer.get('error')}"
+    row |= {"job": pointer["job"], "overrides": " ".join(pointer["overrides"]), "status": status}
     folder = Path(pointer["run_dir"]) if pointer.get("run_dir") else None
     if folder is None or not (folder / "manifest.json").is_file():
         return row

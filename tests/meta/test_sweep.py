@@ -70,6 +70,22 @@ def test_single_run_writes_no_sweep_files(sweep: tuple[Path, subprocess.Complete
     assert not (tmp_path / "run.json").exists() and len(list((root / "sweeps").iterdir())) == 1
 
 
+def test_a_failing_job_neither_stops_the_sweep_nor_loses_the_table(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    args = ["run", "-m", "optimizer=no_such_method,hrp", "profile=crypto_short", "run.as_of=2026-06-30"]
+    proc = _cli(*args, f"data.root={root}", "data.progress=false", *FAST, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr[-2000:]  # the worst job's code, after every job ran
+    assert "1 of 2 sweep job(s) failed" in proc.stderr
+    (folder,) = list((root / "sweeps").iterdir())
+    table = pl.read_csv(folder / "comparison.csv").sort("job")
+    assert table["job"].to_list() == [0, 1]
+    failed, ok = table.row(0, named=True), table.row(1, named=True)
+    assert failed["status"].startswith("FAILED (exit 2): ") and "no_such_method" in failed["status"]
+    assert failed["run_dir"] is None and failed["assets"] is None
+    assert ok["status"] == "COMPLETED" and ok["optimizer"].startswith("hrp") and ok["assets"] > 0
+    assert "FAILED (exit 2)" in (folder / "comparison.md").read_text()
+
+
 def test_comparison_row_of_a_meta_run(tmp_path: Path) -> None:
     folder = tmp_path / "runs" / "m1"
     folder.mkdir(parents=True)
