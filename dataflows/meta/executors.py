@@ -2,14 +2,18 @@
 
 Hamilton's dynamic-execution loop (`run_graph_to_completion`) polls its task futures in a tight `while` loop, and
 `RayTaskExecutor`'s futures answer at once, so the driver process spins a whole core while the sleeves run. On a
-2-core machine that halves the workers' CPU. `RaySleeveExecutor` keeps Ray's submission as it is and hands back
-futures that block briefly (`poll` seconds at most) while their task is still running: the loop then wakes on a
+2-core machine that halves the workers' CPU. `RaySleeveExecutor` submits the same Ray tasks and hands back futures
+that wait in `ray.wait` (`poll` seconds at most) while their task is still running: the loop then wakes on a
 completion or a short timeout instead of spinning, and the driver sleeps while the workers compute.
+
+`ray.wait` rather than a `concurrent.futures` wait on `ObjectRef.future()`: inside a Ray task (a nested meta fans
+its own sleeves out from a worker) Ray lends the waiting task's CPU to others only while it is blocked in
+`ray.get`/`ray.wait`; waiting on a Python future holds the CPU, and on a 1-CPU Ray the sub-sleeves never start.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +23,7 @@ import numpy as np
 from hamilton.execution import executors
 from hamilton.execution.grouping import TaskImplementation
 
+logger = logging.getLogger("dataflows.meta")
 POLL_SECONDS = 0.005
 
 WORKER_THREAD_VARS = (
@@ -30,17 +35,47 @@ WORKER_THREAD_VARS = (
 )
 
 
-class WaitingFuture(executors.TaskFutureWrappingPythonFuture):
-    """A task future whose `get_state` waits up to `poll` seconds for a running task instead of returning at once."""
+class RayWaitingFuture(executors.TaskFuture):
+    """A Ray task's future whose `get_state` waits up to `poll` seconds (in `ray.wait`) while the task runs."""
 
-    def __init__(self, future: concurrent.futures.Future, poll: float = POLL_SECONDS) -> None:
-        super().__init__(future)
+    def __init__(self, ref: Any, poll: float = POLL_SECONDS) -> None:
+        self.ref = ref
         self.poll = poll
+        self._done = False
+        self._outcome: tuple[Any, BaseException | None] | None = None  # (result, error), fetched once
+
+    def _ready(self) -> bool:
+        if not self._done:
+            import ray
+
+            ready, _ = ray.wait([self.ref], timeout=self.poll)
+            self._done = bool(ready)
+        return self._done
 
     def get_state(self) -> executors.TaskState:
-        if not self.future.done():
-            concurrent.futures.wait([self.future], timeout=self.poll)
-        return super().get_state()
+        if not self._ready():
+            return executors.TaskState.RUNNING
+        try:
+            self.get_result()
+        except Exception:
+            logger.exception("sleeve task failed")
+            return executors.TaskState.FAILED
+        return executors.TaskState.SUCCESSFUL
+
+    def get_result(self) -> Any:
+        if not self._ready():
+            return None
+        if self._outcome is None:
+            import ray
+
+            try:
+                self._outcome = (ray.get(self.ref), None)
+            except Exception as exc:
+                self._outcome = (None, exc)
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return value
 
 
 class RaySleeveExecutor(executors.TaskExecutor):
@@ -64,7 +99,7 @@ class RaySleeveExecutor(executors.TaskExecutor):
     def submit_task(self, task: TaskImplementation) -> executors.TaskFuture:
         if self._remote is None:
             self.init()
-        return WaitingFuture(self._remote.remote(task=task).future(), self.poll)
+        return RayWaitingFuture(self._remote.remote(task=task), self.poll)
 
     def can_submit_task(self) -> bool:
         return True  # Ray queues what it cannot run yet

@@ -281,7 +281,8 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
 
 
 def _nested_sleeve(job: SleeveJob) -> SleeveResult:
-    """A nested meta, run in-process (one level of Parallelizable): its flattened weights and stream are one sleeve."""
+    """A nested meta (its own meta DAG): its flattened weights and stream are one sleeve. On Ray its sleeves fan out
+    as Ray tasks from the worker running it (which lends its CPU while it waits); locally they run in-process."""
     from dataflows.runs import RunContext
 
     spec = job.spec
@@ -289,7 +290,7 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     job.run_dir.mkdir(parents=True, exist_ok=False)
     plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id)
     ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
-    results = _execute_and_record(plan, ctx, {"nested_meta": spec.meta.name}, executor=None)
+    results = _execute_and_record(plan, ctx, {"nested_meta": spec.meta.name}, executor=_nested_executor(job.settings))
     flat = results["flattened"]
     weights = pl.DataFrame({"symbol": list(flat.symbols), "weight": flat.gross, "net_weight": flat.net})
     stream = results["meta_stream"]
@@ -300,6 +301,19 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     return SleeveResult(
         job.index, spec.name, spec.kind, spec.label, True, None, str(job.run_dir), kind, dates, rets, weights, 0.0, {}
     )
+
+
+def _nested_executor(settings: Settings) -> Any:
+    """Ray tasks when the meta runs on Ray (and this process is connected to it), else in-process."""
+    if settings.executor.kind != "ray":
+        return None
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    from dataflows.meta.executors import RaySleeveExecutor
+
+    return RaySleeveExecutor()
 
 
 def survivors(results: list[SleeveResult], spec: MetaSpec) -> list[SleeveResult]:

@@ -21,3 +21,21 @@ def slept(item: float) -> float:
 def total(slept: Collect[float]) -> float:
     """Seconds slept in all."""
     return sum(slept)
+
+
+def _fan_out(n: int, seconds: float, executor: object) -> float:
+    """Not a node (underscored): this module's fan-out on `executor`, from the driver or from inside a Ray task."""
+    from hamilton import driver
+    from hamilton.execution.executors import SynchronousLocalTaskExecutor
+
+    from tests.meta import fanout_nodes
+
+    dr = (
+        driver.Builder()
+        .enable_dynamic_execution(allow_experimental_mode=True)
+        .with_modules(fanout_nodes)
+        .with_local_executor(SynchronousLocalTaskExecutor())
+        .with_remote_executor(executor)
+        .build()
+    )
+    return dr.execute(["total"], inputs={"n": n, "seconds": seconds})["total"]

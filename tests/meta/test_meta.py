@@ -6,6 +6,7 @@ The Ray test (`-m ray`) runs the same meta on both executors and asserts identic
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -379,3 +380,21 @@ def _registry_fetches(root: Path) -> list[dict]:
     from dataflows.lakehouse.store import Lakehouse
 
     return Lakehouse(root).registry.fetches()
+
+
+@pytest.mark.ray
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning:ray.*")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_nested_meta_fans_out_on_ray_too(ray_cluster: object, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = tmp_path / "data"
+    ray_dir = run_meta_cli(root, capsys, "meta=crypto_core", "executor=ray")
+    local_dir = run_meta_cli(root, capsys, "meta=crypto_core", "executor=local")
+    assert _weights(ray_dir) == _weights(local_dir)
+    assert _flat(ray_dir).equals(_flat(local_dir))
+    here = f":{os.getpid()}"
+    for folder in (ray_dir, ray_dir / "sleeves" / "book"):  # the nested meta's own sleeves ran as Ray tasks too
+        workers = [s["worker"] for s in json.loads((folder / "sleeves.json").read_text())]
+        assert workers and not any(w.endswith(here) for w in workers), workers
+    local = [s["worker"] for s in json.loads((local_dir / "sleeves" / "book" / "sleeves.json").read_text())]
+    assert all(w.endswith(here) for w in local)
