@@ -22,7 +22,7 @@ import polars as pl
 
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
-from dataflows.report.tearsheet import _CSS, _chart, _e, _fmt, _pct, _scroll, _section, _sym
+from dataflows.report.page import CSS, esc, figure_html, fmt, pct, scroll_box, section, symbol_html
 
 REPORT = "report.html"
 META_COLOR = "#111111"
@@ -69,7 +69,7 @@ def meta_report_html(run_dir: Path, manifest: Mapping[str, Any]) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>meta {_e(name)} · {_e(run_id)}</title>\n<style>{_CSS}{_EXTRA_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>meta {esc(name)} · {esc(run_id)}</title>\n<style>{CSS}{_EXTRA_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"{body}\n"
         "<footer>portfolio-dataflows meta report · self-contained: no scripts, no network.</footer>\n"
         "</main>\n</body>\n</html>\n"
@@ -80,7 +80,7 @@ def meta_report_html(run_dir: Path, manifest: Mapping[str, Any]) -> str:
 
 
 def _fact(key: str, value: Any) -> str:
-    return f'<div class="fact"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div></div>'
+    return f'<div class="fact"><div class="k">{esc(key)}</div><div class="v">{esc(value)}</div></div>'
 
 
 def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[str, Any]]) -> str:
@@ -95,7 +95,7 @@ def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[
         ]
     )
     nav = "".join(
-        f'<a href="#{a}">{_e(t)}</a>'
+        f'<a href="#{a}">{esc(t)}</a>'
         for a, t in (
             ("meta-weights", "Sleeve weights"),
             ("equity", "Equity"),
@@ -104,8 +104,8 @@ def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[
         )
     )
     return (
-        f'<header class="top"><h1>Meta portfolio {_e(name)}</h1>'
-        f'<p class="ident">run <code>{_e(run_id)}</code></p>'
+        f'<header class="top"><h1>Meta portfolio {esc(name)}</h1>'
+        f'<p class="ident">run <code>{esc(run_id)}</code></p>'
         f'<div class="facts">{facts}</div><nav>{nav}</nav></header>'
     )
 
@@ -118,19 +118,19 @@ def _weights_section(weights: pl.DataFrame, sleeves: list[dict[str, Any]]) -> st
         sleeve = r["sleeve"]
         stream = r.get("stream") or streams.get(sleeve)
         rows.append(
-            f"<tr><td>{_e(sleeve)}</td><td>{_e(kinds.get(sleeve) or 'n/a')}</td>"
-            f'<td class="num">{_pct(r.get("weight"))}</td><td class="num">{_pct(r.get("raw_weight"))}</td>'
-            f'<td class="num">{_pct(r.get("min_weight"))} – {_pct(r.get("max_weight"))}</td>'
-            f"<td>{_e(str(stream).replace('_', '-') if stream else 'n/a')}</td></tr>"
+            f"<tr><td>{esc(sleeve)}</td><td>{esc(kinds.get(sleeve) or 'n/a')}</td>"
+            f'<td class="num">{pct(r.get("weight"))}</td><td class="num">{pct(r.get("raw_weight"))}</td>'
+            f'<td class="num">{pct(r.get("min_weight"))} – {pct(r.get("max_weight"))}</td>'
+            f"<td>{esc(str(stream).replace('_', '-') if stream else 'n/a')}</td></tr>"
         )
-    total = _pct(weights["weight"].sum()) if "weight" in weights.columns else "n/a"
+    total = pct(weights["weight"].sum()) if "weight" in weights.columns else "n/a"
     table = (
         '<table id="meta-weights-table" class="data"><thead><tr><th>sleeve</th><th>kind</th>'
         '<th class="num">weight</th><th class="num">raw weight</th><th class="num">bounds</th><th>stream</th>'
         f"</tr></thead><tbody>{''.join(rows)}</tbody>"
         f'<tfoot><tr><td colspan="2">total</td><td class="num">{total}</td><td colspan="3"></td></tr></tfoot></table>'
     )
-    return _section("meta-weights", "Sleeve weights", _scroll(table))
+    return section("meta-weights", "Sleeve weights", scroll_box(table))
 
 
 def _iso_dates(dates: pl.Series) -> list[str]:
@@ -141,38 +141,38 @@ def _iso_dates(dates: pl.Series) -> list[str]:
 
 def _equity_section(returns: pl.DataFrame, stream: pl.DataFrame) -> str:
     if stream.height == 0:
-        return _section("equity", "Equity", '<p class="empty">The meta stream is empty.</p>')
+        return section("equity", "Equity", '<p class="empty">The meta stream is empty.</p>')
     dates = _iso_dates(stream["date"])
     curves = {c: returns[c].to_numpy() for c in returns.columns if c != "date"}
     note = (
         '<p class="muted">Growth of 1.0 on the common dates of every kept sleeve (inner join); '
         "each sleeve's line is its own stream, the meta line its weighted sum rebalanced each bar.</p>"
     )
-    chart = _chart("Meta portfolio vs. sleeves", meta_equity_svg, dates, stream["returns"].to_numpy(), curves)
-    return _section("equity", "Equity", note + chart)
+    chart = figure_html("Meta portfolio vs. sleeves", meta_equity_svg, dates, stream["returns"].to_numpy(), curves)
+    return section("equity", "Equity", note + chart)
 
 
 def _flattened_section(flat: pl.DataFrame) -> str:
     rows = []
     for r in flat.iter_rows(named=True):
         parts = [p.split("=", 1) for p in str(r.get("sleeves") or "").split(";") if "=" in p]
-        lineage = ", ".join(f"{_e(k)} {_pct(float(v))}" for k, v in parts)
+        lineage = ", ".join(f"{esc(k)} {pct(float(v))}" for k, v in parts)
         net = r.get("net")
         cls = "dir-short" if isinstance(net, float) and net < 0 else "dir-long"
         rows.append(
-            f'<tr><td class="sym">{_sym(r["symbol"])}</td><td class="num">{_pct(r.get("gross"))}</td>'
-            f'<td class="num {cls}">{_pct(net)}</td><td>{lineage}</td>'
-            f'<td class="num">{_fmt(r.get("cap_scale"), 3)}</td></tr>'
+            f'<tr><td class="sym">{symbol_html(r["symbol"])}</td><td class="num">{pct(r.get("gross"))}</td>'
+            f'<td class="num {cls}">{pct(net)}</td><td>{lineage}</td>'
+            f'<td class="num">{fmt(r.get("cap_scale"), 3)}</td></tr>'
         )
-    gross = _pct(flat["gross"].sum()) if flat.height else "n/a"
-    net = _pct(flat["net"].sum()) if flat.height else "n/a"
+    gross = pct(flat["gross"].sum()) if flat.height else "n/a"
+    net = pct(flat["net"].sum()) if flat.height else "n/a"
     table = (
         '<table id="flattened-table" class="data"><thead><tr><th>symbol</th><th class="num">gross</th>'
         '<th class="num">net</th><th>contributing sleeves (net)</th><th class="num">cap scale</th></tr></thead>'
         f'<tbody>{"".join(rows)}</tbody><tfoot><tr><td>total ({flat.height})</td><td class="num">{gross}</td>'
         f'<td class="num">{net}</td><td colspan="2"></td></tr></tfoot></table>'
     )
-    return _section("flattened", "Flattened weights", _scroll(table))
+    return section("flattened", "Flattened weights", scroll_box(table))
 
 
 def _dropped_pinned_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str:
@@ -183,7 +183,7 @@ def _dropped_pinned_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str
     parts = []
     if dropped:
         items = "".join(
-            f"<li><strong>{_e(s.get('sleeve'))}</strong> ({_e(s.get('source'))}): {_e(s.get('reason') or 'failed')}</li>"
+            f"<li><strong>{esc(s.get('sleeve'))}</strong> ({esc(s.get('source'))}): {esc(s.get('reason') or 'failed')}</li>"
             for s in dropped
         )
         parts.append(f'<h3>Dropped sleeves</h3><ul id="dropped" class="lines">{items}</ul>')
@@ -194,11 +194,11 @@ def _dropped_pinned_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str
             pointer = json.loads(pointer_path.read_text()) if pointer_path.is_file() else {}
             sha = str(pointer.get("weights_sha256") or "")[:12]
             items.append(
-                f"<li><strong>{_e(s.get('sleeve'))}</strong>: run <code>{_e(pointer.get('run_id', 'n/a'))}</code>"
-                f" ({_e(pointer.get('path') or s.get('folder'))}), weights sha256 <code>{_e(sha)}…</code></li>"
+                f"<li><strong>{esc(s.get('sleeve'))}</strong>: run <code>{esc(pointer.get('run_id', 'n/a'))}</code>"
+                f" ({esc(pointer.get('path') or s.get('folder'))}), weights sha256 <code>{esc(sha)}…</code></li>"
             )
         parts.append(f'<h3>Pinned sleeves</h3><ul id="pinned" class="lines">{"".join(items)}</ul>')
-    return _section("dropped-pinned", "Dropped and pinned sleeves", "\n".join(parts))
+    return section("dropped-pinned", "Dropped and pinned sleeves", "\n".join(parts))
 
 
 def sleeve_report_href(run_dir: Path, sleeve: Mapping[str, Any]) -> str | None:
@@ -217,19 +217,19 @@ def _links_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str:
     rows = []
     for s in sleeves:
         href = sleeve_report_href(run_dir, s)
-        link = f'<a href="{_e(href)}">{_e(href)}</a>' if href else '<span class="muted">no report</span>'
+        link = f'<a href="{esc(href)}">{esc(href)}</a>' if href else '<span class="muted">no report</span>'
         cls = ' class="dropped"' if s.get("dropped") else ""
         rows.append(
-            f"<tr{cls}><td>{_e(s.get('sleeve'))}</td><td>{_e(s.get('kind'))}</td><td>{_e(s.get('source'))}</td>"
-            f"<td>{_e(s.get('status'))}{' (dropped)' if s.get('dropped') else ''}</td><td>{link}</td></tr>"
+            f"<tr{cls}><td>{esc(s.get('sleeve'))}</td><td>{esc(s.get('kind'))}</td><td>{esc(s.get('source'))}</td>"
+            f"<td>{esc(s.get('status'))}{' (dropped)' if s.get('dropped') else ''}</td><td>{link}</td></tr>"
         )
     if not rows:
-        return _section("sleeve-reports", "Sleeve reports", '<p class="empty">No sleeves recorded.</p>')
+        return section("sleeve-reports", "Sleeve reports", '<p class="empty">No sleeves recorded.</p>')
     table = (
         '<table id="sleeve-reports-table" class="data"><thead><tr><th>sleeve</th><th>kind</th><th>source</th>'
         f"<th>status</th><th>report</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return _section("sleeve-reports", "Sleeve reports", _scroll(table))
+    return section("sleeve-reports", "Sleeve reports", scroll_box(table))
 
 
 # ---------------------------------------------------------------------------------------------------------- chart
@@ -242,13 +242,13 @@ def meta_equity_svg(dates: Sequence[str], meta: np.ndarray, sleeves: Mapping[str
     parsed = plots.parse_dates(dates)
     n = len(dates)
     x: Any = parsed if parsed is not None else np.arange(n)
-    with matplotlib.rc_context(plots._RC):
-        fig = plots._figure(plots._FULL_WIDTH, 4.2)
+    with matplotlib.rc_context(plots.RC):
+        fig = plots.new_figure(plots.FULL_WIDTH, 4.2)
         ax = fig.add_subplot()
         for i, (name, rets) in enumerate(sleeves.items()):
             eq = np.cumprod(1.0 + np.nan_to_num(np.asarray(rets, dtype=np.float64)[:n]))
             color = _SLEEVE_COLORS[i % len(_SLEEVE_COLORS)]
-            ax.plot(x[: eq.size], eq, color=color, linewidth=1.0, alpha=0.85, label=plots._label(str(name)))
+            ax.plot(x[: eq.size], eq, color=color, linewidth=1.0, alpha=0.85, label=plots.tick_label(str(name)))
         eq = np.cumprod(1.0 + np.nan_to_num(np.asarray(meta, dtype=np.float64)[:n]))
         ax.plot(x[: eq.size], eq, color=META_COLOR, linewidth=1.9, label="meta", zorder=4)
         ax.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
@@ -256,6 +256,6 @@ def meta_equity_svg(dates: Sequence[str], meta: np.ndarray, sleeves: Mapping[str
         ax.set_title("Meta portfolio vs. sleeve streams", loc="left")
         ax.yaxis.grid(True)
         ax.legend(loc="upper left", frameon=False, fontsize=8.0)
-        plots._date_axis(ax, parsed)
-        plots._style(ax)
-    return plots._to_svg(fig)
+        plots.date_axis(ax, parsed)
+        plots.style_axes(ax)
+    return plots.to_svg(fig)

@@ -29,12 +29,12 @@ EQUITY_COLOR = "#2b6cb0"
 DRAWDOWN_COLOR = "#c53030"
 BOUNDARY_COLOR = "#111111"
 
-_FULL_WIDTH = 10.0  # inches: 720 pt, ~960 CSS px at 100 % zoom
+FULL_WIDTH = 10.0  # inches: 720 pt, ~960 CSS px at 100 % zoom
 _HALF_WIDTH = 6.0
 _MAX_LABEL = 24  # characters of a symbol shown on an axis (tables show the full name)
 _MAX_BARS = 50  # bar charts of per-asset values show the largest |value|s beyond this (tables list them all)
 _MAX_TICK_LABELS = 80  # beyond this many heatmap rows, axis labels are dropped (unreadable anyway)
-_RC = {
+RC = {
     "svg.fonttype": "none",
     "svg.hashsalt": "dataflows-tearsheet",
     "font.size": 9.0,
@@ -50,13 +50,14 @@ _SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None, "Format": None, 
 _ID_RE = re.compile(r'\bid="([^"]+)"')
 
 
-def _label(name: str) -> str:
+def tick_label(name: str) -> str:
     """An axis-safe label: truncated with an ellipsis, `$` escaped so Matplotlib never parses it as mathtext."""
     text = name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
     return text.replace("$", r"\$")
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A white, constrained-layout figure on the Agg canvas (no pyplot state), `width` x `height` inches."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -65,12 +66,12 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _to_svg(fig: Figure) -> str:
+def to_svg(fig: Figure) -> str:
     """Serialise `fig` to an inline `<svg>` element with page-unique ids."""
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context(_RC):  # ticks are created lazily at draw time: draw under the same style
+    with matplotlib.rc_context(RC):  # ticks are created lazily at draw time: draw under the same style
         fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
     fig.clear()
     svg = buf.getvalue()
@@ -93,7 +94,8 @@ def _scope_ids(svg: str, prefix: str) -> str:
     return re.sub(r'((?:xlink:)?href="#)([^"]+)', ref, svg)
 
 
-def _style(ax: Any) -> None:
+def style_axes(ax: Any) -> None:
+    """The house axis style: light ticks and spines."""
     ax.tick_params(length=3, color="#a0aec0", labelcolor="#2d3748")
     for side in ("left", "bottom"):
         ax.spines[side].set_color("#a0aec0")
@@ -118,21 +120,21 @@ def _hbar(
     from matplotlib.ticker import PercentFormatter
 
     n = len(labels)
-    with matplotlib.rc_context(_RC):
-        fig = _figure(width, _bar_height(n))
+    with matplotlib.rc_context(RC):
+        fig = new_figure(width, _bar_height(n))
         ax = fig.add_subplot()
         y = np.arange(n)
         ax.barh(y, values, color=colors, height=0.72, zorder=2)
         ax.axvline(0.0, color="#718096", linewidth=0.8, zorder=3)
         ax.set_ylim(n - 0.5, -0.5)
-        ax.set_yticks(y, [_label(s) for s in labels], fontsize=8.0 if n <= 30 else 6.5)
+        ax.set_yticks(y, [tick_label(s) for s in labels], fontsize=8.0 if n <= 30 else 6.5)
         ax.xaxis.grid(True, zorder=0)
         ax.set_axisbelow(True)
         if percent:
             ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left")
-        _style(ax)
+        style_axes(ax)
     return fig
 
 
@@ -160,12 +162,12 @@ def net_weights_svg(symbols: Sequence[str], net_weights: Sequence[float], direct
     colors = [SHORT_COLOR if s else LONG_COLOR for s in short]
     title = "Net weights" + _shown(len(order), len(values), "|net weight|")
     fig = _hbar(labels, values[order], colors, title=title, xlabel="net weight", percent=True, width=8.0)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         present = [(LONG_COLOR, "LONG")] * (not all(short)) + [(SHORT_COLOR, "SHORT")] * any(short)
         handles = [Patch(color=color, label=label) for color, label in present]
         if handles:
             fig.legend(handles=handles, loc="outside upper right", ncols=len(handles), frameon=False, fontsize=8.0)
-    return _to_svg(fig)
+    return to_svg(fig)
 
 
 def risk_contributions_svg(symbols: Sequence[str], shares: Sequence[float]) -> str:
@@ -182,7 +184,7 @@ def risk_contributions_svg(symbols: Sequence[str], shares: Sequence[float]) -> s
         percent=True,
         width=_HALF_WIDTH,
     )
-    return _to_svg(fig)
+    return to_svg(fig)
 
 
 def funnel_svg(stages: Sequence[str], counts: Sequence[int]) -> str:
@@ -199,7 +201,7 @@ def funnel_svg(stages: Sequence[str], counts: Sequence[int]) -> str:
         percent=False,
         width=_HALF_WIDTH,
     )
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         ax = fig.axes[0]
         top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
         for y, v in enumerate(values):
@@ -214,7 +216,7 @@ def funnel_svg(stages: Sequence[str], counts: Sequence[int]) -> str:
                     color="#2d3748",
                 )
         ax.set_xlim(0.0, top * 1.12 if top > 0 else 1.0)
-    return _to_svg(fig)
+    return to_svg(fig)
 
 
 def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of: Sequence[int | None]) -> str:
@@ -229,8 +231,8 @@ def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of
     n = len(symbols)
     side = float(min(max(2.5 + 0.22 * n, 4.0), 10.0))
     matrix = np.asarray(corr, dtype=np.float64)
-    with matplotlib.rc_context(_RC):
-        fig = _figure(side + 1.2, side)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(side + 1.2, side)
         ax = fig.add_subplot()
         image = ax.imshow(
             np.ma.masked_invalid(matrix), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="equal"
@@ -238,13 +240,13 @@ def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of
         fig.colorbar(image, ax=ax, shrink=0.8, label="correlation")
         if n <= _MAX_TICK_LABELS:
             size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
-            labels = [_label(s) for s in symbols]
+            labels = [tick_label(s) for s in symbols]
             ax.set_xticks(np.arange(n), labels, rotation=90, fontsize=size)
             ax.set_yticks(np.arange(n), labels, fontsize=size)
         else:
             ax.set_xticks([])
             ax.set_yticks([])
-        for cluster, start, length in _runs(cluster_of):
+        for cluster, start, length in value_runs(cluster_of):
             if cluster is None:
                 continue
             ax.add_patch(
@@ -273,10 +275,10 @@ def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of
                 )
         ax.set_title("Correlation, dendrogram order", loc="left")
         ax.tick_params(length=0)
-    return _to_svg(fig)
+    return to_svg(fig)
 
 
-def _runs(values: Sequence[int | None]) -> list[tuple[int | None, int, int]]:
+def value_runs(values: Sequence[int | None]) -> list[tuple[int | None, int, int]]:
     """Contiguous runs as (value, start, length)."""
     runs: list[tuple[int | None, int, int]] = []
     for value, group in itertools.groupby(enumerate(values), key=lambda item: item[1]):
@@ -309,8 +311,8 @@ def equity_drawdown_svg(dates: Sequence[str], equity: np.ndarray, drawdown: np.n
     dd = np.asarray(drawdown, dtype=np.float64)
     parsed = parse_dates(dates)
     x: Any = parsed if parsed is not None else np.arange(len(eq))
-    with matplotlib.rc_context(_RC):
-        fig = _figure(_FULL_WIDTH, 5.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(FULL_WIDTH, 5.2)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1.0))
         top.plot(x, eq, color=EQUITY_COLOR, linewidth=1.3)
         top.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
@@ -329,8 +331,8 @@ def equity_drawdown_svg(dates: Sequence[str], equity: np.ndarray, drawdown: np.n
         else:
             bottom.set_xlabel("observation")
         for ax in (top, bottom):
-            _style(ax)
-    return _to_svg(fig)
+            style_axes(ax)
+    return to_svg(fig)
 
 
 BOOK_COLORS = {"profile": EQUITY_COLOR, "filtered_ew": "#2f855a", "raw_ew": "#a0aec0"}
@@ -338,7 +340,8 @@ BOOK_LABELS = {"profile": "profile", "filtered_ew": "filtered EW (winners)", "ra
 FLAG_COLOR = "#dd6b20"
 
 
-def _date_axis(ax: Any, parsed: list[datetime] | None) -> None:
+def date_axis(ax: Any, parsed: list[datetime] | None) -> None:
+    """Concise date ticks when the x values are dates."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     if parsed is not None:
@@ -366,8 +369,8 @@ def backtest_equity_svg(
     n = len(dates)
     x: Any = parsed if parsed is not None else np.arange(n)
     dd = np.asarray(drawdown, dtype=np.float64)[:n]
-    with matplotlib.rc_context(_RC):
-        fig = _figure(_FULL_WIDTH, 5.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(FULL_WIDTH, 5.2)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1.0))
         for book, curve in equity.items():
             eq = np.asarray(curve, dtype=np.float64)[:n]
@@ -376,7 +379,7 @@ def backtest_equity_svg(
                 eq,
                 color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
                 linewidth=1.6 if book == "profile" else 1.1,
-                label=_label(BOOK_LABELS.get(book, book)),
+                label=tick_label(BOOK_LABELS.get(book, book)),
                 zorder=3 if book == "profile" else 2,
             )
         top.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
@@ -394,10 +397,10 @@ def backtest_equity_svg(
         bottom.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
         bottom.set_ylabel("profile drawdown")
         bottom.yaxis.grid(True)
-        _date_axis(bottom, parsed)
+        date_axis(bottom, parsed)
         for ax in (top, bottom):
-            _style(ax)
-    return _to_svg(fig)
+            style_axes(ax)
+    return to_svg(fig)
 
 
 def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], flagged: Sequence[bool]) -> str:
@@ -407,8 +410,8 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
 
     n = len(labels)
     books = list(returns)
-    with matplotlib.rc_context(_RC):
-        fig = _figure(_FULL_WIDTH, 3.4)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(FULL_WIDTH, 3.4)
         ax = fig.add_subplot()
         x = np.arange(n)
         width = 0.8 / max(len(books), 1)
@@ -419,7 +422,7 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
                 values,
                 width=width,
                 color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
-                label=_label(BOOK_LABELS.get(book, book)),
+                label=tick_label(BOOK_LABELS.get(book, book)),
                 zorder=2,
             )
         ax.axhline(0.0, color="#718096", linewidth=0.8, zorder=3)
@@ -428,7 +431,9 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
             top = ax.get_ylim()[1]
             ax.scatter(marks, [top] * len(marks), marker="v", color=FLAG_COLOR, s=36, zorder=4, label="flagged")
         step = max(1, int(np.ceil(n / 24)))
-        ax.set_xticks(x[::step], [_label(str(s)) for s in labels][::step], rotation=90 if n > 12 else 0, fontsize=7.5)
+        ax.set_xticks(
+            x[::step], [tick_label(str(s)) for s in labels][::step], rotation=90 if n > 12 else 0, fontsize=7.5
+        )
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
         ax.yaxis.grid(True, zorder=0)
         ax.set_axisbelow(True)
@@ -436,5 +441,5 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
         ax.set_title("Return per test window", loc="left")
         if books:
             fig.legend(loc="outside upper right", frameon=False, fontsize=7.5, ncols=len(books) + 1)
-        _style(ax)
-    return _to_svg(fig)
+        style_axes(ax)
+    return to_svg(fig)

@@ -187,7 +187,7 @@ def _png(fig: Any) -> bytes:
     import matplotlib
 
     buf = io.BytesIO()
-    with matplotlib.rc_context(plots._RC):
+    with matplotlib.rc_context(plots.RC):
         fig.savefig(buf, format="png", dpi=_DPI, metadata=_PNG_METADATA)
     fig.clear()
     return buf.getvalue()
@@ -214,8 +214,8 @@ def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[i
     ordered_clusters = [cluster_of[i] for i in order]
     colors = _cluster_colors(cluster_of)
     side = float(min(max(3.0 + 0.22 * n, 5.0), 12.0))
-    with matplotlib.rc_context(plots._RC):
-        fig = plots._figure(side + 1.4, side + 1.2)
+    with matplotlib.rc_context(plots.RC):
+        fig = plots.new_figure(side + 1.4, side + 1.2)
         grid = fig.add_gridspec(3, 2, height_ratios=(1.2, 0.25, side), width_ratios=(side, 0.3))
         top = fig.add_subplot(grid[0, 0])
         strip = fig.add_subplot(grid[1, 0])
@@ -244,13 +244,13 @@ def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[i
         fig.colorbar(image, cax=bar, label="correlation")
         if n <= _MAX_LABELS:
             size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
-            ticks = [plots._label(s) for s in labels]
+            ticks = [plots.tick_label(s) for s in labels]
             ax.set_xticks(np.arange(n), ticks, rotation=90, fontsize=size)
             ax.set_yticks(np.arange(n), ticks, fontsize=size)
         else:
             ax.set_xticks([])
             ax.set_yticks([])
-        for cluster, start, length in plots._runs(ordered_clusters):
+        for cluster, start, length in plots.value_runs(ordered_clusters):
             if cluster is not None and length > 1:
                 ax.add_patch(
                     Rectangle(
@@ -276,8 +276,8 @@ def _factor_map_figure(
         if np.isfinite(vol).any() and np.nanmax(vol) > 0:
             sizes = 25.0 + 175.0 * np.nan_to_num(vol / np.nanmax(vol), nan=0.0)
     colors = _cluster_colors(cluster_of)
-    with matplotlib.rc_context(plots._RC):
-        fig = plots._figure(7.5, 6.5)
+    with matplotlib.rc_context(plots.RC):
+        fig = plots.new_figure(7.5, 6.5)
         ax = fig.add_subplot()
         ax.axhline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
         ax.axvline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
@@ -293,7 +293,12 @@ def _factor_map_figure(
         if n <= _MAX_LABELS:
             for (x, y), s in zip(coords, symbols, strict=True):
                 ax.annotate(
-                    plots._label(s), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7.0, color="#2d3748"
+                    plots.tick_label(s),
+                    (x, y),
+                    xytext=(4, 3),
+                    textcoords="offset points",
+                    fontsize=7.0,
+                    color="#2d3748",
                 )
         ids = sorted({c for c in cluster_of if c is not None})
         handles = [Line2D([], [], marker="o", linestyle="", color=colors[c], label=f"C{c}") for c in ids[:20]]
@@ -312,7 +317,7 @@ def _factor_map_figure(
             + (" (size ∝ volatility)" if returns is not None else ""),
             loc="left",
         )
-        plots._style(ax)
+        plots.style_axes(ax)
     return fig
 
 
@@ -354,8 +359,8 @@ def _drift_figure(bt: BacktestView) -> Any:
         msg = "the backtest view has neither targets/realized weights nor returns"
         raise ValueError(msg)
     ratios = ([1.2, 1.6] if drift_books else []) + [1.0] * len(vol_books)
-    with matplotlib.rc_context(plots._RC):
-        fig = plots._figure(plots._FULL_WIDTH, 1.0 + 2.0 * sum(ratios))
+    with matplotlib.rc_context(plots.RC):
+        fig = plots.new_figure(plots.FULL_WIDTH, 1.0 + 2.0 * sum(ratios))
         axes = list(np.atleast_1d(fig.subplots(rows, 1, height_ratios=ratios)))
         if drift_books:
             ax = axes.pop(0)
@@ -377,7 +382,7 @@ def _drift_figure(bt: BacktestView) -> Any:
             ax.legend(loc="upper left", frameon=False, fontsize=7.5)
             ax.yaxis.grid(True)
             _window_ticks(ax, win_labels)
-            plots._style(ax)
+            plots.style_axes(ax)
             _drift_heatmap(fig, axes.pop(0), bt, win_labels)
         parsed = plots.parse_dates(bt.dates)
         window = int(bt.params.get("test") or 20) if isinstance(bt.params.get("test"), int) else 20
@@ -403,8 +408,8 @@ def _drift_figure(bt: BacktestView) -> Any:
             ax.set_title(f"Rolling volatility — {plots.BOOK_LABELS.get(b, b)}", loc="left")
             ax.legend(loc="upper left", frameon=False, fontsize=7.0, ncols=3)
             ax.yaxis.grid(True)
-            plots._date_axis(ax, parsed)
-            plots._style(ax)
+            plots.date_axis(ax, parsed)
+            plots.style_axes(ax)
     return fig
 
 
@@ -412,7 +417,7 @@ def _window_ticks(ax: Any, labels: Sequence[str]) -> None:
     n = len(labels)
     step = max(1, math.ceil(n / 24))
     ax.set_xticks(
-        np.arange(n)[::step], [plots._label(s) for s in labels][::step], rotation=90 if n > 8 else 0, fontsize=7.0
+        np.arange(n)[::step], [plots.tick_label(s) for s in labels][::step], rotation=90 if n > 8 else 0, fontsize=7.0
     )
     ax.set_xlim(-0.5, max(n, 1) - 0.5)
 
@@ -429,7 +434,7 @@ def _drift_heatmap(fig: Any, ax: Any, bt: BacktestView, labels: Sequence[str]) -
     image = ax.imshow(diff, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
     fig.colorbar(image, ax=ax, label="realized − target", shrink=0.9)
     names = [bt.symbols[i] if i < len(bt.symbols) else str(i) for i in keep]
-    ax.set_yticks(np.arange(len(keep)), [plots._label(s) for s in names], fontsize=7.0)
+    ax.set_yticks(np.arange(len(keep)), [plots.tick_label(s) for s in names], fontsize=7.0)
     _window_ticks(ax, labels)
     ax.set_title(f"Per-symbol drift of the {plots.BOOK_LABELS.get(book, book)} book (most held symbols)", loc="left")
     ax.tick_params(length=0)

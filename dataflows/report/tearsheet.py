@@ -15,10 +15,9 @@ error box (and a logged warning) so the rest of the report survives.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from dataflows.errors import DataflowsError
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView, OptimizerAttempt, TearsheetData
+from dataflows.report.page import CSS, NA, esc, figure_html, fmt, is_finite, pct, scroll_box, section, symbol_html
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ _REGIME_CLASS = {"QUIET": "quiet", "NORMAL": "normal", "TURBULENT": "turbulent",
 # Metric names are matched on these fragments (ratios first) to choose a format; anything else prints as a number.
 _RATIO_HINTS = ("sharpe", "sortino", "calmar", "ratio", "skew", "kurt", "hurst", "beta", "corr", "score", "adx")
 _PERCENT_HINTS = ("return", "vol", "drawdown", "cagr", "cvar", "var_", "exposure", "turnover", "weight", "hit")
-NA = "n/a"
 
 
 class TearsheetError(DataflowsError):
@@ -78,17 +77,17 @@ def tearsheet_html(data: TearsheetData) -> str:
         _equity_section(data),
         _fallback_section(data),
     ]
-    css = _CSS
+    css = CSS
     if data.backtest is not None:
         sections.append(_backtest_section(data.backtest))
         css += _BACKTEST_CSS
     body = "\n".join(sections)
-    title = _e(data.title)
+    title = esc(data.title)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title} · {_e(data.run_id)}</title>\n<style>{css}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{title} · {esc(data.run_id)}</title>\n<style>{css}</style>\n</head>\n<body>\n<main>\n"
         f"{body}\n"
         "<footer>portfolio-dataflows tearsheet · self-contained: no scripts, no network.</footer>\n"
         "</main>\n</body>\n</html>\n"
@@ -113,12 +112,12 @@ def _weight_rows(weights: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _sort_value(value: Any) -> float:
-    return float(value) if _finite(value) else -math.inf
+    return float(value) if is_finite(value) else -math.inf
 
 
 def _weights_section(rows: list[dict[str, Any]]) -> str:
     if not rows:
-        return _section(
+        return section(
             "weights",
             "Weights",
             '<div class="empty"><strong>No weights.</strong> This run produced an empty weights frame — '
@@ -131,10 +130,10 @@ def _weights_section(rows: list[dict[str, Any]]) -> str:
         fb = r[FALLBACK]
         fb_cell = '<span class="flag">yes</span>' if fb else ("no" if fb is not None else NA)
         body.append(
-            f'<tr><td class="num muted">{i}</td><td class="sym">{_sym(r[SYMBOL])}</td>'
-            f'<td class="{cls}">{_e(direction or NA)}</td>'
-            f'<td class="num">{_pct(r[WEIGHT])}</td><td class="num {cls}">{_pct(r[NET_WEIGHT])}</td>'
-            f'<td class="num">{_e(_text(r[CLUSTER]))}</td><td>{_e(_text(r[OPTIMIZER]))}</td><td>{fb_cell}</td></tr>'
+            f'<tr><td class="num muted">{i}</td><td class="sym">{symbol_html(r[SYMBOL])}</td>'
+            f'<td class="{cls}">{esc(direction or NA)}</td>'
+            f'<td class="num">{pct(r[WEIGHT])}</td><td class="num {cls}">{pct(r[NET_WEIGHT])}</td>'
+            f'<td class="num">{esc(_text(r[CLUSTER]))}</td><td>{esc(_text(r[OPTIMIZER]))}</td><td>{fb_cell}</td></tr>'
         )
     gross = _nansum(r[WEIGHT] for r in rows)
     net = _nansum(r[NET_WEIGHT] for r in rows)
@@ -143,17 +142,17 @@ def _weights_section(rows: list[dict[str, Any]]) -> str:
         "<thead><tr><th class='num'>#</th><th>symbol</th><th>direction</th><th class='num'>weight</th>"
         "<th class='num'>net weight</th><th class='num'>cluster</th><th>optimizer</th><th>fallback</th></tr></thead>"
         f"<tbody>{''.join(body)}</tbody>"
-        f"<tfoot><tr><td></td><td>total ({len(rows)})</td><td></td><td class='num'>{_pct(gross)}</td>"
-        f"<td class='num'>{_pct(net)}</td><td></td><td></td><td></td></tr></tfoot></table>"
+        f"<tfoot><tr><td></td><td>total ({len(rows)})</td><td></td><td class='num'>{pct(gross)}</td>"
+        f"<td class='num'>{pct(net)}</td><td></td><td></td><td></td></tr></tfoot></table>"
     )
-    chart = _chart(
+    chart = figure_html(
         "Net weights: longs positive, shorts negative.",
         plots.net_weights_svg,
         [str(r[SYMBOL]) for r in rows],
         [_float(r[NET_WEIGHT]) for r in rows],
         [str(r[DIRECTION] or "") for r in rows],
     )
-    return _section("weights", "Weights", f"{_scroll(table)}{chart}")
+    return section("weights", "Weights", f"{scroll_box(table)}{chart}")
 
 
 # ----------------------------------------------------------------------------------------------------------- header
@@ -168,16 +167,16 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
     else:
         index, attempt = producer
         suffix = f"<span class='sub'>fallback link {index + 1} of {len(data.attempts)}</span>" if index > 0 else ""
-        optimizer = f"{_e(attempt.method)}{suffix}"
+        optimizer = f"{esc(attempt.method)}{suffix}"
     facts = [
         ("Regime", _badge(data.regime)),
         ("Optimizer", optimizer),
         (
             "HTR stage",
-            f"{_e(data.stage_reached)} of 4<span class='sub'>{_e(HTR_STAGES.get(data.stage_reached, ''))}</span>",
+            f"{esc(data.stage_reached)} of 4<span class='sub'>{esc(HTR_STAGES.get(data.stage_reached, ''))}</span>",
         ),
         ("Assets", f"{len(rows)}<span class='sub'>{len(longs)} long, {len(shorts)} short</span>"),
-        ("Gross / net", f"{_pct(_nansum(r[WEIGHT] for r in rows))} / {_pct(_nansum(r[NET_WEIGHT] for r in rows))}"),
+        ("Gross / net", f"{pct(_nansum(r[WEIGHT] for r in rows))} / {pct(_nansum(r[NET_WEIGHT] for r in rows))}"),
     ]
     fact_html = "".join(f"<div class='fact'><div class='k'>{k}</div><div class='v'>{v}</div></div>" for k, v in facts)
     metrics = (
@@ -200,9 +199,9 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
     )
     return (
         '<header class="top">'
-        f"<h1>{_e(data.title)}</h1>"
-        f"<p class='ident'>run <code>{_e(data.run_id)}</code> · profile <strong>{_e(data.profile)}</strong> · "
-        f"as of <strong>{_e(data.as_of)}</strong></p>"
+        f"<h1>{esc(data.title)}</h1>"
+        f"<p class='ident'>run <code>{esc(data.run_id)}</code> · profile <strong>{esc(data.profile)}</strong> · "
+        f"as of <strong>{esc(data.as_of)}</strong></p>"
         f"<div class='facts'>{fact_html}</div>"
         f"<h3>Headline metrics</h3>{metrics}"
         f"<nav>{nav}</nav></header>"
@@ -215,30 +214,30 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
 def _risk_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
     rc = dict(data.risk_contributions)
     if not rc:
-        return _section("risk", "Risk contributions", '<p class="empty">No risk contributions recorded.</p>')
+        return section("risk", "Risk contributions", '<p class="empty">No risk contributions recorded.</p>')
     weight_of = {str(r[SYMBOL]): r[WEIGHT] for r in rows}
     items = sorted(rc.items(), key=lambda kv: (-_sort_value(kv[1]), kv[0]))
     body = []
     for symbol, share in items:
         weight = weight_of.get(symbol)
-        ratio = _float(share) / _float(weight) if _finite(weight) and _float(weight) != 0.0 else math.nan
+        ratio = _float(share) / _float(weight) if is_finite(weight) and _float(weight) != 0.0 else math.nan
         body.append(
-            f'<tr><td class="sym">{_sym(symbol)}</td><td class="num">{_pct(weight)}</td>'
-            f'<td class="num">{_pct(share)}</td><td class="num">{_fmt(ratio, 2)}</td></tr>'
+            f'<tr><td class="sym">{symbol_html(symbol)}</td><td class="num">{pct(weight)}</td>'
+            f'<td class="num">{pct(share)}</td><td class="num">{fmt(ratio, 2)}</td></tr>'
         )
     table = (
         '<table id="risk-table" class="data"><thead><tr><th>symbol</th><th class="num">weight</th>'
         '<th class="num">risk share</th><th class="num" title="risk share ÷ weight">risk / weight</th></tr></thead>'
         f"<tbody>{''.join(body)}</tbody><tfoot><tr><td>total</td><td></td>"
-        f"<td class='num'>{_pct(_nansum(v for _, v in items))}</td><td></td></tr></tfoot></table>"
+        f"<td class='num'>{pct(_nansum(v for _, v in items))}</td><td></td></tr></tfoot></table>"
     )
-    chart = _chart(
+    chart = figure_html(
         "Share of portfolio variance per asset (negative = diversifying).",
         plots.risk_contributions_svg,
         [s for s, _ in items],
         [_float(v) for _, v in items],
     )
-    return _section("risk", "Risk contributions", f'<div class="grid">{_scroll(table)}{chart}</div>')
+    return section("risk", "Risk contributions", f'<div class="grid">{scroll_box(table)}{chart}</div>')
 
 
 # --------------------------------------------------------------------------------------------------------- clusters
@@ -257,13 +256,13 @@ def _clusters_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
         parts.append('<p class="empty">No correlation matrix recorded.</p>')
     elif corr.shape != (len(symbols), len(symbols)):
         parts.append(
-            f'<p class="warn">Correlation matrix shape {_e(str(corr.shape))} does not match '
+            f'<p class="warn">Correlation matrix shape {esc(str(corr.shape))} does not match '
             f"{len(symbols)} symbols; heatmap omitted.</p>"
         )
     else:
         order_clusters = [cluster_of.get(s, _int_or_none(held.get(s, {}).get(CLUSTER))) for s in symbols]
         parts.append(
-            _chart(
+            figure_html(
                 "Pairwise correlation, symbols in dendrogram order; outlined blocks are the clusters.",
                 plots.correlation_heatmap_svg,
                 symbols,
@@ -277,14 +276,14 @@ def _clusters_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
             members = [str(m) for m in data.clusters[cid]]
             in_cluster = [r for r in rows if _int_or_none(r[CLUSTER]) == int(cid)]
             member_html = ", ".join(
-                f'<span class="sym held">{_e(m)}</span>' if m in held else f'<span class="sym muted">{_e(m)}</span>'
+                f'<span class="sym held">{esc(m)}</span>' if m in held else f'<span class="sym muted">{esc(m)}</span>'
                 for m in members
             )
             body.append(
                 f'<tr><td class="num">C{int(cid)}</td><td class="num">{len(members)}</td>'
                 f'<td class="num">{len(in_cluster)}</td>'
-                f'<td class="num">{_pct(_nansum(r[WEIGHT] for r in in_cluster))}</td>'
-                f'<td class="num">{_pct(_nansum(r[NET_WEIGHT] for r in in_cluster))}</td>'
+                f'<td class="num">{pct(_nansum(r[WEIGHT] for r in in_cluster))}</td>'
+                f'<td class="num">{pct(_nansum(r[NET_WEIGHT] for r in in_cluster))}</td>'
                 f'<td class="members">{member_html}</td></tr>'
             )
         parts.append(
@@ -295,14 +294,14 @@ def _clusters_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
         )
     else:
         parts.append('<p class="empty">No clusters recorded.</p>')
-    return _section("clusters", "Clusters", "\n".join(parts))
+    return section("clusters", "Clusters", "\n".join(parts))
 
 
 # ----------------------------------------------------------------------------------------------------------- funnel
 
 
 def _funnel_section(data: TearsheetData) -> str:
-    parts = [f"<p>HTR stage reached: <strong>{_e(_stage_text(data.stage_reached))}</strong></p>"]
+    parts = [f"<p>HTR stage reached: <strong>{esc(_stage_text(data.stage_reached))}</strong></p>"]
     if data.funnel:
         stages = [str(s) for s in data.funnel]
         counts = [data.funnel[s] for s in data.funnel]
@@ -313,28 +312,28 @@ def _funnel_section(data: TearsheetData) -> str:
             of_first = _float(count) / first if first else math.nan
             of_prev = _float(count) / prev if i and prev else math.nan
             body.append(
-                f'<tr><td>{_e(stage)}</td><td class="num">{_count(count)}</td>'
-                f'<td class="num">{_pct(of_first, 1)}</td><td class="num">{_pct(of_prev, 1)}</td></tr>'
+                f'<tr><td>{esc(stage)}</td><td class="num">{_count(count)}</td>'
+                f'<td class="num">{pct(of_first, 1)}</td><td class="num">{pct(of_prev, 1)}</td></tr>'
             )
         table = (
             '<table id="funnel-table" class="data"><thead><tr><th>stage</th><th class="num">count</th>'
             '<th class="num">of first</th><th class="num">of previous</th></tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
         )
-        chart = _chart("Survivors after each gate.", plots.funnel_svg, stages, [_float(c) for c in counts])
-        parts.append(f'<div class="grid">{_scroll(table)}{chart}</div>')
+        chart = figure_html("Survivors after each gate.", plots.funnel_svg, stages, [_float(c) for c in counts])
+        parts.append(f'<div class="grid">{scroll_box(table)}{chart}</div>')
     else:
         parts.append('<p class="empty">No selection funnel recorded.</p>')
     parts.append("<h3>Relaxations</h3>")
     if data.relaxations:
-        items = "".join(f"<li>{_e(line)}</li>" for line in data.relaxations)
+        items = "".join(f"<li>{esc(line)}</li>" for line in data.relaxations)
         parts.append(
             '<p class="muted">Winners admitted by a relaxation (HTR stages 2–4) and the strict vetoes they bypassed:</p>'
             f'<ul id="relaxations" class="lines">{items}</ul>'
         )
     else:
         parts.append('<p id="relaxations" class="muted">None: no winner was admitted by a relaxation.</p>')
-    return _section("funnel", "Selection funnel", "\n".join(parts))
+    return section("funnel", "Selection funnel", "\n".join(parts))
 
 
 # ----------------------------------------------------------------------------------------------------------- regime
@@ -346,7 +345,7 @@ def _regime_section(data: TearsheetData) -> str:
         if data.regime_metrics
         else '<p class="muted">No regime metrics recorded.</p>'
     )
-    return _section("regime", "Regime", f"<p>Market regime: {_badge(data.regime)}</p>{metrics}")
+    return section("regime", "Regime", f"<p>Market regime: {_badge(data.regime)}</p>{metrics}")
 
 
 # ----------------------------------------------------------------------------------------------------------- equity
@@ -359,7 +358,7 @@ def _equity_section(data: TearsheetData) -> str:
     title = "In-sample equity and drawdown"
     n = min(len(dates), equity.size, drawdown.size)
     if n == 0:
-        return _section("equity", title, '<p class="empty">No equity curve recorded.</p>')
+        return section("equity", title, '<p class="empty">No equity curve recorded.</p>')
     parts = []
     if not len(dates) == equity.size == drawdown.size:
         parts.append(
@@ -372,17 +371,17 @@ def _equity_section(data: TearsheetData) -> str:
     stats = {
         "period": f"{dates[0]} → {dates[-1]}",
         "observations": f"{n:,}",
-        "final equity": _fmt(final[-1], 4) if final.size else NA,
-        "total return": _pct(final[-1] - 1.0) if final.size else NA,
-        "max drawdown": _pct(worst.min()) if worst.size else NA,
+        "final equity": fmt(final[-1], 4) if final.size else NA,
+        "total return": pct(final[-1] - 1.0) if final.size else NA,
+        "max drawdown": pct(worst.min()) if worst.size else NA,
     }
     parts.append(
         '<table id="equity-stats" class="data kv"><tbody>'
-        + "".join(f'<tr><th>{_e(k)}</th><td class="num">{_e(v)}</td></tr>' for k, v in stats.items())
+        + "".join(f'<tr><th>{esc(k)}</th><td class="num">{esc(v)}</td></tr>' for k, v in stats.items())
         + "</tbody></table>"
     )
     parts.append(
-        _chart(
+        figure_html(
             "Equity of the chosen portfolio (starts at 1.0) and its drawdown, same date axis.",
             plots.equity_drawdown_svg,
             dates,
@@ -390,7 +389,7 @@ def _equity_section(data: TearsheetData) -> str:
             drawdown,
         )
     )
-    return _section("equity", title, "\n".join(parts))
+    return section("equity", title, "\n".join(parts))
 
 
 # -------------------------------------------------------------------------------------------------------- fallbacks
@@ -416,14 +415,14 @@ def _fallback_section(data: TearsheetData) -> str:
             index, winner = producer
             failed = [a for a in attempts[:index] if not a.ok]
             if failed:
-                why = "; ".join(f"{_e(a.method)}: {_e(a.reason or 'no reason given')}" for a in failed)
+                why = "; ".join(f"{esc(a.method)}: {esc(a.reason or 'no reason given')}" for a in failed)
                 verdict = (
-                    f"Weights produced by <strong>{_e(winner.method)}</strong> (link {index + 1} of "
+                    f"Weights produced by <strong>{esc(winner.method)}</strong> (link {index + 1} of "
                     f"{len(attempts)}) after {len(failed)} failed link{'s' if len(failed) > 1 else ''} — {why}."
                 )
             else:
                 verdict = (
-                    f"Weights produced by <strong>{_e(winner.method)}</strong>, the first link of the chain "
+                    f"Weights produced by <strong>{esc(winner.method)}</strong>, the first link of the chain "
                     "(no fallback needed)."
                 )
             parts.append(f'<p class="verdict good">{verdict}</p>')
@@ -436,9 +435,9 @@ def _fallback_section(data: TearsheetData) -> str:
             else:
                 cls, outcome = "fail", "✘ failed"
             body.append(
-                f'<tr class="{cls}"><td class="num">{i + 1}</td><td><code>{_e(a.method)}</code></td>'
-                f"<td>{outcome}</td><td>{_e(a.reason) if a.reason else '<span class=muted>—</span>'}</td>"
-                f'<td class="num">{_fmt(a.seconds, 3)}</td></tr>'
+                f'<tr class="{cls}"><td class="num">{i + 1}</td><td><code>{esc(a.method)}</code></td>'
+                f"<td>{outcome}</td><td>{esc(a.reason) if a.reason else '<span class=muted>—</span>'}</td>"
+                f'<td class="num">{fmt(a.seconds, 3)}</td></tr>'
             )
         parts.append(
             '<table id="attempts-table" class="data"><thead><tr><th class="num">#</th><th>method</th>'
@@ -447,10 +446,10 @@ def _fallback_section(data: TearsheetData) -> str:
         )
     parts.append("<h3>Notes</h3>")
     if data.notes:
-        parts.append('<ul id="notes" class="lines">' + "".join(f"<li>{_e(n)}</li>" for n in data.notes) + "</ul>")
+        parts.append('<ul id="notes" class="lines">' + "".join(f"<li>{esc(n)}</li>" for n in data.notes) + "</ul>")
     else:
         parts.append('<p id="notes" class="muted">No notes.</p>')
-    return _section("fallbacks", "Optimizer fallback chain", "\n".join(parts))
+    return section("fallbacks", "Optimizer fallback chain", "\n".join(parts))
 
 
 # --------------------------------------------------------------------------------------------------------- backtest
@@ -484,19 +483,19 @@ def _cell(value: Any) -> str:
     """Escaped text of a table value; None and non-finite floats as n/a."""
     if value is None or (isinstance(value, float | np.floating) and not math.isfinite(float(value))):
         return NA
-    return _e(value)
+    return esc(value)
 
 
 def _ratio(value: Any) -> str:
     """A ratio with 2 decimals; absurd magnitudes (a near-flat window's Sharpe) compactly, e.g. 9.8e+16."""
-    if _finite(value) and abs(float(value)) >= 1e4:
+    if is_finite(value) and abs(float(value)) >= 1e4:
         return f"{float(value):.3g}"
-    return _fmt(value, 2)
+    return fmt(value, 2)
 
 
 def _book_metric(name: str, value: Any) -> str:
     if "cost" in name or "fee" in name or "slippage" in name:
-        return _pct(value, 3)
+        return pct(value, 3)
     if any(h in name.lower() for h in _RATIO_HINTS):
         return _ratio(value)
     return _metric(name, value)
@@ -513,7 +512,7 @@ def _backtest_section(bt: BacktestView) -> str:
     parts.append(_windows_table(bt))
     parts.append("<h3>Forensics</h3>")
     parts.append(_forensic_block(bt))
-    return _section("backtest", "Backtest (out of sample)", "\n".join(parts))
+    return section("backtest", "Backtest (out of sample)", "\n".join(parts))
 
 
 def _flag_reasons(bt: BacktestView) -> dict[int, list[str]]:
@@ -545,8 +544,8 @@ def _backtest_summary(bt: BacktestView) -> str:
     setup = (
         f"train {p['train']} / test {p['test']} / step {p['step']} rows"
         + (" (anchored)" if p.get("anchored") else "")
-        + f" · fees {_pct(p.get('fees'), 3)} · slippage {_pct(p.get('slippage'), 3)}"
-        + (f" · eligibility {_e(p['eligibility'])}" if p.get("eligibility") else "")
+        + f" · fees {pct(p.get('fees'), 3)} · slippage {pct(p.get('slippage'), 3)}"
+        + (f" · eligibility {esc(p['eligibility'])}" if p.get("eligibility") else "")
         if {"train", "test", "step"} <= set(p)
         else NA
     )
@@ -558,13 +557,13 @@ def _backtest_summary(bt: BacktestView) -> str:
         "failed windows (cash)": f"{len(_failed(bt)):,}",
         "windows with a fallback": f"{len(_with_fallback(bt)):,}",
         "flagged windows": f"{len(_flag_reasons(bt)):,}",
-        "profile total return": _pct(profile.get("total_return")),
+        "profile total return": pct(profile.get("total_return")),
         "profile Sharpe": _ratio(profile.get("sharpe")),
         "setup": setup,
     }
     return (
         '<table id="backtest-summary" class="data kv"><tbody>'
-        + "".join(f'<tr><th>{_e(k)}</th><td class="num">{v}</td></tr>' for k, v in facts.items())
+        + "".join(f'<tr><th>{esc(k)}</th><td class="num">{v}</td></tr>' for k, v in facts.items())
         + "</tbody></table>"
     )
 
@@ -580,12 +579,12 @@ def _backtest_chart(bt: BacktestView) -> str:
     if any(c.size != len(dates) for c in curves.values()) or drawdown.size != len(dates):
         sizes = ", ".join(f"{_book_name(b)} {c.size}" for b, c in curves.items())
         parts.append(
-            f'<p class="warn">Lengths differ: {len(dates)} dates, equity {_e(sizes)}, {drawdown.size} drawdown '
+            f'<p class="warn">Lengths differ: {len(dates)} dates, equity {esc(sizes)}, {drawdown.size} drawdown '
             f"points; showing the first {n}.</p>"
         )
     starts = [str(rec.get("test_start")) for rec in bt.windows if rec.get("test_start")]
     parts.append(
-        _chart(
+        figure_html(
             "Stitched out-of-sample equity of the profile and the two equal-weight baselines (dotted lines: window "
             "starts), and the profile's drawdown.",
             plots.backtest_equity_svg,
@@ -602,7 +601,7 @@ def _backtest_chart(bt: BacktestView) -> str:
         returns = {b: np.array([_float(rec.get(f"{b}_total_return")) for rec in bt.windows]) for b in books}
         marks = [_int_or_none(rec.get("window")) in flagged for rec in bt.windows]
         parts.append(
-            _chart(
+            figure_html(
                 "Total return of each test window per book; ▼ marks a window the forensic report flags.",
                 plots.window_returns_svg,
                 labels,
@@ -620,7 +619,7 @@ def _backtest_metrics_table(bt: BacktestView) -> str:
     keys = [k for k in _BACKTEST_METRICS if any(k in bt.metrics[b] for b in books)]
     keys += sorted({k for b in books for k in bt.metrics[b]} - set(keys) - {"rows"})
     body = [
-        f"<tr><th>{_e(k.replace('_', ' '))}</th>"
+        f"<tr><th>{esc(k.replace('_', ' '))}</th>"
         + "".join(f'<td class="num">{_book_metric(k, bt.metrics[b].get(k))}</td>' for b in books)
         + "</tr>"
         for k in keys
@@ -632,8 +631,8 @@ def _backtest_metrics_table(bt: BacktestView) -> str:
                 + "".join(f'<td class="num">{_book_metric(label, values.get(b))}</td>' for b in books)
                 + "</tr>"
             )
-    head = "".join(f'<th class="num">{_e(_book_name(b))}</th>' for b in books)
-    return _scroll(
+    head = "".join(f'<th class="num">{esc(_book_name(b))}</th>' for b in books)
+    return scroll_box(
         f'<table id="backtest-metrics" class="data"><thead><tr><th>metric</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
@@ -644,7 +643,7 @@ def _alpha_table(bt: BacktestView) -> str:
     if not keys:
         return '<p class="empty">No alphas recorded.</p>'
     body = "".join(
-        f"<tr><th>{_e(k.replace('_', ' '))}</th><td class='num'>{_book_metric(k, bt.selection_alpha.get(k))}</td>"
+        f"<tr><th>{esc(k.replace('_', ' '))}</th><td class='num'>{_book_metric(k, bt.selection_alpha.get(k))}</td>"
         f"<td class='num'>{_book_metric(k, bt.optimization_alpha.get(k))}</td></tr>"
         for k in keys
     )
@@ -661,8 +660,8 @@ def _optimizer_cell(rec: Mapping[str, Any]) -> str:
     if not method:
         return NA
     if rec.get("fallback_used") and primary and primary != method:
-        return f'<span class="flag">{_e(primary)} → {_e(method)}</span>'
-    return _e(method)
+        return f'<span class="flag">{esc(primary)} → {esc(method)}</span>'
+    return esc(method)
 
 
 def _windows_table(bt: BacktestView) -> str:
@@ -675,10 +674,10 @@ def _windows_table(bt: BacktestView) -> str:
         classes, status = [], []
         if w in failed:
             classes.append("fail")
-            status.append(f"✘ cash: {_e(rec.get('error') or 'failed')}")
+            status.append(f"✘ cash: {esc(rec.get('error') or 'failed')}")
         if w in flagged:
             classes.append("flagged")
-            status.append("⚑ flagged — " + _e(" | ".join(flagged[w])))
+            status.append("⚑ flagged — " + esc(" | ".join(flagged[w])))
         if w in fallback and w not in failed:
             classes.append("fallback")
         rows = _cell(rec.get("test_rows")) + (" (partial)" if rec.get("partial") else "")
@@ -686,14 +685,14 @@ def _windows_table(bt: BacktestView) -> str:
             f'<tr class="{" ".join(classes)}" id="bt-window-{_cell(w)}">'
             f'<td class="num">{_cell(w)}</td><td>{_cell(rec.get("test_start"))}</td><td>{_cell(rec.get("test_end"))}</td>'
             f'<td class="num">{rows}</td>'
-            f'<td class="num">{_pct(rec.get("profile_total_return"))}</td>'
+            f'<td class="num">{pct(rec.get("profile_total_return"))}</td>'
             f'<td class="num">{_ratio(rec.get("profile_sharpe"))}</td>'
-            f'<td class="num">{_pct(rec.get("filtered_ew_total_return"))}</td>'
-            f'<td class="num">{_pct(rec.get("raw_ew_total_return"))}</td>'
-            f'<td class="num">{_pct(rec.get("selection_alpha"))}</td>'
-            f'<td class="num">{_pct(rec.get("optimization_alpha"))}</td>'
-            f'<td class="num">{_pct(rec.get("profile_turnover"))}</td>'
-            f'<td class="num">{_pct(rec.get("profile_costs"), 3)}</td>'
+            f'<td class="num">{pct(rec.get("filtered_ew_total_return"))}</td>'
+            f'<td class="num">{pct(rec.get("raw_ew_total_return"))}</td>'
+            f'<td class="num">{pct(rec.get("selection_alpha"))}</td>'
+            f'<td class="num">{pct(rec.get("optimization_alpha"))}</td>'
+            f'<td class="num">{pct(rec.get("profile_turnover"))}</td>'
+            f'<td class="num">{pct(rec.get("profile_costs"), 3)}</td>'
             f'<td class="num">{_cell(rec.get("stage"))}</td>'
             f"<td>{_badge(rec['regime']) if rec.get('regime') else NA}</td>"
             f"<td>{_optimizer_cell(rec)}</td>"
@@ -701,7 +700,7 @@ def _windows_table(bt: BacktestView) -> str:
             f"<td class='status'>{'<br>'.join(status) if status else 'ok'}</td></tr>"
         )
     head = "".join(
-        f'<th class="{c}">{_e(h)}</th>'
+        f'<th class="{c}">{esc(h)}</th>'
         for h, c in (
             ("#", "num"),
             ("test start", ""),
@@ -725,7 +724,7 @@ def _windows_table(bt: BacktestView) -> str:
     return (
         '<p class="muted">Return, Sharpe (annualized), turnover and costs are the profile book\'s; filtered and raw EW '
         "are the baselines' window returns. Flagged windows are highlighted, failed windows held cash.</p>"
-        + _scroll(
+        + scroll_box(
             f'<table id="backtest-windows" class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
         )
     )
@@ -734,7 +733,7 @@ def _windows_table(bt: BacktestView) -> str:
 def _forensic_block(bt: BacktestView) -> str:
     t = bt.thresholds
     rule = (
-        f"|annualized Sharpe| &gt; {_fmt(t.get('abs_sharpe'), 1)} or window return &gt; {_pct(t.get('total_return'), 0)}"
+        f"|annualized Sharpe| &gt; {fmt(t.get('abs_sharpe'), 1)} or window return &gt; {pct(t.get('total_return'), 0)}"
         if t
         else "the forensic thresholds"
     )
@@ -744,14 +743,14 @@ def _forensic_block(bt: BacktestView) -> str:
             f'<p class="verdict bad">{len(bt.flags)} flag(s) on {len(_flag_reasons(bt))} window(s): {rule}.</p>'
         )
         body = "".join(
-            f'<tr class="flagged"><td class="num">{_cell(f.get("window"))}</td><td>{_e(_book_name(str(f.get("book"))))}</td>'
+            f'<tr class="flagged"><td class="num">{_cell(f.get("window"))}</td><td>{esc(_book_name(str(f.get("book"))))}</td>'
             f"<td>{_cell(f.get('test_start'))}</td><td>{_cell(f.get('test_end'))}</td>"
-            f'<td class="num">{_pct(f.get("total_return"))}</td><td class="num">{_ratio(f.get("sharpe"))}</td>'
-            f"<td>{_e('; '.join(map(str, f.get('reasons') or [])))}</td></tr>"
+            f'<td class="num">{pct(f.get("total_return"))}</td><td class="num">{_ratio(f.get("sharpe"))}</td>'
+            f"<td>{esc('; '.join(map(str, f.get('reasons') or [])))}</td></tr>"
             for f in bt.flags
         )
         parts.append(
-            _scroll(
+            scroll_box(
                 '<table id="forensic-table" class="data"><thead><tr><th class="num">window</th><th>book</th>'
                 '<th>test start</th><th>test end</th><th class="num">return</th><th class="num">Sharpe</th>'
                 f"<th>reasons</th></tr></thead><tbody>{body}</tbody></table>"
@@ -771,7 +770,7 @@ def _forensic_block(bt: BacktestView) -> str:
         )
         parts.append(
             f'<p class="muted">{len(fallback)} of {len(bt.windows)} windows needed the fallback chain.</p>'
-            + _scroll(
+            + scroll_box(
                 '<table id="fallback-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
                 f"<th>primary</th><th>used</th><th>attempts</th></tr></thead><tbody>{body}</tbody></table>"
             )
@@ -787,7 +786,7 @@ def _forensic_block(bt: BacktestView) -> str:
             for w in failed
         )
         parts.append(
-            _scroll(
+            scroll_box(
                 '<table id="failed-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
                 f"<th>why the profile held cash</th></tr></thead><tbody>{body}</tbody></table>"
             )
@@ -800,36 +799,9 @@ def _forensic_block(bt: BacktestView) -> str:
 # ---------------------------------------------------------------------------------------------------------- helpers
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _sym(symbol: Any) -> str:
-    """An escaped symbol that may wrap after `/` and `:` (never inside a base or quote name)."""
-    return _e(symbol).replace("/", "/<wbr>").replace(":", ":<wbr>")
-
-
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{_e(title)}</h2>\n{body}\n</section>'
-
-
-def _scroll(table: str) -> str:
-    return f'<div class="scroll">{table}</div>'
-
-
-def _chart(caption: str, draw: Callable[..., str], *args: Any) -> str:
-    """A `<figure>` holding the SVG `draw(*args)` returns, or a visible error box if drawing fails."""
-    try:
-        svg = draw(*args)
-    except Exception as exc:  # a broken chart must not cost the whole report
-        log.warning("tearsheet chart %s failed: %s", getattr(draw, "__name__", draw), exc, exc_info=True)
-        return f'<div class="chart-error">Chart unavailable ({_e(type(exc).__name__)}: {_e(exc)}).</div>'
-    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
-
-
 def _badge(regime: str) -> str:
     cls = _REGIME_CLASS.get(str(regime).upper(), "unknown")
-    return f'<span class="badge {cls}">{_e(regime or "UNKNOWN")}</span>'
+    return f'<span class="badge {cls}">{esc(regime or "UNKNOWN")}</span>'
 
 
 def _stage_text(stage: int) -> str:
@@ -839,7 +811,7 @@ def _stage_text(stage: int) -> str:
 
 def _kv_table(values: Mapping[str, Any], table_id: str) -> str:
     rows = "".join(
-        f'<tr><th>{_e(str(k).replace("_", " "))}</th><td class="num">{_metric(str(k), v)}</td></tr>'
+        f'<tr><th>{esc(str(k).replace("_", " "))}</th><td class="num">{_metric(str(k), v)}</td></tr>'
         for k, v in values.items()
     )
     return f'<table id="{table_id}" class="data kv"><tbody>{rows}</tbody></table>'
@@ -851,116 +823,37 @@ def _metric(name: str, value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
         return f"{int(value):,}"
-    if not _finite(value):
-        return NA if value is None or isinstance(value, float | np.floating) else _e(value)
+    if not is_finite(value):
+        return NA if value is None or isinstance(value, float | np.floating) else esc(value)
     key = name.lower()
     if any(h in key for h in _RATIO_HINTS):
-        return _fmt(value, 2)
+        return fmt(value, 2)
     if any(h in key for h in _PERCENT_HINTS):
-        return _pct(value)
+        return pct(value)
     v = float(value)
     return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
 
 
-def _finite(value: Any) -> bool:
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _float(value: Any) -> float:
-    return float(value) if _finite(value) else math.nan
+    return float(value) if is_finite(value) else math.nan
 
 
 def _int_or_none(value: Any) -> int | None:
-    return int(value) if _finite(value) else None
+    return int(value) if is_finite(value) else None
 
 
 def _nansum(values: Any) -> float:
-    finite = [float(v) for v in values if _finite(v)]
+    finite = [float(v) for v in values if is_finite(v)]
     return math.fsum(finite) if finite else math.nan
 
 
-def _pct(value: Any, decimals: int = 2) -> str:
-    return f"{float(value):.{decimals}%}" if _finite(value) else NA
-
-
-def _fmt(value: Any, decimals: int) -> str:
-    return f"{float(value):,.{decimals}f}" if _finite(value) else NA
-
-
 def _count(value: Any) -> str:
-    return f"{int(value):,}" if _finite(value) else NA
+    return f"{int(value):,}" if is_finite(value) else NA
 
 
 def _text(value: Any) -> str:
     return NA if value is None else str(value)
 
-
-_CSS = """
-:root{--ink:#1a202c;--muted:#718096;--line:#e2e8f0;--bg:#f4f6f9;--long:#2b6cb0;--short:#c53030;--card:#fff}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif}
-main{max-width:1160px;margin:0 auto;padding:24px 24px 40px}
-h1{font-size:26px;margin:0 0 2px;letter-spacing:-.01em}
-h2{font-size:18px;margin:0 0 14px;padding-bottom:6px;border-bottom:2px solid var(--line)}
-h3{font-size:14px;margin:18px 0 8px;color:#2d3748;text-transform:uppercase;letter-spacing:.05em}
-code,.sym{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
-.members .sym{white-space:nowrap}
-header.top,section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:20px 24px;
-margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
-.ident{margin:0 0 14px;color:#4a5568}
-.facts{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 6px}
-.fact{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:150px;background:#fafbfc}
-.fact .k{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
-.fact .v{font-size:15px;font-weight:600}
-.fact .sub{display:block;font-size:12px;font-weight:400;color:var(--muted)}
-nav{margin-top:14px;display:flex;flex-wrap:wrap;gap:6px}
-nav a{font-size:13px;text-decoration:none;color:var(--long);border:1px solid var(--line);border-radius:999px;
-padding:2px 12px}
-nav a:hover{background:#ebf4ff}
-table.data{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13px;width:100%}
-table.data th,table.data td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-table.data thead th{font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:#4a5568;
-border-bottom:2px solid #cbd5e0;white-space:nowrap}
-table.data tbody tr:nth-child(even){background:#f9fafb}
-table.data tfoot td{font-weight:600;border-top:2px solid #cbd5e0;border-bottom:none}
-table.kv{width:auto;min-width:320px}
-table.kv th{font-weight:500;color:#4a5568;padding-right:28px}
-.num{text-align:right!important;white-space:nowrap}
-.muted{color:var(--muted)}
-.dir-long{color:var(--long)}
-.dir-short{color:var(--short);font-weight:600}
-.flag{color:#c05621;font-weight:600}
-.held{font-weight:700}
-.members{line-height:1.7}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:22px;align-items:start}
-.scroll{overflow-x:auto}
-figure{margin:8px 0 0}
-figure svg{display:block;max-width:100%;height:auto;margin:0 auto}
-figcaption{font-size:12px;color:var(--muted);margin-top:4px;text-align:center}
-.badge{display:inline-block;padding:2px 12px;border-radius:999px;color:#fff;font-weight:700;font-size:12.5px;
-letter-spacing:.06em;vertical-align:baseline}
-.badge.quiet{background:#2f855a}.badge.normal{background:#2b6cb0}.badge.turbulent{background:#dd6b20}
-.badge.crisis{background:#c53030}.badge.unknown{background:#718096}
-.empty{padding:12px 16px;background:#fffaf0;border:1px dashed #ed8936;color:#7b341e;border-radius:8px}
-.warn,.chart-error{padding:10px 14px;background:#fff5f5;border:1px solid #feb2b2;color:#9b2c2c;border-radius:8px}
-.verdict{padding:10px 14px;border-radius:8px;margin:0 0 12px}
-.verdict.good{background:#f0fff4;border:1px solid #9ae6b4}
-.verdict.bad,.bad{color:#9b2c2c}
-.verdict.bad{background:#fff5f5;border:1px solid #feb2b2;font-weight:600}
-tr.producer td{background:#f0fff4;font-weight:600}
-tr.fail td{color:#9b2c2c}
-ul.lines{margin:0;padding-left:20px}
-ul.lines li{margin:2px 0}
-footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
-@media print{body{background:#fff}header.top,section{box-shadow:none;break-inside:avoid}nav{display:none}}
-"""
 
 _BACKTEST_CSS = """
 tr.flagged td{background:#fffaf0}

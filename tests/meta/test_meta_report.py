@@ -76,3 +76,42 @@ def test_dropped_sleeve_is_reported(root: Path, capsys: pytest.CaptureFixture) -
     assert "short" in dropped[: dropped.index("</ul>")] and "cap" in dropped[: dropped.index("</ul>")]
     assert 'href="sleeves/long/report.html"' in page
     assert '<tr class="dropped"><td>short</td>' in page
+
+
+def _links(page: str) -> set[str]:
+    return set(re.findall(r'href="([^"#][^"]*)"', page))
+
+
+def test_pinned_sleeve_is_listed_and_links_the_pinned_runs_report(root: Path, capsys: pytest.CaptureFixture) -> None:
+    from dataflows.app import run
+    from dataflows.lakehouse.store import file_hash
+    from tests.meta.test_meta import make_settings
+
+    assert run(make_settings(root, "profile=crypto_short", "run.id=pinned_for_report"), {}) == 0
+    capsys.readouterr()
+    pin = "meta.sleeves.short={profile: crypto_short, run_id: pinned_for_report}"
+    run_dir = run_meta_cli(root, capsys, "meta=crypto_long_short", pin)
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    _self_contained(page)
+    pinned = page[page.index('id="pinned"') :]
+    pinned = pinned[: pinned.index("</ul>")]
+    sha = file_hash(root / "runs" / "pinned_for_report" / "weights.parquet")[:12]
+    assert "<strong>short</strong>" in pinned and "pinned_for_report" in pinned and sha in pinned
+    assert "../pinned_for_report/report.html" in _links(page)
+    for href in _links(page):  # every link resolves to a file, relative to the page
+        assert (run_dir / href).resolve().is_file(), href
+
+
+def test_nested_meta_has_its_own_page_linked_from_the_parent(root: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = run_meta_cli(root, capsys, "meta=crypto_core")
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    _self_contained(page)
+    assert {"sleeves/book/report.html", "sleeves/trend/report.html"} <= _links(page)
+    book = run_dir / "sleeves" / "book"
+    inner = (book / "report.html").read_text(encoding="utf-8")
+    _self_contained(inner)
+    assert "crypto_long_short" in inner and inner.count("<svg") == 1
+    assert {"sleeves/long/report.html", "sleeves/short/report.html"} <= _links(inner)
+    for folder, text in ((run_dir, page), (book, inner)):
+        for href in _links(text):
+            assert (folder / href).resolve().is_file(), href
