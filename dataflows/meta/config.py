@@ -26,7 +26,9 @@ running on Ray workers get fully resolved frozen values and never touch Hydra.
 
 from __future__ import annotations
 
+import copy
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,13 +89,20 @@ class MetaSpec:
         raise KeyError(msg)
 
 
+_COMPOSED: ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = ContextVar("meta_composed", default=None)
+
+
 def parse_meta(raw: dict[str, Any], *, data_root: Path | None = None, default_name: str = "meta") -> MetaSpec:
     """Validate the `meta` group's dict into a `MetaSpec` (nested metas and profiles resolved, pins checked)."""
     if not isinstance(raw, dict):
         msg = f"meta must be a mapping of meta settings, got {type(raw).__name__}"
         raise ConfigError(msg)
     name = str(raw.get("name") or default_name)
-    return _parse(raw, name=name, stack=(), data_root=data_root)
+    token = _COMPOSED.set({})  # each profile or meta file is composed once per parse, however many sleeves use it
+    try:
+        return _parse(raw, name=name, stack=(), data_root=data_root)
+    finally:
+        _COMPOSED.reset(token)
 
 
 def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root: Path | None) -> MetaSpec:
@@ -288,6 +297,9 @@ def _compose_group(group: str, name: str, where: str) -> dict[str, Any]:
         options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
         msg = f"{where}: {group} {name!r} does not exist; expected one of {options}"
         raise ConfigError(msg)
+    cache = _COMPOSED.get()
+    if cache is not None and (group, name) in cache:
+        return copy.deepcopy(cache[group, name])
     register_schema()
     overrides = [f"{group}={name}"]
     try:
@@ -301,7 +313,10 @@ def _compose_group(group: str, name: str, where: str) -> dict[str, Any]:
         raise ConfigError(msg) from None
     body = OmegaConf.to_container(cfg[group], resolve=True)
     assert isinstance(body, dict)
-    return {str(k): v for k, v in body.items()}
+    out = {str(k): v for k, v in body.items()}
+    if cache is not None:
+        cache[group, name] = copy.deepcopy(out)
+    return out
 
 
 def _fraction(key: str, value: Any) -> float:

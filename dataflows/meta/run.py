@@ -63,6 +63,7 @@ META_OUTPUTS = (
     "flattened_weights_file",
 )
 OUT_OF_SAMPLE, IN_SAMPLE = "out_of_sample", "in_sample"
+_SUBMIT_ORDER = {"meta": 0, "profile": 1, "pinned": 2}
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,13 @@ class MetaPlan:
     run_id: str
 
     def jobs(self) -> list[SleeveJob]:
+        """One job per sleeve, longest first so the workers finish together: nested metas (several sleeves each),
+        then profile runs, then pinned runs (only read). Config order within each kind; `index` keeps it."""
         out = []
         for i, s in enumerate(self.spec.sleeves):
             folder = self.run_dir / "sleeves" / s.name
             out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}"))
-        return out
+        return sorted(out, key=lambda job: _SUBMIT_ORDER.get(job.spec.kind, 1))
 
     def bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """[min_weight, max_weight] of `names`; infeasible among them (after drops) is an error."""

@@ -279,6 +279,53 @@ def test_nested_parse_and_depth_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_meta({"name": "top", "sleeves": {"core": {"meta": "crypto_core"}}})
 
 
+def test_each_profile_is_composed_once_per_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hydra
+
+    calls: list[list[str]] = []
+    real = hydra.compose
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(list(kwargs.get("overrides") or []))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hydra, "compose", counting)
+    raw = {
+        "sleeves": {
+            "a": "crypto_long",
+            "b": {"profile": "crypto_long", "optimizer": "min_variance", "profile_overrides": {"weight_cap": 0.2}},
+            "c": "crypto_short",
+        }
+    }
+    spec = parse_meta(raw)
+    assert sorted(map(tuple, calls)) == [("profile=crypto_long",), ("profile=crypto_short",)]
+    a, b = spec.sleeve("a").profile, spec.sleeve("b").profile
+    assert a is not None and b is not None and a.name == b.name == "crypto_long"
+    assert b.weight_cap == 0.2 and a.weight_cap != 0.2  # one sleeve's overrides never leak into another's
+    parse_meta(raw)  # a new parse composes again: files edited between runs are read afresh
+    assert len(calls) == 4
+
+
+def test_jobs_are_submitted_longest_first_and_results_keep_config_order(tmp_path: Path) -> None:
+    from dataflows.meta.run import MetaPlan, SleeveResult
+    from dataflows.nodes.meta import sleeve_results
+
+    raw = {
+        "sleeves": {
+            "pin": {"profile": "crypto_short", "run_id": "some_run"},
+            "plain": "crypto_long",
+            "inner": {"meta": "crypto_long_short"},
+            "other": "crypto_short",
+        }
+    }
+    plan = MetaPlan(parse_meta(raw), make_settings(tmp_path), tmp_path / "run", "r")
+    jobs = plan.jobs()
+    assert [j.spec.name for j in jobs] == ["inner", "plain", "other", "pin"]
+    assert [j.index for j in jobs] == [2, 1, 3, 0]
+    done = [SleeveResult(j.index, j.spec.name, j.spec.kind, "", True, None, "") for j in jobs]
+    assert [r.name for r in sleeve_results(done)] == ["pin", "plain", "inner", "other"]
+
+
 def test_package_placed_profile_is_accepted() -> None:
     from tests.conftest import compose
 
