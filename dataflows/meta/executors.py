@@ -89,7 +89,7 @@ class RaySleeveExecutor(executors.TaskExecutor):
         import ray
 
         if not ray.is_initialized():
-            msg = "RaySleeveExecutor needs ray.init() first (see dataflows.meta.executors.start_ray)"
+            msg = "RaySleeveExecutor needs ray.init() first (see dataflows.meta.executors.ray_executor)"
             raise RuntimeError(msg)
         self._remote = ray.remote(executors.base_execute_task)
 
