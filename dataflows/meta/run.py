@@ -214,7 +214,7 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
     spec = job.spec
     assert spec.profile is not None
     settings = sleeve_settings(job.settings, spec.profile, spec.optimizer, job.run_id)
-    job.run_dir.mkdir(parents=True, exist_ok=False)  # a sleeve folder is new: runs are immutable
+    _new_sleeve_folder(job.run_dir)
     ctx = RunContext(job.run_id, job.run_dir, settings.as_of, dt.datetime.now(dt.UTC))
     lh = Lakehouse(settings.data_root)
     timer = NodeTimer()
@@ -273,7 +273,7 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
     else:
         dates, rets = reconstructed_stream(folder, weights, job.settings)
         kind = IN_SAMPLE
-    job.run_dir.mkdir(parents=True, exist_ok=False)
+    _new_sleeve_folder(job.run_dir)
     from dataflows.lakehouse import atomic
 
     pointer = {"run_id": spec.run_id, "path": str(folder), "weights_sha256": file_hash(wpath), "stream": kind}
@@ -290,7 +290,7 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
 
     spec = job.spec
     assert spec.meta is not None
-    job.run_dir.mkdir(parents=True, exist_ok=False)
+    _new_sleeve_folder(job.run_dir)
     plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id)
     ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
     results = _execute_and_record(plan, ctx, {"nested_meta": spec.meta.name}, executor=_nested_executor(job.settings))
@@ -304,6 +304,19 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     return SleeveResult(
         job.index, spec.name, spec.kind, spec.label, True, None, str(job.run_dir), kind, dates, rets, weights, 0.0, {}
     )
+
+
+def _new_sleeve_folder(folder: Path) -> None:
+    """Create a sleeve's folder. A folder left by an attempt that died before writing its manifest (Ray retries a
+    task whose worker was killed) is moved aside, kept for inspection; a finished sleeve's folder is never reused."""
+    if folder.exists():
+        if any((folder / name).exists() for name in ("manifest.json", "pinned.json")):
+            msg = f"sleeve folder {folder} already holds a finished sleeve; runs are immutable"
+            raise DataflowsError(msg)
+        aside = folder.with_name(f".{folder.name}.interrupted-{time.time_ns()}")
+        folder.rename(aside)
+        log.warning("sleeve folder %s was left by an interrupted attempt; moved to %s", folder, aside.name)
+    folder.mkdir(parents=True)
 
 
 def _nested_executor(settings: Settings) -> Any:

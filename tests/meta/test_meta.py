@@ -191,6 +191,26 @@ def test_pinned_run_is_used_as_given(shared_root: Path, capsys: pytest.CaptureFi
     assert flat.filter(pl.col("symbol") == table["symbol"][0])["net"].item() == pytest.approx(-0.5 * w_short)
 
 
+def test_a_retried_sleeve_moves_an_interrupted_attempt_aside(shared_root: Path, tmp_path: Path) -> None:
+    """Ray retries a task whose worker died: the half-written folder is kept aside, a finished one never reused."""
+    import dataclasses
+
+    from dataflows.meta.run import meta_plan_for, run_sleeve
+
+    plan = meta_plan_for(make_settings(shared_root, "meta=crypto_long_short"))
+    (job,) = [j for j in plan.jobs() if j.spec.name == "short"]
+    job = dataclasses.replace(job, run_dir=tmp_path / "run" / "sleeves" / "short")
+    job.run_dir.mkdir(parents=True)
+    (job.run_dir / "candidates.json").write_text("{")  # the dead attempt got this far
+    result = run_sleeve(job)
+    assert result.ok, result.reason
+    (aside,) = (tmp_path / "run" / "sleeves").glob(".short.interrupted-*")
+    assert (aside / "candidates.json").read_text() == "{"
+    assert json.loads((job.run_dir / "manifest.json").read_text())["outcome"] == "ok"
+    again = run_sleeve(job)  # finished: never overwritten
+    assert not again.ok and "already holds a finished sleeve" in str(again.reason)
+
+
 def test_missing_pinned_run_is_a_clear_error(shared_root: Path) -> None:
     from dataflows.meta.run import run_meta
 
