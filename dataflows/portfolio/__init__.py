@@ -64,6 +64,36 @@ def zero_variance_columns(variances: np.ndarray) -> np.ndarray:
     return np.flatnonzero(variances <= ZERO_VARIANCE_RTOL * top).astype(np.int64)
 
 
+def checked_covariance(cov: np.ndarray, n: int | None = None) -> np.ndarray:
+    """`cov` as a C-contiguous, finite, symmetric (n, n) float64 matrix with variances >= 0, or `InvalidInput`.
+
+    Symmetric means |cov - cov.T| <= 1e-10 x the largest variance (an absolute tolerance at the matrix's scale, so
+    round-off in near-zero covariances is not an asymmetry). Zero variances are the caller's policy.
+    """
+    cov = np.asarray(cov)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 1 or cov.dtype != np.float64:
+        msg = f"covariance must be a square float64 matrix, got shape {cov.shape} and dtype {cov.dtype}"
+        raise InvalidInput(msg)
+    if n is not None and cov.shape[0] != n:
+        msg = f"covariance is {cov.shape[0]}x{cov.shape[0]} but the problem was built for n={n}"
+        raise InvalidInput(msg)
+    if not np.isfinite(cov).all():
+        row, col = np.argwhere(~np.isfinite(cov))[0]
+        msg = f"covariance[{row}, {col}] = {float(cov[row, col])!r}: the covariance must be finite"
+        raise InvalidInput(msg)
+    diag = np.diag(cov)
+    if (diag < 0).any():
+        col = int(np.flatnonzero(diag < 0)[0])
+        msg = f"covariance[{col}, {col}] = {float(diag[col])!r}: variances must be >= 0"
+        raise InvalidInput(msg)
+    asym = cov - cov.T
+    np.abs(asym, out=asym)
+    if asym.max() > 1e-10 * float(diag.max()):
+        msg = "covariance must be symmetric (|cov - cov.T| <= 1e-10 x the largest variance)"
+        raise InvalidInput(msg)
+    return np.ascontiguousarray(cov)
+
+
 def describe_columns(columns: np.ndarray | tuple[int, ...], limit: int = 10) -> str:
     """'3, 17, 40' (at most `limit` indices, then '... (n in total)') for error messages."""
     cols = [int(c) for c in columns]
@@ -79,6 +109,7 @@ __all__ = [
     "PortfolioError",
     "SolverFailed",
     "ZeroVarianceAssets",
+    "checked_covariance",
     "describe_columns",
     "zero_variance_columns",
 ]

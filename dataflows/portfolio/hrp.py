@@ -26,7 +26,13 @@ import numpy as np
 from scipy.cluster import hierarchy
 
 from dataflows.errors import ConfigError
-from dataflows.portfolio import InvalidInput, ZeroVarianceAssets, describe_columns, zero_variance_columns
+from dataflows.portfolio import (
+    InvalidInput,
+    ZeroVarianceAssets,
+    checked_covariance,
+    describe_columns,
+    zero_variance_columns,
+)
 from kernels.hrp import bisection_weights_nb, center_scale_nb, condensed_corr_distance_nb
 
 LINKAGE_METHODS = frozenset({"single", "complete", "average", "weighted", "ward"})
@@ -78,23 +84,9 @@ def hrp_weights_from_covariance(
     zero_variance: ZeroVariancePolicy = "raise",
 ) -> HRPResult:
     """HRP weights from an (N, N) covariance (e.g. shrunk); the distance uses the correlation implied by it."""
-    cov = np.asarray(covariance)
-    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 1 or cov.dtype != np.float64:
-        msg = f"covariance must be a square float64 matrix, got shape {cov.shape} and dtype {cov.dtype}"
-        raise InvalidInput(msg)
-    if not np.isfinite(cov).all():
-        row, col = np.argwhere(~np.isfinite(cov))[0]
-        msg = f"covariance[{row}, {col}] = {float(cov[row, col])!r}: the covariance must be finite"
-        raise InvalidInput(msg)
-    if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
-        msg = "covariance must be symmetric"
-        raise InvalidInput(msg)
-    if (np.diag(cov) < 0).any():
-        col = int(np.flatnonzero(np.diag(cov) < 0)[0])
-        msg = f"covariance[{col}, {col}] = {float(cov[col, col])!r}: variances must be >= 0"
-        raise InvalidInput(msg)
+    cov = checked_covariance(covariance)
     _check_options(linkage, zero_variance)
-    return _hrp(np.ascontiguousarray(cov), linkage, optimal_ordering, zero_variance)
+    return _hrp(cov, linkage, optimal_ordering, zero_variance)
 
 
 def _hrp(cov: np.ndarray, linkage: str, optimal_ordering: bool, zero_variance: ZeroVariancePolicy) -> HRPResult:

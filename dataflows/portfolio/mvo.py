@@ -68,6 +68,7 @@ from dataflows.portfolio import (
     NoPositiveExcessReturn,
     SolverFailed,
     ZeroVarianceAssets,
+    checked_covariance,
     describe_columns,
     zero_variance_columns,
 )
@@ -747,36 +748,16 @@ def _square(cov: np.ndarray) -> np.ndarray:
 
 
 def _validated_cov(cov: np.ndarray, n: int | None) -> np.ndarray:
-    """A finite, symmetric (n, n) float64 covariance with no zero-variance asset, or a typed error."""
-    cov = np.asarray(cov)
-    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 1 or cov.dtype != np.float64:
-        msg = f"covariance must be a square float64 matrix, got shape {cov.shape} and dtype {cov.dtype}"
-        raise InvalidInput(msg)
-    if n is not None and cov.shape[0] != n:
-        msg = f"covariance is {cov.shape[0]}x{cov.shape[0]} but the problem was built for n={n}"
-        raise InvalidInput(msg)
-    if not np.isfinite(cov).all():
-        row, col = np.argwhere(~np.isfinite(cov))[0]
-        msg = f"covariance[{row}, {col}] = {float(cov[row, col])!r}: the covariance must be finite"
-        raise InvalidInput(msg)
-    diag = np.diag(cov)
-    if (diag < 0).any():
-        col = int(np.flatnonzero(diag < 0)[0])
-        msg = f"covariance[{col}, {col}] = {float(diag[col])!r}: variances must be >= 0"
-        raise InvalidInput(msg)
-    asym = cov - cov.T
-    np.abs(asym, out=asym)
-    if asym.max() > 1e-10 * float(diag.max()):
-        msg = "covariance must be symmetric (|cov - cov.T| <= 1e-10 x the largest variance)"
-        raise InvalidInput(msg)
-    zero = zero_variance_columns(diag)
+    """A checked covariance (`checked_covariance`) with no zero-variance asset, or a typed error."""
+    cov = checked_covariance(cov, n)
+    zero = zero_variance_columns(np.diag(cov))
     if zero.size:
         msg = (
             f"zero-variance assets at columns {describe_columns(zero)}: a riskless asset cannot be "
             "risk-optimized; drop it upstream (it is cash)"
         )
         raise ZeroVarianceAssets(msg, tuple(int(c) for c in zero))
-    return np.ascontiguousarray(cov)
+    return cov
 
 
 def _validated_mu(mu: np.ndarray, n: int, risk_free: float) -> np.ndarray:
