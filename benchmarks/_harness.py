@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -51,6 +52,36 @@ def time_it(fn: Callable[[], object], repeat: int, warmup: int) -> tuple[float, 
         fn()
         times.append(time.perf_counter() - t0)
     return min(times), statistics.median(times)
+
+
+def quiet(fn: Callable[[], object]) -> Callable[[], object]:
+    """Peers warn about things that do not matter here (deprecations, pandas); keep the report readable."""
+
+    def call() -> object:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn()
+
+    return call
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], repeat: int, warmup: int) -> dict[str, tuple[float, float]]:
+    """Best and median wall time of each callable, run in turns (a, b, a, b, ...).
+
+    Interleaving makes every impl see the same machine load: this 2-core machine is shared, and timing one impl
+    after the other lets a load change land on one side of the ratio.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(repeat, 1)):
+        for name, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (min(ts), statistics.median(ts)) for name, ts in times.items()}
 
 
 def rows_against(

@@ -9,16 +9,13 @@ so. Target: ours <= 1.3x np.cov.
 
 from __future__ import annotations
 
-import gc
-import statistics
 import time
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._harness import Row, cli, rows_against
+from benchmarks._harness import Row, cli, quiet, rows_against, time_interleaved
 from dataflows.portfolio.hrp import hrp_weights
 
 T = 2520
@@ -81,41 +78,11 @@ PEERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _quiet(fn: Callable[[], object]) -> Callable[[], object]:
-    """Peers warn about things that do not matter here (deprecations, pandas); keep the report readable."""
-
-    def call() -> object:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn()
-
-    return call
-
-
-def time_interleaved(fns: dict[str, Callable[[], object]], repeat: int, warmup: int) -> dict[str, tuple[float, float]]:
-    """Best and median wall time of each callable, run in turns (a, b, a, b, ...).
-
-    Interleaving makes every impl see the same machine load: this 2-core machine is shared, and timing one impl
-    after the other lets a load change land on one side of the ratio.
-    """
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(max(repeat, 1)):
-        for name, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (min(ts), statistics.median(ts)) for name, ts in times.items()}
-
-
 def check_correctness(x: np.ndarray) -> None:
     """Our weights equal every peer's to 1e-12 (single linkage, no leaf reordering)."""
     ours = hrp_weights(x).weights
     for name, peer in PEERS.items():
-        theirs = _quiet(lambda peer=peer: peer(x))()
+        theirs = quiet(lambda peer=peer: peer(x))()
         err = float(np.abs(ours - theirs).max())
         assert err <= 1e-12, f"HRP differs from {name} by {err:.3g} on {x.shape}"
 
@@ -142,7 +109,7 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
                     skipped.append(f"{name} skipped (projected {projected:.0f} s from {s0:.1f} s at N={n0})")
                     continue
             t0 = time.perf_counter()
-            _quiet(lambda peer=peer, x=x: peer(x))()
+            quiet(lambda peer=peer, x=x: peer(x))()
             seconds = time.perf_counter() - t0
             peer_seconds[name] = (n, seconds)
             timings[name] = (seconds, seconds)

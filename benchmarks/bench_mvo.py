@@ -11,14 +11,13 @@ Target: ours <= 0.5x plain cvxpy.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import cvxpy as cp
 import numpy as np
 
-from benchmarks._harness import Row, cli, rows_against
-from benchmarks.bench_hrp import factor_returns, time_interleaved
+from benchmarks._harness import Row, cli, quiet, rows_against, time_interleaved
+from benchmarks.bench_hrp import factor_returns
 from dataflows.portfolio.mvo import MaxSharpe, MinVariance
 
 T = 2520
@@ -63,15 +62,6 @@ def pypfopt_max_sharpe(cov: np.ndarray, mu: np.ndarray, cap: float, **opts: floa
     return np.asarray(ef.weights)
 
 
-def _quiet(fn: Callable[[], object]) -> Callable[[], object]:
-    def call() -> object:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn()
-
-    return call
-
-
 def _alternating(calls: list[Callable[[], object]]) -> Callable[[], object]:
     """One callable that runs calls[0], calls[1], calls[0], ... on successive invocations."""
     state = {"i": 0}
@@ -93,12 +83,12 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
             "min_variance": (
                 min_var.solve(cov).weights,
                 plain_min_variance(cov, CAP, **TIGHT),
-                _quiet(lambda cov=cov: pypfopt_min_variance(cov, CAP, **TIGHT))(),
+                quiet(lambda cov=cov: pypfopt_min_variance(cov, CAP, **TIGHT))(),
             ),
             "max_sharpe": (
                 max_sharpe.solve(cov, mu).weights,
                 plain_max_sharpe(cov, mu, CAP, **TIGHT),
-                _quiet(lambda cov=cov, mu=mu: pypfopt_max_sharpe(cov, mu, CAP, **TIGHT))(),
+                quiet(lambda cov=cov, mu=mu: pypfopt_max_sharpe(cov, mu, CAP, **TIGHT))(),
             ),
         }
         for name, (ours, plain, peer) in checks.items():
@@ -110,12 +100,12 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
         "min_variance": (
             _alternating([lambda cov=cov: min_var.solve(cov) for cov, _ in data]),
             _alternating([lambda cov=cov: plain_min_variance(cov, CAP) for cov, _ in data]),
-            _alternating([_quiet(lambda cov=cov: pypfopt_min_variance(cov, CAP)) for cov, _ in data]),
+            _alternating([quiet(lambda cov=cov: pypfopt_min_variance(cov, CAP)) for cov, _ in data]),
         ),
         "max_sharpe": (
             _alternating([lambda cov=cov, mu=mu: max_sharpe.solve(cov, mu) for cov, mu in data]),
             _alternating([lambda cov=cov, mu=mu: plain_max_sharpe(cov, mu, CAP) for cov, mu in data]),
-            _alternating([_quiet(lambda cov=cov, mu=mu: pypfopt_max_sharpe(cov, mu, CAP)) for cov, mu in data]),
+            _alternating([quiet(lambda cov=cov, mu=mu: pypfopt_max_sharpe(cov, mu, CAP)) for cov, mu in data]),
         ),
     }
     rows: list[Row] = []

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from benchmarks._harness import Row, cli, rows_against
-from benchmarks.bench_hrp import factor_returns, time_interleaved
+from benchmarks._harness import Row, cli, rows_against, time_interleaved
+from benchmarks.bench_hrp import factor_returns
 from dataflows import columns as C
 from dataflows.config import ProfileConfig, Settings
 from dataflows.lakehouse import features
