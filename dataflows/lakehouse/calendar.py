@@ -13,7 +13,6 @@ import numpy as np
 from dataflows import columns as C
 from dataflows.errors import ConfigError
 
-MS = 1
 SECOND_MS = 1000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS

@@ -20,9 +20,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataflows.errors import LakehouseError
 from dataflows.lakehouse.atomic import pid_alive
+
+if TYPE_CHECKING:
+    from tenacity import Retrying
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -89,6 +93,18 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
 
 
+def _while_locked() -> Retrying:
+    """tenacity attempts that retry "database is locked" with jittered backoff for up to 60 s, then re-raise."""
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+    return Retrying(
+        retry=retry_if_exception(_is_locked),
+        wait=wait_exponential_jitter(multiplier=0.01, max=0.5),
+        stop=stop_after_delay(60),
+        reraise=True,
+    )
+
+
 class Registry:
     """Thread-safe access to `registry.sqlite` (one connection per thread)."""
 
@@ -96,31 +112,17 @@ class Registry:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
-
-        for attempt in Retrying(
-            retry=retry_if_exception(_is_locked),
-            wait=wait_exponential_jitter(multiplier=0.01, max=0.5),
-            stop=stop_after_delay(60),
-            reraise=True,
-        ):
+        for attempt in _while_locked():
             with attempt:
                 self._conn().executescript(SCHEMA)  # executescript manages its own transaction
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
-
             try:
                 # a registry created by two processes at once: switching it to WAL can report "locked" at once
                 # (no busy wait applies there), so the loser retries
-                for attempt in Retrying(
-                    retry=retry_if_exception(_is_locked),
-                    wait=wait_exponential_jitter(multiplier=0.01, max=0.5),
-                    stop=stop_after_delay(60),
-                    reraise=True,
-                ):
+                for attempt in _while_locked():
                     with attempt:
                         conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
                         try:
@@ -207,15 +209,6 @@ class Registry:
                 " last_fetch_at=excluded.last_fetch_at, last_outcome=excluded.last_outcome,"
                 " failures=CASE WHEN ? THEN series.failures + 1 ELSE 0 END",
                 (venue, symbol, timeframe, time.time(), outcome, int(failed), int(failed)),
-            )
-
-    def set_floor(self, venue: str, symbol: str, timeframe: str, floor_ts: int) -> None:
-        """The venue confirmed it has no bars before `floor_ts`."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO series (venue, symbol, timeframe, floor_ts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET floor_ts=excluded.floor_ts",
-                (venue, symbol, timeframe, floor_ts),
             )
 
     # --- holes -------------------------------------------------------------------------------------------------
