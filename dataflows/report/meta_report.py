@@ -22,7 +22,7 @@ import polars as pl
 
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
-from dataflows.report.page import CSS, esc, figure_html, fmt, pct, scroll_box, section, symbol_html
+from dataflows.report.page import CSS, esc, fact_box, figure_html, fmt, nav_links, pct, scroll_box, section, symbol_html
 
 REPORT = "report.html"
 META_COLOR = "#111111"
@@ -79,24 +79,20 @@ def meta_report_html(run_dir: Path, manifest: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------------- sections
 
 
-def _fact(key: str, value: Any) -> str:
-    return f'<div class="fact"><div class="k">{esc(key)}</div><div class="v">{esc(value)}</div></div>'
-
-
 def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[str, Any]]) -> str:
     kept = [s for s in sleeves if not s.get("dropped")]
     facts = "".join(
-        [
-            _fact("meta", name),
-            _fact("run id", run_id),
-            _fact("as of", as_of if as_of is not None else "n/a"),
-            _fact("method", method),
-            _fact("sleeves", f"{len(kept)} of {len(sleeves)}" if sleeves else "n/a"),
-        ]
+        fact_box(k, esc(v))
+        for k, v in (
+            ("meta", name),
+            ("run id", run_id),
+            ("as of", as_of if as_of is not None else "n/a"),
+            ("method", method),
+            ("sleeves", f"{len(kept)} of {len(sleeves)}" if sleeves else "n/a"),
+        )
     )
-    nav = "".join(
-        f'<a href="#{a}">{esc(t)}</a>'
-        for a, t in (
+    nav = nav_links(
+        (
             ("meta-weights", "Sleeve weights"),
             ("equity", "Equity"),
             ("flattened", "Flattened weights"),
@@ -106,7 +102,7 @@ def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[
     return (
         f'<header class="top"><h1>Meta portfolio {esc(name)}</h1>'
         f'<p class="ident">run <code>{esc(run_id)}</code></p>'
-        f'<div class="facts">{facts}</div><nav>{nav}</nav></header>'
+        f'<div class="facts">{facts}</div>{nav}</header>'
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 log = logging.getLogger("dataflows.report")
@@ -28,6 +28,16 @@ def symbol_html(symbol: Any) -> str:
 def section(anchor: str, title: str, body: str) -> str:
     """A page section with an anchor id and a heading."""
     return f'<section id="{anchor}"><h2>{esc(title)}</h2>\n{body}\n</section>'
+
+
+def fact_box(key: str, value_html: str) -> str:
+    """One header fact: a small caption over a value (`value_html` is HTML; escape text first)."""
+    return f'<div class="fact"><div class="k">{esc(key)}</div><div class="v">{value_html}</div></div>'
+
+
+def nav_links(links: Sequence[tuple[str, str]]) -> str:
+    """The header's in-page links, one per (anchor, label)."""
+    return "<nav>" + "".join(f'<a href="#{esc(a)}">{esc(label)}</a>' for a, label in links) + "</nav>"
 
 
 def scroll_box(table: str) -> str:

@@ -29,7 +29,20 @@ from dataflows.errors import DataflowsError
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView, OptimizerAttempt, TearsheetData
-from dataflows.report.page import CSS, NA, esc, figure_html, fmt, is_finite, pct, scroll_box, section, symbol_html
+from dataflows.report.page import (
+    CSS,
+    NA,
+    esc,
+    fact_box,
+    figure_html,
+    fmt,
+    is_finite,
+    nav_links,
+    pct,
+    scroll_box,
+    section,
+    symbol_html,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +191,14 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
         ("Assets", f"{len(rows)}<span class='sub'>{len(longs)} long, {len(shorts)} short</span>"),
         ("Gross / net", f"{pct(_nansum(r[WEIGHT] for r in rows))} / {pct(_nansum(r[NET_WEIGHT] for r in rows))}"),
     ]
-    fact_html = "".join(f"<div class='fact'><div class='k'>{k}</div><div class='v'>{v}</div></div>" for k, v in facts)
+    fact_html = "".join(fact_box(k, v) for k, v in facts)
     metrics = (
         _kv_table(data.metrics, "headline-metrics")
         if data.metrics
         else '<p class="muted">No headline metrics recorded.</p>'
     )
-    nav = "".join(
-        f'<a href="#{anchor}">{label}</a>'
-        for anchor, label in (
+    nav = nav_links(
+        (
             ("weights", "Weights"),
             ("risk", "Risk"),
             ("clusters", "Clusters"),
@@ -204,7 +216,7 @@ def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
         f"as of <strong>{esc(data.as_of)}</strong></p>"
         f"<div class='facts'>{fact_html}</div>"
         f"<h3>Headline metrics</h3>{metrics}"
-        f"<nav>{nav}</nav></header>"
+        f"{nav}</header>"
     )
 
 
