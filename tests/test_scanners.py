@@ -106,5 +106,7 @@ def test_shipped_scanners_all_load():
     from dataflows.config import conf_dir
 
     folder = conf_dir() / "scanner"
-    for path in folder.glob("*.yaml"):
+    paths = sorted(folder.glob("*.yaml"))
+    assert paths, f"no scanner configs in {folder}"
+    for path in paths:
         scanners.load(path.stem, folder)
