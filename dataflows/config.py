@@ -44,6 +44,7 @@ class DataConfig:
     lease_s: float = 120.0  # a fetch lease expires after this (crashed holder)
     lease_wait_s: float = 300.0  # how long to wait for another process's lease
     progress: bool = True  # rich progress bar (only when stderr is a terminal)
+    max_gap_bars: int = 14  # a confirmed interior venue gap of at most this many bars is accepted (returns span it)
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,13 @@ class VenueConfig:
     # ccxt
     exchange: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    market_types: list[str] = field(default_factory=lambda: ["spot", "swap"])  # ccxt market types loaded
     # files
     path: str | None = None
+    metadata: str | None = None  # sidecar with tick/lot/min notional/listing per symbol; null = metadata.csv if present
     # ccxt and files
     asset_class: str = C.CRYPTO
+    calendar: str | None = None  # exchange calendar of equities (exchange_calendars name); null = XNYS
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class ProfileConfig:
     linkage: str = "single"
     optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
     risk_free: float = 0.0  # annual, for MaxSharpe
+    require_metadata: bool | None = None  # unknown tick/lot size vetoes an atom; null = where the venue publishes them
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
