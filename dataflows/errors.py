@@ -13,6 +13,11 @@ class ConfigError(DataflowsError):
     """A configuration key or value is invalid."""
 
 
+class HistoryUnavailable(ConfigError):
+    """The venue cannot serve bars as old as the configured window needs (an OHLC endpoint with a hard history
+    cap); the message names the cap and the key to change."""
+
+
 class VenueError(DataflowsError):
     """The venue failed in a way retries did not fix, or answered with something unusable."""
 

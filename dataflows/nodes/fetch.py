@@ -1,8 +1,11 @@
-"""Smart fetch: repair only what the audit found broken (missing first, then the stale and gapped ranges)."""
+"""Smart fetch: repair only what the audit found broken (missing first, then the stale and gapped ranges), after
+checking that the venue can serve bars as old as the repair needs."""
 
 from __future__ import annotations
 
-from dataflows.lakehouse.audit import Candidate, SymbolAudit
+from dataflows.errors import HistoryUnavailable
+from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit
+from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.repair import Repairer, RepairReport
 
 
@@ -12,5 +15,38 @@ def repair_report(
     audit_before: list[SymbolAudit],
     active_quarantine: dict[str, dict],
 ) -> RepairReport:
-    """Bounded audit → fetch → re-audit rounds; every action recorded."""
+    """Bounded audit → fetch → re-audit rounds; every action recorded. Raises `HistoryUnavailable` before any
+    fetch when a range to repair starts before the oldest bar the venue can serve."""
+    check_history_reach(repairer, audit_before)
     return repairer.run(audit_candidates, active_quarantine, before=audit_before)
+
+
+def check_history_reach(repairer: Repairer, audits: list[SymbolAudit]) -> None:
+    """`HistoryUnavailable` when the venue's OHLC history is capped (`history_floor_ms`, e.g. kraken's latest 720
+    bars) and a range the repair would fetch starts earlier: those bars exist, the venue just cannot serve them, so
+    the symbols must not end UNREPAIRABLE for it. Ranges already stored are not fetched and do not count."""
+    floor_of = getattr(repairer.venue, "history_floor_ms", None)
+    tf, days = repairer.policy.timeframe, repairer.policy.history_days
+    floor = floor_of(tf) if floor_of is not None else None
+    if floor is None:
+        return
+    todo = [a for a in audits if a.data_status in (MISSING, STALE, GAPPED)]
+    starts = [(r.start, a.symbol) for a in todo for r in a.ranges if r.start < floor]
+    if not starts:
+        return
+    start, symbol = min(starts)
+    cap = repairer.venue.history_limit_bars(tf)  # type: ignore[attr-defined]
+    last = max(r.end for a in todo for r in a.ranges)
+    fits = max(1, (last - floor) // DAY_MS + 1)  # history_days whose window starts at or after the floor
+    msg = (
+        f"{repairer.venue.name} serves only its latest {cap} {tf} bars ({_day(floor)}..); "
+        f"data.history_days={days} needs bars from {_day(start)} ({symbol} and {len(starts) - 1} more ranges): "
+        f"set data.history_days<={fits} (or run.as_of later), or use another venue"
+    )
+    raise HistoryUnavailable(msg)
+
+
+def _day(ts_ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).strftime("%Y-%m-%d")

@@ -33,12 +33,11 @@ def venue__synthetic(settings: Settings, as_of_ms: int) -> Venue:
 
 @config.when(venue_kind="ccxt")
 def venue__ccxt(settings: Settings) -> Venue:
-    """Any ccxt exchange (ccxt paginates, rate-limits and retries itself)."""
+    """Any ccxt exchange (ccxt rate-limits and retries itself) with the market types of `venue.market_types`."""
     from dataflows.venues.ccxt_venue import CcxtVenue
 
-    return CcxtVenue(
-        settings.venue.exchange, options=dict(settings.venue.options), asset_class=settings.venue.asset_class
-    )
+    v = settings.venue
+    return CcxtVenue(v.exchange, options=dict(v.options), asset_class=v.asset_class, market_types=list(v.market_types))
 
 
 @config.when(venue_kind="files")

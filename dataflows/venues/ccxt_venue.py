@@ -1,30 +1,43 @@
-"""The ccxt venue: any exchange ccxt supports, through ccxt's own parsing, throttling, pagination and retries.
+"""The ccxt venue: any exchange ccxt supports, through ccxt's own request building, parsing, throttling and retries.
 
-`CcxtVenue("binance")` builds `ccxt.binance({"enableRateLimit": True, ...})` with the sync API; pass `exchange=` to
-use an exchange object you configured yourself (tests pass one whose HTTP session serves recorded responses).
+`CcxtVenue("okx")` builds `ccxt.okx({"enableRateLimit": True, ...})` with the sync API; pass `exchange=` to use an
+exchange object you configured yourself (tests pass one whose HTTP session serves recorded responses).
 
 Who does what:
 
 - Throttling: ccxt (`enableRateLimit`), so `rate_limit_per_sec` is None.
 - Retries: ccxt. Every request is retried by ccxt's `fetch2` on `OperationFailed` (429/418, network errors, bad
   responses) `maxRetriesOnFailure` times, `maxRetriesOnFailureDelay` ms apart (defaults set here: 2 and 1000 ms;
-  override through `options`). Inside a paginated range fetch ccxt also retries each page `maxRetries` times (3),
-  except `RateLimitExceeded`, which ccxt's deterministic pagination re-raises at once. What still fails is mapped to
-  `RateLimited` / `TransientVenueError` (the ingester backs off and retries the whole call) or `VenueError`.
-- Pagination: `ohlcv_range` asks ccxt to paginate (`params={"paginate": True, "until": end_ms, ...}`) when the
-  exchange's `fetch_ohlcv` supports it (32 exchanges in 4.5.90: binance, bybit, okx, kraken, ... — detected from its
-  source), and pages with `ohlcv` otherwise. In ccxt 4.5.90 every paginating `fetch_ohlcv` uses
-  `fetch_paginated_call_deterministic`: requests of ccxt's own per-exchange page size (binance 1000, okx 200,
-  coinbase 299) at fixed steps from `start_ms` up to `until`. Its call budget (`paginationCalls`, default 10) raises
-  `BadRequest` on long ranges and silently drops the tail when it equals floor(range / step), so the budget is set
-  to one call per bar in the range: ccxt stops at `until`, unused calls cost nothing.
+  override through `options`). What still fails is mapped to `RateLimited` / `TransientVenueError` (the ingester
+  backs off and retries the whole call) or `VenueError`; nothing of a failed range is returned.
+- Market types: `market_types` (`venue.market_types`, default spot and swap). When we build the exchange and the
+  caller's options do not set `fetchMarkets`, ccxt is told to load only those types (`swap` is ccxt's `linear`
+  family on binance/bybit). Inverse contracts are dropped: their amount is in quote currency (1 contract = 100 USD)
+  and their prices are quote per base, so a lot size in base units does not exist for them.
+- Units: lot size is the amount step times `contractSize` for contracts (base units, not contracts); min notional is
+  ccxt's `limits.cost.min`, else the exchange's own stated minimum order value where ccxt leaves it out
+  (`_MIN_NOTIONAL_INFO`: bybit linear `minNotionalValue`, kraken `costmin`, both in quote currency); unknown stays
+  null. Ticker quote volume is ccxt's `quoteVolume`; for OKX contracts ccxt gives none and its `baseVolume` counts
+  contracts, so we use OKX's `volCcy24h` (base units for derivatives, per OKX's docs) times the last price: an
+  estimate, documented as such.
+- Pagination: ours, one loop for every exchange (`ohlcv_range`). ccxt 4.5.90's deterministic pagination sends the
+  global `until` with every page, so on a newest-first exchange (OKX) every page returns the same newest bars. We
+  request windows of `page_limit` bars with a per-window `until` (ccxt maps it to OKX `after`, bybit `end`,
+  coinbase `end`, binance `endTime`) when the exchange's `fetch_ohlcv` reads it, so the page limit holds whatever
+  order the exchange returns; a window that came back with its first (or last) bars missing is re-asked for the
+  missing part (an exchange whose real page is smaller than advertised), and every re-ask is strictly smaller, so
+  the loop ends. Exchanges without `until` (kraken) page by cursor from the last bar seen; a page that does not
+  advance ends the loop. Every page is validated; a request budget turns a loop that does not converge into
+  `VenueError`.
+- History caps: some OHLC endpoints serve only the latest N bars whatever `since` says (kraken: 720).
+  `history_limit_bars` says so and `ohlcv_range` raises `HistoryUnavailable` for a range that starts earlier.
 - Validation: here. Every kline ccxt returns must be 6 finite numbers, epoch milliseconds, strictly increasing, with
   positive prices, low <= min(open, close), high >= max(open, close) and volume >= 0; otherwise `BadPayload` names
   the exchange, the symbol and the first bad row, and nothing is returned.
 
 `page_limit` is the exchange's advertised OHLCV limit (`exchange.features[...]["fetchOHLCV"]["limit"]`: binance
-1000, kraken 720, okx 300), or 500 when the exchange advertises none (a common REST default that every ccxt
-exchange we know accepts).
+1000, bybit 1000, kraken 720, okx 300, coinbase 300), or 500 when the exchange advertises none (a common REST
+default that every ccxt exchange we know accepts).
 """
 
 from __future__ import annotations
@@ -38,7 +51,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dataflows import columns as C
-from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
+from dataflows.errors import (
+    BadPayload,
+    ConfigError,
+    HistoryUnavailable,
+    RateLimited,
+    TransientVenueError,
+    VenueError,
+)
 from dataflows.venues.base import market_schema, ticker_schema
 
 if TYPE_CHECKING:
@@ -51,8 +71,21 @@ DEFAULT_PAGE_LIMIT = 500
 DEFAULT_OPTIONS: dict[str, Any] = {"maxRetriesOnFailure": 2, "maxRetriesOnFailureDelay": 1000}
 """ccxt options set unless the caller sets them: per-request retries of `OperationFailed` and the delay in ms."""
 
-PAGINATION_RETRIES = 3
-"""ccxt's `maxRetries` per page inside a paginated range fetch (ccxt's own default, written down)."""
+DEFAULT_MARKET_TYPES = ("spot", "swap")
+
+HISTORY_LIMIT_BARS: dict[str, int] = {"kraken": 720}
+"""OHLC endpoints that serve only their latest N bars of any timeframe, whatever `since` asks (Kraken's
+`/0/public/OHLC`: "returns up to 720 of the most recent entries"; the last one is the forming bar)."""
+
+_MIN_NOTIONAL_INFO: dict[str, tuple[str, ...]] = {
+    "bybit": ("lotSizeFilter", "minNotionalValue"),  # linear contracts: min order value in quote (USDT/USDC)
+    "kraken": ("costmin",),  # minimum order cost in quote currency
+}
+"""Where an exchange states its minimum order value (quote currency) in its raw market when ccxt's
+`limits.cost.min` is empty."""
+
+_CONTRACT_BASE_VOLUME_INFO: dict[str, str] = {"okx": "volCcy24h"}
+"""Raw ticker field holding the 24h volume of a contract market in base currency (OKX: `vol24h` is contracts)."""
 
 # Epoch milliseconds between 1973-03-03 and 5138-11-16; smaller values look like seconds, larger like micro/nanos.
 _MIN_EPOCH_MS = 100_000_000_000
@@ -74,12 +107,19 @@ class CcxtVenue:
         options: dict | None = None,
         asset_class: str = C.CRYPTO,
         timeout_ms: int = 30000,
+        market_types: Sequence[str] | None = DEFAULT_MARKET_TYPES,
     ) -> None:
         import ccxt
 
         if asset_class not in C.ASSET_CLASSES:
             msg = f"asset_class {asset_class!r} is not one of {C.ASSET_CLASSES}"
             raise ConfigError(msg)
+        types = tuple(_plain(market_types)) if market_types is not None else DEFAULT_MARKET_TYPES
+        unknown = sorted(set(types) - {"spot", "swap", "future"})
+        if unknown or not types:
+            msg = f"venue.market_types {list(types)} must be a non-empty list of spot, swap, future (got {unknown})"
+            raise ConfigError(msg)
+        user_options = _plain(options or {})
         if exchange is None:
             if not exchange_id:
                 msg = "venue.exchange is not set: name a ccxt exchange id (venue.exchange=binance; see ccxt.exchanges)"
@@ -95,21 +135,26 @@ class CcxtVenue:
             config = {
                 "enableRateLimit": True,
                 "timeout": timeout_ms,
-                "options": {**DEFAULT_OPTIONS, **_plain(options or {})},
+                "options": {**DEFAULT_OPTIONS, **user_options},
             }
             exchange = getattr(ccxt, exchange_id)(config)
+            if "fetchMarkets" not in user_options:
+                _load_only(exchange, types)
         else:
             if exchange.id != exchange_id:
                 msg = f"exchange_id {exchange_id!r} does not match the exchange object passed ({exchange.id!r})"
                 raise ConfigError(msg)
             merged = {k: v for k, v in DEFAULT_OPTIONS.items() if k not in exchange.options}
-            exchange.options = exchange.deep_extend(exchange.options, merged, _plain(options or {}))
+            exchange.options = exchange.deep_extend(exchange.options, merged, user_options)
         _strict_json(exchange)
         self.exchange = exchange
         self.name: str = exchange_id
         self.asset_class = asset_class
+        self.market_types: tuple[str, ...] = types
         self.page_limit: int = _ohlcv_limit(exchange)
-        self._paginates: bool | None = None
+        self.requests = 0
+        """`fetch_ohlcv` calls made by `ohlcv`/`ohlcv_range` (for tests and progress reports)."""
+        self._until: bool | None = None
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r})"
@@ -117,18 +162,18 @@ class CcxtVenue:
     # -- protocol -------------------------------------------------------------------------------------------
 
     def markets(self) -> pl.DataFrame:
-        """One row per market ccxt loads; precision converted to tick/lot sizes, unknowns left null."""
+        """One row per usable market of the loaded types: precision as tick/lot sizes in quote/base units."""
         import polars as pl
 
-        with self._ccxt_errors("load_markets"):
-            loaded = self.exchange.load_markets()
         mode = self.exchange.precisionMode
         rows = []
-        for symbol in sorted(loaded):
-            market = loaded[symbol]
+        for symbol, market in sorted(self._usable_markets().items()):
             precision = market.get("precision") or {}
-            cost = (market.get("limits") or {}).get("cost") or {}
             created = _number(market.get("created"))
+            lot = precision_to_step(precision.get("amount"), mode)
+            if market.get("contract"):
+                size = _number(market.get("contractSize"))
+                lot = None if lot is None or size is None or size <= 0 else lot * size
             rows.append(
                 {
                     C.SYMBOL: symbol,
@@ -137,8 +182,8 @@ class CcxtVenue:
                     "type": market.get("type"),
                     C.ASSET_CLASS: self.asset_class,
                     C.TICK_SIZE: precision_to_step(precision.get("price"), mode),
-                    C.LOT_SIZE: precision_to_step(precision.get("amount"), mode),
-                    C.MIN_NOTIONAL: _number(cost.get("min")),
+                    C.LOT_SIZE: lot,
+                    C.MIN_NOTIONAL: self._min_notional(market),
                     C.LISTED_AT: None if created is None else datetime.fromtimestamp(created / 1000, UTC),
                     C.ACTIVE: market.get("active"),
                 }
@@ -146,23 +191,32 @@ class CcxtVenue:
         return pl.DataFrame(rows, schema=market_schema(), orient="row")
 
     def tickers(self) -> pl.DataFrame:
-        """Last price, 24h quote volume and 24h change (fraction) for every loaded market ccxt has a ticker for."""
+        """Last price, 24h quote volume and 24h change (fraction) of every usable market, one request per market
+        type loaded (an exchange's bulk ticker endpoint serves one type at a time)."""
         import polars as pl
 
-        with self._ccxt_errors("fetch_tickers"):
-            known = self.exchange.load_markets()
-            raw = self.exchange.fetch_tickers()
+        usable = self._usable_markets()
+        types = sorted({m.get("type") for m in usable.values()})
+        raw: dict[str, dict] = {}
+        for kind in types:
+            params: dict[str, str] = {}
+            if len(types) > 1:  # a lone type needs no param (kraken would pass an unknown `type` to its API)
+                params["type"] = kind
+                if kind in ("swap", "future") and self._reads("fetch_tickers", "subType"):
+                    params["subType"] = "linear"
+            with self._ccxt_errors(f"fetch_tickers({kind})"):
+                got = self.exchange.fetch_tickers(None, params)
+            raw.update({s: t for s, t in got.items() if s in usable and usable[s].get("type") == kind})
         rows = []
         for symbol in sorted(raw):
-            if symbol not in known:  # tickers of markets ccxt did not load (delisted ids) have no usable symbol
-                continue
-            ticker = raw[symbol]
+            ticker, market = raw[symbol], usable[symbol]
             pct = _number(ticker.get("percentage"))
+            last = _number(ticker.get("last"))
             rows.append(
                 {
                     C.SYMBOL: symbol,
-                    C.LAST: _number(ticker.get("last")),
-                    C.QUOTE_VOLUME: _number(ticker.get("quoteVolume")),
+                    C.LAST: last,
+                    C.QUOTE_VOLUME: self._quote_volume(ticker, market, last),
                     C.CHANGE: None if pct is None else pct / 100,
                 }
             )
@@ -174,56 +228,136 @@ class CcxtVenue:
         if limit < 1:
             msg = f"{self.name} ohlcv({symbol!r}): limit must be >= 1, got {limit}"
             raise ValueError(msg)
-        with self._ccxt_errors("fetch_ohlcv", symbol):
-            rows = self.exchange.fetch_ohlcv(symbol, timeframe, int(since_ms), min(limit, self.page_limit))
-        frame = self._frame(rows, symbol, timeframe)
+        rows = self._page(symbol, timeframe, int(since_ms), min(limit, self.page_limit), None)
+        frame = self._frame(rows)
         return frame.filter(_epoch_ms() >= since_ms).head(limit)
 
     def ohlcv_range(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
-        """All bars with open time in [start_ms, end_ms], paginated by ccxt when the exchange supports it."""
+        """All bars with open time in [start_ms, end_ms], oldest first, whatever the exchange's paging direction.
+
+        With `until` support: windows of `page_limit` bars, each asked with its own `until`; a window whose first or
+        last bars did not come back is re-asked for that part only (each re-ask strictly smaller). Without: cursor
+        paging from the last bar seen. Raises `HistoryUnavailable` when the exchange cannot serve `start_ms`."""
         self._check_timeframe(timeframe)
         if end_ms < start_ms:
-            return self._frame([], symbol, timeframe)
-        if not self._supports_paginate():
-            return self._own_range(symbol, timeframe, start_ms, end_ms)
+            return self._frame([])
+        floor = self.history_floor_ms(timeframe)
+        if floor is not None and start_ms < floor:
+            msg = (
+                f"{self.name} serves only its latest {self.history_limit_bars(timeframe)} {timeframe} bars "
+                f"(from {_iso(floor)}); {symbol} bars from {_iso(start_ms)} cannot be fetched: ask for a later start "
+                "or use another venue"
+            )
+            raise HistoryUnavailable(msg)
         bar_ms = int(self.exchange.parse_timeframe(timeframe) * 1000)
-        params = {
-            "paginate": True,
-            "until": int(end_ms),
-            # a budget of one call per bar can never run out; ccxt stops at `until`, so unused calls cost nothing
-            "paginationCalls": math.ceil((end_ms - start_ms + 1) / bar_ms) + 2,
-            "maxRetries": PAGINATION_RETRIES,
-        }
-        with self._ccxt_errors("fetch_ohlcv(paginate)", symbol):
-            rows = self.exchange.fetch_ohlcv(symbol, timeframe, int(start_ms), None, params)
-        frame = self._frame(rows, symbol, timeframe)
-        ts = _epoch_ms()
-        return frame.filter((ts >= start_ms) & (ts <= end_ms))
+        limit = self.page_limit
+        bars = math.ceil((end_ms - start_ms + 1) / bar_ms)
+        budget = 3 * math.ceil(bars / limit) + 8
+        got: dict[int, tuple] = {}
+        if self._supports_until():
+            windows = [
+                (a, min(end_ms, a + (limit - 1) * bar_ms))
+                for a in range(int(start_ms), int(end_ms) + 1, limit * bar_ms)
+            ]
+            windows.reverse()  # a stack: oldest window first
+            while windows:
+                a, b = windows.pop()
+                budget = self._spend(budget, symbol)
+                # `until` = last open + 1 ms: inclusive ends (binance, bybit, coinbase) and OKX's exclusive `after`
+                # both cover the window's last bar and nothing after it
+                rows = [r for r in self._page(symbol, timeframe, a, limit, b + 1) if a <= r[0] <= b]
+                if not rows:
+                    continue
+                got.update((r[0], r) for r in rows)
+                first, last = rows[0][0], rows[-1][0]
+                if last + bar_ms <= b:
+                    windows.append((last + bar_ms, b))  # oldest-first page shorter than the window
+                if first - bar_ms >= a:
+                    windows.append((a, first - bar_ms))  # newest-first page shorter than the window
+        else:
+            since = int(start_ms)
+            while since <= end_ms:
+                budget = self._spend(budget, symbol)
+                rows = self._page(symbol, timeframe, since, limit, None)
+                if not rows or rows[-1][0] < since:
+                    break  # nothing more, or the exchange went backwards
+                got.update((r[0], r) for r in rows if since <= r[0] <= end_ms)
+                since = rows[-1][0] + 1
+        return self._frame([got[t] for t in sorted(got)])
+
+    def history_limit_bars(self, timeframe: str) -> int | None:
+        """How many of the latest `timeframe` bars the exchange's OHLC endpoint can serve at all; None: no cap."""
+        return HISTORY_LIMIT_BARS.get(self.name)
+
+    def history_floor_ms(self, timeframe: str, now_ms: int | None = None) -> int | None:
+        """Open time of the oldest bar the exchange can serve now (`history_limit_bars` back from the forming bar),
+        or None when it has no cap."""
+        cap = self.history_limit_bars(timeframe)
+        if cap is None:
+            return None
+        bar_ms = int(self.exchange.parse_timeframe(timeframe) * 1000)
+        now = int(self.exchange.milliseconds() if now_ms is None else now_ms)
+        return now // bar_ms * bar_ms - (cap - 1) * bar_ms
 
     # -- helpers --------------------------------------------------------------------------------------------
 
-    def _own_range(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
-        """Page with `ohlcv` for exchanges whose `fetch_ohlcv` has no `paginate` support."""
-        import polars as pl
+    def _page(self, symbol: str, timeframe: str, since: int, limit: int, until: int | None) -> list[tuple]:
+        """One validated `fetch_ohlcv` page, `until` (exclusive upper bound in ms) passed when given."""
+        params = {} if until is None else {"until": int(until)}
+        self.requests += 1
+        with self._ccxt_errors("fetch_ohlcv", symbol):
+            raw = self.exchange.fetch_ohlcv(symbol, timeframe, int(since), int(limit), params)
+        return validate_klines(raw, exchange=self.name, symbol=symbol, timeframe=timeframe)
 
-        from dataflows.venues.base import page_ohlcv
+    def _spend(self, budget: int, symbol: str) -> int:
+        if budget <= 0:
+            msg = f"{self.name} ohlcv range for {symbol!r} did not converge within its request budget; not stored"
+            raise VenueError(msg)
+        return budget - 1
 
-        pages = page_ohlcv(self, symbol, timeframe, start_ms, end_ms)
-        if not pages:
-            return self._frame([], symbol, timeframe)
-        frame = pl.concat(pages).unique(C.TS, keep="last").sort(C.TS)
-        ts = _epoch_ms()
-        return frame.filter((ts >= start_ms) & (ts <= end_ms))
+    def _usable_markets(self) -> dict[str, dict]:
+        """Loaded markets of the configured types; inverse contracts dropped (sized in quote currency)."""
+        with self._ccxt_errors("load_markets"):
+            loaded = self.exchange.load_markets()
+        return {
+            symbol: market
+            for symbol, market in loaded.items()
+            if market.get("type") in self.market_types and not (market.get("contract") and market.get("inverse"))
+        }
 
-    def _supports_paginate(self) -> bool:
-        """True when the exchange's `fetch_ohlcv` reads ccxt's `paginate` param (else it would leak to the API)."""
-        if self._paginates is None:
-            try:
-                source = inspect.getsource(type(self.exchange).fetch_ohlcv)
-            except (OSError, TypeError):
-                source = ""
-            self._paginates = "'paginate'" in source or '"paginate"' in source
-        return self._paginates
+    def _min_notional(self, market: dict) -> float | None:
+        cost = ((market.get("limits") or {}).get("cost") or {}).get("min")
+        number = _number(cost)
+        if number is not None and number > 0:
+            return number
+        path = _MIN_NOTIONAL_INFO.get(self.name)
+        value: Any = market.get("info") or {}
+        for key in path or ():
+            value = value.get(key) if isinstance(value, Mapping) else None
+        stated = _number(value) if path else None
+        return stated if stated is not None and stated > 0 else None
+
+    def _quote_volume(self, ticker: dict, market: dict, last: float | None) -> float | None:
+        quote = _number(ticker.get("quoteVolume"))
+        if quote is not None or not market.get("contract"):
+            return quote
+        field = _CONTRACT_BASE_VOLUME_INFO.get(self.name)
+        base = _number((ticker.get("info") or {}).get(field)) if field else None
+        return None if base is None or last is None else base * last
+
+    def _supports_until(self) -> bool:
+        """True when the exchange's `fetch_ohlcv` reads ccxt's `until` (else it would leak to the API)."""
+        if self._until is None:
+            self._until = self._reads("fetch_ohlcv", "until") or self._reads("fetch_ohlcv", "handle_until_option")
+        return self._until
+
+    def _reads(self, method: str, name: str) -> bool:
+        """Whether the source of the exchange's `method` mentions `name` (a param it handles)."""
+        try:
+            source = inspect.getsource(getattr(type(self.exchange), method))
+        except (OSError, TypeError, AttributeError):
+            return False
+        return f"'{name}'" in source or f'"{name}"' in source or f"{name}(" in source
 
     def _check_timeframe(self, timeframe: str) -> None:
         known = self.exchange.timeframes or {}
@@ -231,12 +365,11 @@ class CcxtVenue:
             msg = f"{self.name} has no timeframe {timeframe!r}; it offers {sorted(known)}"
             raise ConfigError(msg)
 
-    def _frame(self, rows: object, symbol: str, timeframe: str) -> pl.DataFrame:
+    def _frame(self, rows: list[tuple]) -> pl.DataFrame:
         import polars as pl
 
-        checked = validate_klines(rows, exchange=self.name, symbol=symbol, timeframe=timeframe)
         schema = {C.TS: pl.Int64, **{name: pl.Float64 for name in _KLINE_FIELDS[1:]}}
-        frame = pl.DataFrame(checked, schema=schema, orient="row")
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
         return frame.with_columns(pl.from_epoch(C.TS, time_unit="ms").dt.replace_time_zone("UTC")).cast(
             C.ohlcv_schema()
         )
@@ -392,3 +525,23 @@ def _epoch_ms() -> pl.Expr:
     import polars as pl
 
     return pl.col(C.TS).dt.epoch("ms")
+
+
+def _load_only(exchange: ccxt.Exchange, types: Sequence[str]) -> None:
+    """Tell ccxt to load only `types` when the exchange selects market families through `fetchMarkets.types`
+    (binance, bybit: `linear`/`inverse`; okx: `spot`/`swap`/...). Inverse families are never asked for."""
+    option = exchange.options.get("fetchMarkets")
+    offered = option.get("types") if isinstance(option, Mapping) else None
+    if not isinstance(offered, list):
+        return  # coinbase, kraken: one request loads everything; markets() filters by type
+    wanted: list[str] = []
+    for kind in types:
+        family = kind if kind in offered else "linear" if kind in ("swap", "future") and "linear" in offered else None
+        if family is not None and family not in wanted:
+            wanted.append(family)
+    if wanted:
+        exchange.options["fetchMarkets"] = {**option, "types": wanted}
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")

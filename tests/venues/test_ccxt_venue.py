@@ -194,14 +194,17 @@ def test_ohlcv_clamps_limit_to_page_limit(venue: CcxtVenue, fake: FakeBinance) -
     assert fake.klines_calls()[0]["limit"] == "1000"
 
 
-def test_fetch_range_paginates_with_ccxt(venue: CcxtVenue, fake: FakeBinance) -> None:
+def test_fetch_range_pages_by_window_with_until(venue: CcxtVenue, fake: FakeBinance) -> None:
+    """Our paging loop: windows of `page_limit` bars, each with its own `until` (binance `endTime`)."""
     start = LISTED_MS + 10 * MINUTE
     end = start + 2499 * MINUTE  # 2500 bars: 2.5 pages of 1000
     frame = fetch_range(venue, "ETH/USDT", "1m", start, end)
     calls = fake.klines_calls()
     assert len(calls) == 3
-    assert [int(q["startTime"]) for q in calls] == [start, start + 1000 * MINUTE - 1, start + 2000 * MINUTE - 2]
-    assert all(q["endTime"] == str(end) and q["limit"] == "1000" for q in calls)
+    assert [int(q["startTime"]) for q in calls] == [start, start + 1000 * MINUTE, start + 2000 * MINUTE]
+    # window ends: last open time + 1 ms (inclusive endTime covers the last bar and nothing after it)
+    assert [int(q["endTime"]) for q in calls] == [start + 999 * MINUTE + 1, start + 1999 * MINUTE + 1, end + 1]
+    assert all(q["limit"] == "1000" for q in calls)
     ts = frame[C.TS].dt.epoch("ms").to_list()
     assert ts == list(range(start, end + 1, MINUTE))  # complete, unique, sorted
     assert frame.null_count().sum_horizontal().item() == 0
@@ -218,17 +221,17 @@ def test_fetch_range_survives_one_429(venue: CcxtVenue, fake: FakeBinance) -> No
     assert len(fake.klines_calls()) == 3  # 2 pages + the one retried after the 429
 
 
-def test_pagination_retries_a_page_when_requests_are_not_retried(venue: CcxtVenue, fake: FakeBinance) -> None:
-    """ccxt's second layer: deterministic pagination retries a failed page (`maxRetries`), except RateLimitExceeded."""
+def test_range_fails_whole_when_a_page_is_not_retried(venue: CcxtVenue, fake: FakeBinance) -> None:
+    """Without ccxt's per-request retries a 429 fails the range (the ingester retries it); nothing is returned."""
     venue.exchange.options["maxRetriesOnFailure"] = 0
-    fake.scripted["/api/v3/klines"] = [(429, '{"code":-1003,"msg":"Too many requests."}')]
-    frame = fetch_range(venue, "SOL/USDT", "1m", LISTED_MS, LISTED_MS + 1999 * MINUTE)
-    assert frame.height == 2000
-    assert len(fake.klines_calls()) == 3
+    fake.scripted["/api/v3/klines"] = [(200, "[]"), (429, '{"code":-1003,"msg":"Too many requests."}')]
+    with pytest.raises(RateLimited, match=r"binance fetch_ohlcv for 'SOL/USDT' was rate limited"):
+        fetch_range(venue, "SOL/USDT", "1m", LISTED_MS, LISTED_MS + 1999 * MINUTE)
+    assert len(fake.klines_calls()) == 2
 
 
-def test_own_paging_when_the_exchange_cannot_paginate(venue: CcxtVenue, fake: FakeBinance) -> None:
-    venue._paginates = False  # as for an exchange whose fetch_ohlcv has no `paginate` param
+def test_cursor_paging_when_the_exchange_has_no_until(venue: CcxtVenue, fake: FakeBinance) -> None:
+    venue._until = False  # as for an exchange whose fetch_ohlcv has no `until` param (kraken)
     start, end = LISTED_MS, LISTED_MS + 2499 * MINUTE
     frame = fetch_range(venue, "ETH/USDT", "1m", start, end)
     assert frame[C.TS].dt.epoch("ms").to_list() == list(range(start, end + 1, MINUTE))
@@ -288,9 +291,9 @@ BAD_ROWS = {
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
 def test_malformed_kline_is_bad_payload(venue: CcxtVenue, fake: FakeBinance, case: str) -> None:
     row, problem = BAD_ROWS[case]
-    open_ms = LISTED_MS + 1200 * MINUTE  # on the second page of the range below
+    open_ms = LISTED_MS + 1200 * MINUTE  # row 200 of the second page of the range below
     fake.kline_overrides[open_ms] = [open_ms, *row[1:]]
-    with pytest.raises(BadPayload, match=rf"binance returned a bad 1m kline for 'ETH/USDT' at row 1200: .*{problem}"):
+    with pytest.raises(BadPayload, match=rf"binance returned a bad 1m kline for 'ETH/USDT' at row 200: .*{problem}"):
         fetch_range(venue, "ETH/USDT", "1m", LISTED_MS, LISTED_MS + 1999 * MINUTE)
 
 
