@@ -207,12 +207,17 @@ class Settings:
 
     @property
     def venue_name(self) -> str:
-        """The venue's name in lakehouse paths: `synthetic`, the ccxt exchange id, or `files-<folder>`."""
+        """The venue's lakehouse namespace: `synthetic` (seed 0) / `synthetic-seed<N>`, the ccxt exchange id, or
+        `files-<folder>-<path hash>`: everything that changes the bars."""
         if self.venue.kind == "ccxt":
             return str(self.venue.exchange)
         if self.venue.kind == "files":
-            return f"files-{Path(str(self.venue.path)).expanduser().resolve().name}"
-        return "synthetic"
+            from dataflows.venues.files import venue_name
+
+            return venue_name(str(self.venue.path))
+        from dataflows.venues.synthetic import venue_name as synthetic_name
+
+        return synthetic_name(self.venue.seed)
 
     @property
     def data_root(self) -> Path:

@@ -1,8 +1,16 @@
-"""Discovery: scanners turn the venue's markets and tickers into candidates (written to candidates.json)."""
+"""Discovery: scanners turn the venue's markets and tickers, as of the run, into candidates (candidates.json).
+
+Point in time: markets listed after `as_of` are out, and tickers (last price, 24h quote volume, change) describe the
+last bar completed by `as_of`. A venue whose clock is the run's (`venue.as_of_ms`: synthetic, files) answers that
+itself; a live venue (ccxt) serves its own tickers only when `as_of` is now, otherwise they are derived from its
+bars up to `as_of`, fetched for the markets inside the scanners' universes.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 
 import polars as pl
@@ -10,20 +18,27 @@ import polars as pl
 from dataflows import columns as C
 from dataflows import scanners
 from dataflows.config import Settings, conf_dir
+from dataflows.errors import ConfigError
 from dataflows.lakehouse import atomic
-from dataflows.venues.base import Venue, market_schema, throttle, ticker_schema
+from dataflows.lakehouse.audit import iso
+from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
+from dataflows.lakehouse.store import Lakehouse
+from dataflows.venues.base import Venue, fetch_range, market_schema, throttle, ticker_schema, tickers_from_bars
+
+log = logging.getLogger(__name__)
+
+DERIVED_TICKER_BARS = 10
+"""Bars fetched back from `as_of` to derive a past ticker (covers a long weekend on session calendars)."""
+
+
+class NoCandidates(ConfigError):
+    """Discovery found nothing: the message shows each scanner's funnel and the step that removed the markets."""
 
 
 def markets(venue: Venue) -> pl.DataFrame:
-    """Every market the venue lists, in the canonical market schema."""
+    """Every market the venue lists, in the canonical market schema (listing dates are applied by the scanners)."""
     throttle(venue)
     return venue.markets().cast(market_schema())  # type: ignore[arg-type]
-
-
-def tickers(venue: Venue) -> pl.DataFrame:
-    """The venue's current tickers (last, 24h quote volume, change)."""
-    throttle(venue)
-    return venue.tickers().cast(ticker_schema())  # type: ignore[arg-type]
 
 
 def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
@@ -34,22 +49,98 @@ def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
     return [scanners.load(name, folder) for name in settings.profile.scanners]
 
 
-def candidates(
+def tickers(
+    venue: Venue,
+    markets: pl.DataFrame,
+    scanner_specs: list[scanners.ScannerSpec],
+    lakehouse: Lakehouse,
+    settings: Settings,
+    as_of_ms: int,
+) -> pl.DataFrame:
+    """Tickers as of the run: the venue's own when its clock is the run's or `as_of` is now, else derived from the
+    bars completed by `as_of` (stored bars where they reach the last completed bar, else fetched) for the markets
+    inside the scanners' universes."""
+    tf = settings.data.timeframe
+    bar_ms = timeframe_ms(tf)
+    live = getattr(venue, "as_of_ms", None) == as_of_ms or as_of_ms >= time.time() * 1000 - bar_ms
+    if live:
+        throttle(venue)
+        return venue.tickers().cast(ticker_schema())  # type: ignore[arg-type]
+    classes: dict[str, str] = {}
+    for spec in scanner_specs:
+        universe = scanners.universe_frame(spec, markets, as_of_ms)
+        classes.update(zip(universe[C.SYMBOL], universe[C.ASSET_CLASS], strict=True))
+    start = as_of_ms - (DERIVED_TICKER_BARS + 1) * bar_ms
+    bars, fetched = {}, 0
+    for symbol, asset_class in classes.items():
+        last = calendar_for(asset_class, tf).last_completed(as_of_ms)
+        stored = lakehouse.read(venue.name, tf, symbol)
+        if stored is not None:
+            ts = stored[C.TS].dt.epoch("ms")
+            stored = stored.filter((ts >= start) & (ts <= last))
+        if stored is None or stored.height == 0 or int(stored[C.TS].dt.epoch("ms").max()) < last:
+            stored, fetched = fetch_range(venue, symbol, tf, start, as_of_ms - 1), fetched + 1
+        bars[symbol] = stored
+    log.info("tickers as of %s derived from bars of %d symbols (%d fetched)", iso(as_of_ms), len(bars), fetched)
+    return tickers_from_bars(bars, as_of_ms, bar_ms)
+
+
+def scan_results(
     markets: pl.DataFrame,
     tickers: pl.DataFrame,
     scan_ratings: pl.DataFrame,
     scanner_specs: list[scanners.ScannerSpec],
     venue: Venue,
-) -> pl.DataFrame:
-    """Candidates of every scanner in the canonical schema, one atom per base per (logic, direction)."""
+    as_of_ms: int,
+) -> list[tuple[str, pl.DataFrame, list[dict]]]:
+    """Per scanner: its name, its candidates and its funnel (markets left after each universe step and filter)."""
     universe = markets.join(tickers, on=C.SYMBOL, how="left").join(scan_ratings, on=C.SYMBOL, how="left")
-    frames = [scanners.scan(spec, universe, venue.name) for spec in scanner_specs]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=scanners.candidate_schema())
+    out = []
+    for spec in scanner_specs:
+        funnel: list[dict] = []
+        frame = scanners.scan(spec, universe, venue.name, as_of_ms=as_of_ms, funnel=funnel)
+        out.append((spec.name, frame, funnel))
+    return out
 
 
-def candidates_json(candidates: pl.DataFrame, run_dir: Path) -> Path:
-    """candidates.json in the run folder."""
+def discovery_funnel(scan_results: list[tuple[str, pl.DataFrame, list[dict]]]) -> dict[str, list[dict]]:
+    """Each scanner's funnel, by scanner name."""
+    return {name: funnel for name, _, funnel in scan_results}
+
+
+def candidates(scan_results: list[tuple[str, pl.DataFrame, list[dict]]], venue: Venue, as_of_ms: int) -> pl.DataFrame:
+    """Candidates of every scanner in the canonical schema, one atom per base per (logic, direction); none at all
+    is an error that names, per scanner, the step that removed the markets."""
+    frames = [frame for _, frame, _ in scan_results]
+    out = pl.concat(frames) if frames else pl.DataFrame(schema=scanners.candidate_schema())
+    if out.height == 0:
+        hint = "" if getattr(venue, "publishes_metadata", True) else ". For your own files try profile=files_long"
+        raise NoCandidates(_no_candidates_message(scan_results, as_of_ms) + hint)
+    return out
+
+
+def candidates_json(candidates: pl.DataFrame, discovery_funnel: dict[str, list[dict]], run_dir: Path) -> Path:
+    """candidates.json in the run folder (with each scanner's funnel)."""
     path = run_dir / "candidates.json"
     rows = json.loads(candidates.write_json())
-    atomic.write_json(path, {"count": candidates.height, "candidates": rows})
+    atomic.write_json(path, {"count": candidates.height, "funnel": discovery_funnel, "candidates": rows})
     return path
+
+
+def _no_candidates_message(scan_results: list[tuple[str, pl.DataFrame, list[dict]]], as_of_ms: int) -> str:
+    parts = []
+    for name, _, funnel in scan_results:
+        emptied = next((e for e in funnel if e["left"] == 0), None)
+        shown = funnel if emptied is None else funnel[: funnel.index(emptied) + 1]
+        steps = " → ".join(f"{e['step']} {e['left']}" for e in shown)
+        why = ""
+        if emptied is not None and emptied["step"] not in ("markets",):
+            unknown = emptied.get("unknown")
+            why = f"; '{emptied['step']}' removed the last {emptied['removed']}"
+            if unknown:
+                why += f" ({unknown} had no value: the venue does not know it)"
+            key = emptied["step"].split(" ")[0].rstrip(":")
+            if key.startswith(("universe.", "filters.")):
+                why += f" — drop it with `scanner={name} ++scanner.{key}=null`"
+        parts.append(f"scanner {name}: {steps}{why}")
+    return f"discovery found no candidates as of {iso(as_of_ms)}: " + "; ".join(parts)

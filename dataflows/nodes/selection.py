@@ -11,6 +11,7 @@ from dataflows.config import Settings
 from dataflows.lakehouse import atomic
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import ClusterParams, SelectionParams, SelectionResult, select_atoms
+from dataflows.venues.base import Venue
 
 
 def selection_params(settings: Settings) -> SelectionParams:
@@ -24,18 +25,27 @@ def selection_params(settings: Settings) -> SelectionParams:
     )
 
 
+def metadata_required(settings: Settings, venue: Venue) -> bool:
+    """Whether unknown tick/lot size vetoes an atom: `profile.require_metadata`, else whether the venue publishes
+    exchange metadata at all (exchanges do; a folder of files does not, so there it is unknown, not disqualifying)."""
+    if settings.profile.require_metadata is not None:
+        return settings.profile.require_metadata
+    return bool(getattr(venue, "publishes_metadata", True))
+
+
 def selection_result(
     training_returns: ReturnsPanel,
     candidates: pl.DataFrame,
     symbol_metadata: pl.DataFrame,
     selection_ratings: pl.DataFrame,
     selection_params: SelectionParams,
+    metadata_required: bool,
 ) -> SelectionResult:
     """Winners with their cluster, score, admitting stage and bypassed vetoes; the funnel per gate."""
     present = set(training_returns.symbols)
     atoms = candidates.filter(pl.col(C.SYMBOL).is_in(present))
     meta = {
-        r[C.SYMBOL]: r[C.TICK_SIZE] is not None and r[C.LOT_SIZE] is not None
+        r[C.SYMBOL]: (r[C.TICK_SIZE] is not None and r[C.LOT_SIZE] is not None) or not metadata_required
         for r in symbol_metadata.iter_rows(named=True)
     }
     bases = dict(atoms.select(C.SYMBOL, C.BASE).unique(C.SYMBOL).iter_rows())

@@ -7,7 +7,8 @@ Nodes and their inputs:
   returns of the healthy symbols over `data.history_days` ending at the decision bar (`build_returns`), their
   traded value per bar and their features-matrix rows — the whole history the walk-forward may slice
   (`features_update` is taken so the ratings rows are written before they are read).
-- `backtest_result(backtest_history, candidates, symbol_metadata, selection_params, walk_forward_params, settings)`:
+- `backtest_result(backtest_history, candidates, symbol_metadata, selection_params, walk_forward_params, settings,
+  metadata_required)`:
   per window, HTR selection → synthesis → optimization (the profile's method and fallback chain) on the training
   rows only, eligibility from the features row before each rebalance; the profile, filtered-EW and raw-EW books
   simulated on vectorbt with holdings carried across windows; metrics and the forensic report.
@@ -83,9 +84,10 @@ def backtest_result(
     selection_params: SelectionParams,
     walk_forward_params: WalkForwardParams,
     settings: Settings,
+    metadata_required: bool,
 ) -> BacktestResult:
     """The sleeve walked forward: per-window decisions on training rows only, books simulated on vectorbt."""
-    decide = SleeveDecider(candidates, symbol_metadata, settings, selection_params)
+    decide = SleeveDecider(candidates, symbol_metadata, settings, selection_params, metadata_required)
     return run_backtest(backtest_history, decide, walk_forward_params)
 
 

@@ -41,8 +41,16 @@ def venue__ccxt(settings: Settings) -> Venue:
 
 
 @config.when(venue_kind="files")
-def venue__files(settings: Settings) -> Venue:
-    """A folder of CSV/Parquet OHLCV files, one per symbol."""
+def venue__files(settings: Settings, as_of_ms: int) -> Venue:
+    """A folder of CSV/Parquet OHLCV files, one per symbol (optional metadata sidecar), whose "now" is run.as_of."""
     from dataflows.venues.files import FilesVenue
 
-    return FilesVenue(settings.venue.path, asset_class=settings.venue.asset_class, name=settings.venue_name)
+    v = settings.venue
+    return FilesVenue(
+        v.path,
+        asset_class=v.asset_class,
+        name=settings.venue_name,
+        as_of_ms=as_of_ms,
+        metadata=v.metadata,
+        timeframe=settings.data.timeframe,
+    )

@@ -347,6 +347,7 @@ class SleeveDecider:
     symbol_metadata: pl.DataFrame
     settings: Settings
     selection_params: SelectionParams
+    metadata_required: bool = True  # unknown tick/lot size vetoes (see nodes.selection.metadata_required)
 
     def __call__(self, history: History, window: Window, eligible: tuple[str, ...]) -> WindowDecision:
         t0 = time.perf_counter()
@@ -370,6 +371,7 @@ class SleeveDecider:
             symbol_metadata=self.symbol_metadata,
             selection_ratings=history.selection_ratings(decision_ms),
             selection_params=self.selection_params,
+            metadata_required=self.metadata_required,
         )
         if not selection.winners:
             return done(f"selection: no winners ({selection.reason})", selection=selection)

@@ -113,6 +113,37 @@ def throttle(venue: Venue) -> None:
         time.sleep(min(max(reset - time.time(), 0.005), 1.0))
 
 
+def tickers_from_bars(bars: dict[str, pl.DataFrame], as_of_ms: int, bar_ms: int) -> pl.DataFrame:
+    """Point-in-time tickers from stored or served bars: only bars *completed* by `as_of_ms` count.
+
+    last = close of the last completed bar; quote_volume = sum of close x volume over the completed bars opened in
+    the 24 hours up to it (one bar on a daily timeframe); change = last / close of the latest completed bar opened at
+    least 24 hours before it - 1 (null when there is none). Symbols without a completed bar get no row.
+    """
+    import polars as pl
+
+    day = 86_400_000
+    rows = []
+    for symbol, frame in bars.items():
+        ts = frame[C.TS].dt.epoch("ms")
+        done = frame.filter(ts + bar_ms <= as_of_ms)
+        if done.height == 0:
+            continue
+        ts = done[C.TS].dt.epoch("ms")
+        last_ts, last_close = int(ts[-1]), float(done[C.CLOSE][-1])
+        recent = done.filter(ts > last_ts - day)
+        before = done.filter(ts <= last_ts - day)
+        rows.append(
+            {
+                C.SYMBOL: symbol,
+                C.LAST: last_close,
+                C.QUOTE_VOLUME: float((recent[C.CLOSE] * recent[C.VOLUME]).sum()),
+                C.CHANGE: last_close / float(before[C.CLOSE][-1]) - 1 if before.height else None,
+            }
+        )
+    return pl.DataFrame(rows, schema=ticker_schema(), orient="row")
+
+
 def page_ohlcv(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> list[pl.DataFrame]:
     """The pages of `venue.ohlcv` from `start_ms` until an empty page, a page that does not advance, or `end_ms`;
     every request waits for the venue's rate limit (`throttle`)."""

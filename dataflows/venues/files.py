@@ -28,12 +28,23 @@ negative prices, negative volume, high < low, high below open/close or low above
 epoch units, no rows. Unsorted but unique timestamps are sorted, not rejected. A bad file fails only the calls that
 load it (its symbol's `ohlcv`, and `markets()`/`tickers()`, which load every file); other symbols stay usable.
 
-What files cannot know stays null in `markets()`: tick size, lot size, min notional and market type; base/quote
-only when the symbol spells them (`BASE/QUOTE[:SETTLE]`). `listed_at` is the first bar, `active` is True.
-`tickers()` reads the last bars: last close, quote volume = sum of close x volume over bars opened in the 24 hours up
-to the last bar, change = last close / close of the latest bar opened at least 24 hours before it - 1 (null when
-there is none). `ohlcv()` checks that the file's typical bar spacing (median) equals the requested timeframe, so
-hourly files are never stored as daily bars.
+Metadata sidecar (optional): `metadata.csv` or `metadata.parquet` in the folder (or any path given as `metadata=`),
+one row per symbol, column `symbol` plus any of `base`, `quote`, `type`, `tick_size`, `lot_size`, `min_notional`
+(positive numbers) and `listed_at` (ISO date or datetime, UTC). Empty cells stay unknown. Unknown columns, duplicate
+or unknown symbols and bad values are `BadPayload` naming the sidecar, row and column. The sidecar is not a symbol.
+
+What neither the files nor the sidecar say stays null in `markets()`: tick size, lot size, min notional and market
+type; base/quote only when the symbol spells them (`BASE/QUOTE[:SETTLE]`). `listed_at` is the sidecar's, else the
+first bar; `active` is True. Files publish no exchange metadata, so `publishes_metadata` is False: unknown metadata
+vetoes nothing unless the profile asks for it (`profile.require_metadata=true`).
+
+Point in time: built with `as_of_ms` (the run's clock), `tickers()` reads only bars completed by then (last close,
+24h quote volume and change as in `venues.base.tickers_from_bars`); without it, every bar counts. `ohlcv()` checks
+that the file's typical bar spacing (median) equals the requested timeframe, so hourly files are never stored as
+daily bars.
+
+The lakehouse namespace (`name`) is `files-<folder name>-<8 hex of the folder's absolute path>`: two folders never
+share stored bars, even with the same name.
 """
 
 from __future__ import annotations
@@ -45,13 +56,15 @@ from typing import TYPE_CHECKING
 from dataflows import columns as C
 from dataflows.errors import BadPayload, ConfigError, UnsafeKey, VenueError
 from dataflows.lakehouse.keys import decode_symbol, validate_symbol
-from dataflows.venues.base import market_schema, ticker_schema
+from dataflows.venues.base import market_schema
 
 if TYPE_CHECKING:
     import polars as pl
 
 SUFFIXES = (".csv", ".parquet")
 TS_NAMES = ("ts", "timestamp", "date", "time")
+SIDECAR_STEMS = ("metadata",)
+SIDECAR_COLUMNS = (C.SYMBOL, C.BASE, C.QUOTE, "type", C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL, C.LISTED_AT)
 PAGE_LIMIT = 10_000
 """Bars per `ohlcv` page; files have no venue limit, this only keeps pages small."""
 
@@ -73,8 +86,18 @@ class FilesVenue:
 
     page_limit: int = PAGE_LIMIT
     rate_limit_per_sec: float | None = None
+    publishes_metadata: bool = False
 
-    def __init__(self, folder: str | Path, *, asset_class: str = C.CRYPTO, name: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        asset_class: str = C.CRYPTO,
+        name: str | None = None,
+        as_of_ms: int | None = None,
+        metadata: str | Path | None = None,
+        timeframe: str = "1d",
+    ) -> None:
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             msg = f"venue folder {str(folder)!r} is not a directory"
@@ -82,7 +105,24 @@ class FilesVenue:
         if asset_class not in C.ASSET_CLASSES:
             msg = f"asset_class {asset_class!r} is not one of {C.ASSET_CLASSES}"
             raise ConfigError(msg)
-        name = name if name is not None else f"files-{self.folder.resolve().name}"
+        self.as_of_ms = as_of_ms
+        self.timeframe = timeframe
+        if metadata is not None:
+            self.sidecar: Path | None = Path(metadata).expanduser()
+            if not self.sidecar.is_file():
+                msg = f"venue.metadata={str(metadata)!r} is not a file (a CSV/Parquet sidecar: symbol, tick_size, ...)"
+                raise ConfigError(msg)
+        else:
+            found = [
+                p
+                for p in sorted(self.folder.iterdir())
+                if p.is_file() and p.stem.lower() in SIDECAR_STEMS and p.suffix.lower() in SUFFIXES
+            ]
+            if len(found) > 1:
+                msg = f"{self.folder} holds several metadata sidecars {[p.name for p in found]}: keep one"
+                raise ConfigError(msg)
+            self.sidecar = found[0] if found else None
+        name = name if name is not None else venue_name(self.folder)
         if not _NAME.fullmatch(name) or ".." in name:
             msg = (
                 f"venue name {name!r} is not a safe path component (letters, digits, '_', '.', '-'); "
@@ -93,6 +133,7 @@ class FilesVenue:
         self.asset_class = asset_class
         self._sources: dict[str, Path] | None = None
         self._bars: dict[Path, pl.DataFrame] = {}
+        self._meta: dict[str, dict] | None = None
 
     def __repr__(self) -> str:
         return f"FilesVenue({str(self.folder)!r}, name={self.name!r})"
@@ -104,49 +145,46 @@ class FilesVenue:
         return sorted(self._discover())
 
     def markets(self) -> pl.DataFrame:
-        """One row per file: listed_at is the first bar; what files cannot know stays null."""
+        """One row per file: the sidecar's metadata where it has a value, listed_at else the first bar; the rest
+        stays null."""
         import polars as pl
 
+        meta = self.metadata()
         rows = []
         for symbol in self.symbols():
-            bars = self.bars(symbol)
+            known = meta.get(symbol, {})
             base, quote = _base_quote(symbol)
+            listed = known.get(C.LISTED_AT)
             rows.append(
                 {
                     C.SYMBOL: symbol,
-                    C.BASE: base,
-                    C.QUOTE: quote,
-                    "type": None,
+                    C.BASE: known.get(C.BASE) or base,
+                    C.QUOTE: known.get(C.QUOTE) or quote,
+                    "type": known.get("type"),
                     C.ASSET_CLASS: self.asset_class,
-                    C.TICK_SIZE: None,
-                    C.LOT_SIZE: None,
-                    C.MIN_NOTIONAL: None,
-                    C.LISTED_AT: bars[C.TS][0],
+                    C.TICK_SIZE: known.get(C.TICK_SIZE),
+                    C.LOT_SIZE: known.get(C.LOT_SIZE),
+                    C.MIN_NOTIONAL: known.get(C.MIN_NOTIONAL),
+                    C.LISTED_AT: listed if listed is not None else self.bars(symbol)[C.TS][0],
                     C.ACTIVE: True,
                 }
             )
         return pl.DataFrame(rows, schema=market_schema(), orient="row")
 
     def tickers(self) -> pl.DataFrame:
-        """Last close, 24h quote volume and 24h change per symbol, from each file's last bars."""
-        import polars as pl
+        """Last close, 24h quote volume and 24h change per symbol from the bars completed by `as_of_ms` (every bar
+        without a clock); symbols with no completed bar yet have no ticker."""
+        from dataflows.venues.base import tickers_from_bars
 
-        rows = []
-        for symbol in self.symbols():
-            bars = self.bars(symbol)
-            ts = bars[C.TS].dt.epoch("ms")
-            last_ts, last_close = int(ts[-1]), float(bars[C.CLOSE][-1])
-            recent = bars.filter(ts > last_ts - DAY_MS)
-            before = bars.filter(ts <= last_ts - DAY_MS)
-            rows.append(
-                {
-                    C.SYMBOL: symbol,
-                    C.LAST: last_close,
-                    C.QUOTE_VOLUME: float((recent[C.CLOSE] * recent[C.VOLUME]).sum()),
-                    C.CHANGE: last_close / float(before[C.CLOSE][-1]) - 1 if before.height else None,
-                }
-            )
-        return pl.DataFrame(rows, schema=ticker_schema(), orient="row")
+        bar_ms = timeframe_ms(self.timeframe) or DAY_MS
+        as_of = self.as_of_ms if self.as_of_ms is not None else MAX_EPOCH_MS
+        return tickers_from_bars({s: self.bars(s) for s in self.symbols()}, as_of, bar_ms)
+
+    def metadata(self) -> dict[str, dict]:
+        """The sidecar's known values per symbol (empty without a sidecar); validated once."""
+        if self._meta is None:
+            self._meta = {} if self.sidecar is None else read_sidecar(self.sidecar, set(self._discover()))
+        return self._meta
 
     def ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> pl.DataFrame:
         """At most `limit` bars with open time >= `since_ms`, oldest first."""
@@ -200,7 +238,11 @@ class FilesVenue:
             files = sorted(
                 p
                 for p in self.folder.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUFFIXES
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() in SUFFIXES
+                and p.stem.lower() not in SIDECAR_STEMS
+                and (self.sidecar is None or p.resolve() != self.sidecar.resolve())
             )
             if not files:
                 msg = f"venue folder {str(self.folder)!r} has no .csv or .parquet files"
@@ -214,6 +256,67 @@ class FilesVenue:
                 sources[symbol] = path
             self._sources = sources
         return self._sources
+
+
+def venue_name(folder: str | Path) -> str:
+    """The lakehouse namespace of a folder: `files-<name>-<8 hex of its absolute path>` (safe path component)."""
+    import hashlib
+
+    path = Path(folder).expanduser().resolve()
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name).strip("._-")[:64] or "root"
+    return f"files-{stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def read_sidecar(path: Path, symbols: set[str]) -> dict[str, dict]:
+    """The metadata sidecar as {symbol: {column: value}} (empty cells left out), or `BadPayload` naming the cell."""
+    import polars as pl
+
+    raw = _read(path)
+    columns = {name.strip().lower(): name for name in raw.columns}
+    unknown = sorted(set(columns) - set(SIDECAR_COLUMNS))
+    if unknown or C.SYMBOL not in columns:
+        msg = (
+            f"{path}: metadata sidecar columns must be {C.SYMBOL!r} plus any of {list(SIDECAR_COLUMNS[1:])}; "
+            f"unknown {unknown}" + ("" if C.SYMBOL in columns else ", no 'symbol' column")
+        )
+        raise BadPayload(msg)
+    out: dict[str, dict] = {}
+    for i, row in enumerate(raw.cast(pl.String).iter_rows(named=True), start=1):
+        cells = {key: (row[name] or "").strip() for key, name in columns.items()}
+        symbol = cells.pop(C.SYMBOL)
+        if symbol in out:
+            msg = f"{path} row {i}: symbol {symbol!r} appears twice"
+            raise BadPayload(msg)
+        if symbol not in symbols:
+            msg = (
+                f"{path} row {i}: symbol {symbol!r} has no OHLCV file in {path.parent}; remove the row or add the file"
+            )
+            raise BadPayload(msg)
+        values: dict = {}
+        for key, text in cells.items():
+            if not text:
+                continue
+            if key in (C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL):
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = float("nan")
+                if not (number > 0 and number < float("inf")):
+                    msg = f"{path} row {i}: {key}={text!r} is not a positive number (leave the cell empty if unknown)"
+                    raise BadPayload(msg)
+                values[key] = number
+            elif key == C.LISTED_AT:
+                stamp = _epoch_ms(pl.Series(key, [text]), path)[0] if _ISO.fullmatch(text) else None
+                if stamp is None:
+                    msg = f"{path} row {i}: listed_at={text!r} is not an ISO date or datetime"
+                    raise BadPayload(msg)
+                from datetime import UTC, datetime
+
+                values[key] = datetime.fromtimestamp(stamp / 1000, UTC)
+            else:
+                values[key] = text
+        out[symbol] = values
+    return out
 
 
 def symbol_of(path: Path) -> str:

@@ -167,6 +167,13 @@ _WEEKEND_SCALE = 0.3  # equities: news over a weekend moves Monday's close, but 
 _OPEN_GAP_SHARE = 0.35  # equities: share of the close-to-close move realised at the open
 
 
+def venue_name(seed: int, genesis: str = GENESIS) -> str:
+    """The lakehouse namespace of a synthetic world: `synthetic` for seed 0, `synthetic-seed<N>` otherwise (and
+    `-genesis<date>` for another genesis), so two worlds never share stored bars."""
+    name = "synthetic" if seed == 0 else f"synthetic-seed{seed}"
+    return name if genesis == GENESIS else f"{name}-genesis{genesis}"
+
+
 def _day(iso: str) -> int:
     """Days since 1970-01-01 of an ISO date."""
     return (dt.date.fromisoformat(iso) - dt.date(1970, 1, 1)).days
@@ -551,7 +558,6 @@ class SyntheticVenue:
     Pickling re-creates the venue from `kwargs` (fresh counters and a fresh transient gap).
     """
 
-    name = "synthetic"
 
     def __init__(
         self,
@@ -598,6 +604,7 @@ class SyntheticVenue:
             msg = f"error_rate={error_rate} must be in [0, 1)"
             raise ConfigError(msg)
         self.seed, self.as_of_ms, self.defects = seed, int(as_of_ms), defects
+        self.name: str = venue_name(seed, genesis)
         self.page_limit, self.rate_limit_per_sec, self.error_rate = page_limit, rate_limit_per_sec, error_rate
         as_of_day = self.as_of_ms // DAY_MS
         universe = _build_specs(seed, self._genesis, n_crypto, n_equity, defects)
