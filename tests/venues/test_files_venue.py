@@ -57,7 +57,7 @@ def test_csv_venue_protocol(tmp_path: Path) -> None:
     _text(tmp_path, "notes.txt", "ignored: not .csv/.parquet\n")
     venue = FilesVenue(tmp_path)
     assert isinstance(venue, Venue)
-    assert venue.name == f"files-{tmp_path.name}"
+    assert venue.name.startswith(f"files-{tmp_path.name}-") and len(venue.name) == len(f"files-{tmp_path.name}-") + 8
     assert venue.rate_limit_per_sec is None
 
     markets = venue.markets()
