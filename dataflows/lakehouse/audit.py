@@ -3,9 +3,10 @@ with the evidence and the exact bar ranges a repair would fetch.
 
 The required window of a symbol is [max(as_of − history_days, listing), last completed bar]. Bars the venue has
 confirmed it does not have (a targeted fetch came back without them) are not fetched again: before the venue's
-floor they mean the older history does not exist (UNREPAIRABLE), inside the series they are venue gaps
-(UNREPAIRABLE on a 24/7 calendar, accepted holidays on a session calendar), after the last bar they mean the venue
-has no newer data (UNREPAIRABLE).
+floor they mean the older history does not exist (UNREPAIRABLE); after the last bar the venue has no newer data
+(UNREPAIRABLE, named first: `run.as_of` lies beyond the source); inside the series they are venue gaps, accepted
+(FRESH, listed in the evidence; returns span them) when at most `max_gap_bars` consecutive expected bars long, else
+UNREPAIRABLE. Holidays are never gaps: the calendar does not expect them.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Candidate:
     symbol: str
     asset_class: str
     listed_at_ms: int | None = None
+    calendar: str | None = None  # equities: exchange calendar name (None = XNYS); ignored for crypto
 
 
 @dataclass(frozen=True)
@@ -79,24 +81,18 @@ class SymbolAudit:
 
 
 def _runs(ts: np.ndarray, cal: Calendar) -> list[tuple[int, int, int]]:
-    """Group sorted expected open times into contiguous runs (consecutive on the calendar)."""
+    """Group sorted expected open times into contiguous runs (consecutive on the calendar): (start, end, bars)."""
     if ts.size == 0:
         return []
-    out, start, prev, n = [], int(ts[0]), int(ts[0]), 1
-    for t in ts[1:]:
-        t = int(t)
-        if t == cal.step(prev, 1):
-            prev, n = t, n + 1
-        else:
-            out.append((start, prev, n))
-            start, prev, n = t, t, 1
-    out.append((start, prev, n))
-    return out
+    rank = np.asarray(cal.rank(ts), dtype=np.int64)
+    cut = np.flatnonzero(np.diff(rank) != 1) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, ts.size] - 1
+    return [(int(ts[a]), int(ts[b]), int(b - a + 1)) for a, b in zip(starts, ends, strict=True)]
 
 
 def required_window(cand: Candidate, timeframe: str, as_of_ms: int, history_days: int) -> tuple[Calendar, int, int]:
     """(calendar, first required open time, last completed open time) of a candidate."""
-    cal = calendar_for(cand.asset_class, timeframe)
+    cal = calendar_for(cand.asset_class, timeframe, cand.calendar)
     last = cal.last_completed(as_of_ms)
     start = cal.floor(last - (history_days - 1) * DAY_MS)
     if cand.listed_at_ms is not None:
@@ -114,8 +110,12 @@ def audit_symbol(
     as_of_ms: int,
     history_days: int,
     quarantine: dict | None = None,
+    max_gap_bars: int = 14,
 ) -> SymbolAudit:
-    """Classify one candidate against the lakehouse (reconciling the registry with the file first)."""
+    """Classify one candidate against the lakehouse (reconciling the registry with the file first).
+
+    A confirmed interior venue gap of at most `max_gap_bars` consecutive expected bars is accepted (FRESH, listed
+    under `accepted_gaps` in the evidence); a longer one makes the symbol UNREPAIRABLE."""
     cal, start, last = required_window(cand, timeframe, as_of_ms, history_days)
     row, note = lh.reconcile(venue, timeframe, cand.symbol)
     evidence: dict = {"required_start": iso(start), "last_completed": iso(last)}
@@ -156,27 +156,67 @@ def audit_symbol(
     for r_start, r_end, n in _runs(missing[~confirmed], cal):
         kind = "head" if r_end < first_ts else "tail" if r_start > last_ts else "gap"
         ranges.append(BarRange(r_start, r_end, kind, n))
-    problems = []
+    problems, blocking, accepted, accepted_what = [], [], [], []
     for r_start, r_end, n in _runs(missing[confirmed], cal):
-        kind = "no_older_history" if r_end < first_ts else "no_newer_data" if r_start > last_ts else "venue_gap"
-        problems.append({"kind": kind, "start": iso(r_start), "end": iso(r_end), "bars": n})
+        p = {"start": iso(r_start), "end": iso(r_end), "bars": n}
+        if r_start > last_ts:  # the source ends before as_of: which as_of it does support
+            p = {"kind": "no_newer_data", **p, "after": _when(last_ts, cal)}
+            p |= {"as_of": _when(last_ts, cal, as_of=True), "last_completed": _when(last, cal)}
+            blocking.append((0, no_newer_data_reason(p)))
+        elif r_end < first_ts:
+            p = {"kind": "no_older_history", **p}
+            why = (
+                f"the venue has no bars before {_when(first_ts, cal)} ({n} bars from the required start "
+                f"{_when(start, cal)} are missing): lower data.history_days"
+            )
+            blocking.append((1, why))
+        else:
+            p = {"kind": "venue_gap", **p}
+            if n <= max_gap_bars:
+                accepted.append(p)
+                accepted_what.append(f"{_when(r_start, cal)}..{_when(r_end, cal)} ({n} bars)")
+            else:
+                why = (
+                    f"the venue has no bars in {_when(r_start, cal)}..{_when(r_end, cal)} ({n} consecutive bars, "
+                    f"more than data.max_gap_bars={max_gap_bars})"
+                )
+                blocking.append((2, why))
+        problems.append(p)
     if problems:
         evidence["venue_confirmed_missing"] = problems
+    if accepted:
+        evidence["accepted_gaps"] = accepted
     if ranges:
         kinds = {r.kind for r in ranges}
         status = GAPPED if kinds & {"head", "gap"} else STALE
         what = ", ".join(f"{r.kind} {iso(r.start)}..{iso(r.end)} ({r.bars} bars)" for r in ranges)
         return result(status, f"missing {what}", tuple(ranges))
-    blocking = [p for p in problems if not (p["kind"] == "venue_gap" and cal.sessions)]
     if blocking:
-        p = blocking[0]
-        what = {
-            "no_older_history": "the venue has no bars before",
-            "no_newer_data": "the venue has no bars after",
-            "venue_gap": "the venue has no bars in",
-        }[p["kind"]]
-        return result(UNREPAIRABLE, f"{what} the required window ({p['start']}..{p['end']}, {p['bars']} bars)")
-    return result(FRESH, "complete (venue holidays accepted)")
+        return result(UNREPAIRABLE, "; ".join(why for _, why in sorted(blocking, key=lambda b: b[0])))
+    if accepted:
+        what = ", ".join(accepted_what)
+        return result(FRESH, f"complete but for accepted venue gap(s) {what} (data.max_gap_bars={max_gap_bars})")
+    return result(FRESH, "complete")
+
+
+def _when(ts: int, cal: Calendar, *, as_of: bool = False) -> str:
+    """A bar for messages: its date on daily calendars, else its ISO time (`as_of`: the moment it completes)."""
+    if cal.bar_ms == DAY_MS:
+        return iso(ts)[:10]
+    return iso(int(cal.completes_at(ts)) if as_of else ts)
+
+
+def no_newer_data_reason(p: dict) -> str:
+    """Why a symbol whose source ends before `as_of` is unrepairable, and what to do."""
+    return (
+        f"the venue has no bars after {p['after']} ({p['bars']} bars up to the last completed bar "
+        f"{p['last_completed']} are missing): set run.as_of to {p['as_of']} or earlier, or update the source"
+    )
+
+
+def no_newer_data(audit: SymbolAudit) -> dict | None:
+    """The audit's confirmed `no_newer_data` problem (the venue has no bars after its last one), if any."""
+    return next((p for p in audit.evidence.get("venue_confirmed_missing", ()) if p["kind"] == "no_newer_data"), None)
 
 
 def audit_table(audits: list[SymbolAudit]) -> pl.DataFrame:

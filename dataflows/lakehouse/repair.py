@@ -31,6 +31,8 @@ from dataflows.lakehouse.audit import (
     SymbolAudit,
     audit_symbol,
     iso,
+    no_newer_data,
+    no_newer_data_reason,
 )
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
 from dataflows.lakehouse.store import Lakehouse
@@ -46,6 +48,7 @@ class RepairPolicy:
 
     timeframe: str = "1d"
     history_days: int = 730
+    max_gap_bars: int = 14  # longest confirmed interior venue gap accepted (consecutive expected bars)
     max_rounds: int = 3
     concurrency: int = 4
     retries: int = 5
@@ -123,6 +126,7 @@ class Repairer:
             as_of_ms=self.as_of_ms,
             history_days=self.policy.history_days,
             quarantine=quarantine,
+            max_gap_bars=self.policy.max_gap_bars,
         )
 
     def audit_all(self, cands: list[Candidate], quarantine: dict[str, dict]) -> list[SymbolAudit]:
@@ -157,6 +161,8 @@ class Repairer:
             if a.data_status in (MISSING, STALE, GAPPED):
                 act = last_action.get(a.symbol)
                 why = f"still {a.data_status} after {report.rounds} repair round(s): {a.reason}"
+                if (newest := no_newer_data(a)) is not None:  # the cause the user can act on comes first
+                    why = f"{no_newer_data_reason(newest)}; {why}"
                 if act is not None and act.outcome != "ok":
                     why += f"; last fetch {act.outcome}: {act.detail}"
                 a = replace(
@@ -224,7 +230,7 @@ class Repairer:
 
     def _fetch_range(self, cand: Candidate, rng: BarRange, holder: str, action: Action) -> None:
         venue, tf, reg = self.venue.name, self.policy.timeframe, self.lh.registry
-        cal = calendar_for(cand.asset_class, tf)
+        cal = calendar_for(cand.asset_class, tf, cand.calendar)
         source = f"{venue}/{cand.symbol} {iso(rng.start)}..{iso(rng.end)}"
         try:
             raw = _retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
@@ -237,9 +243,9 @@ class Repairer:
                 venue, cand.symbol, tf, rng.start, rng.end, rng.kind, 0, action.outcome, holder, {"error": str(exc)}
             )
             return
-        ts = bars[C.TS].dt.epoch("ms")
-        completed = np.array([cal.completes_at(int(t)) <= self.as_of_ms for t in ts.to_list()], dtype=bool)
-        trading = np.asarray(cal.is_trading(ts.to_numpy()), dtype=bool)
+        ts = bars[C.TS].dt.epoch("ms").to_numpy()
+        completed = np.asarray(cal.completes_at(ts)) <= self.as_of_ms
+        trading = np.asarray(cal.is_trading(ts), dtype=bool)
         bars = bars.filter(pl.Series(completed & trading))  # never store a forming or off-calendar bar as final
         action.rows_fetched += bars.height
         if bars.height:
@@ -269,7 +275,7 @@ class Repairer:
             if got.size == 0:
                 reg.add_hole(venue, cand.symbol, tf, rng.start, rng.end, "all")
             return
-        expected = calendar_for(cand.asset_class, tf).expected(rng.start, rng.end)
+        expected = calendar_for(cand.asset_class, tf, cand.calendar).expected(rng.start, rng.end)
         still = np.setdiff1d(expected, got)
         if still.size == 0:
             return

@@ -394,7 +394,13 @@ def reconstructed_stream(folder: Path, weights: pl.DataFrame, base: Settings) ->
     timeframe = (cfg.get("data") or {}).get("timeframe", base.data.timeframe)
     train_days = int((cfg.get("profile") or {}).get("train_days", 365))
     as_of_ms = int(dt.datetime.fromisoformat(manifest["as_of"]).timestamp() * 1000)
-    end_ms = max(calendar_for(classes[s], timeframe).last_completed(as_of_ms) for s in symbols)
+    vcfg = cfg.get("venue") or {}
+    equities = vcfg.get("calendar")  # None = XNYS
+    if vcfg.get("kind", base.venue.kind) == "synthetic":
+        from dataflows.venues.synthetic import SyntheticVenue
+
+        equities = SyntheticVenue.equity_calendar
+    end_ms = max(calendar_for(classes[s], timeframe, equities).last_completed(as_of_ms) for s in symbols)
     root = Path((manifest.get("inputs") or {}).get("lakehouse") or base.data_root / "lakehouse")
     lh = Lakehouse(root.parent if root.name == "lakehouse" else base.data_root)
     panel = build_returns(lh, venues.pop(), timeframe, symbols, classes, end_ms=end_ms, days=train_days)

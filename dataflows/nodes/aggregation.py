@@ -18,12 +18,12 @@ from dataflows.venues.base import Venue
 log = logging.getLogger(__name__)
 
 
-def decision_ms(as_of_ms: int, candidates: pl.DataFrame, settings: Settings) -> int:
+def decision_ms(as_of_ms: int, candidates: pl.DataFrame, settings: Settings, equity_calendar: str) -> int:
     """Open time of the last completed bar over the candidates' calendars: the decision is taken after its close."""
     from dataflows.lakehouse.calendar import calendar_for
 
     classes = set(candidates[C.ASSET_CLASS].to_list()) or {C.CRYPTO}
-    return max(calendar_for(a, settings.data.timeframe).last_completed(as_of_ms) for a in classes)
+    return max(calendar_for(a, settings.data.timeframe, equity_calendar).last_completed(as_of_ms) for a in classes)
 
 
 def training_returns(

@@ -10,6 +10,7 @@ from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.lakehouse import quarantine
 from dataflows.lakehouse.audit import Candidate, SymbolAudit, audit_table
+from dataflows.lakehouse.calendar import DEFAULT_EQUITY_CALENDAR
 from dataflows.lakehouse.repair import Repairer, RepairPolicy
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.venues.base import Venue
@@ -21,6 +22,7 @@ def repair_policy(settings: Settings) -> RepairPolicy:
     return RepairPolicy(
         timeframe=d.timeframe,
         history_days=d.history_days,
+        max_gap_bars=d.max_gap_bars,
         max_rounds=d.max_repair_rounds,
         concurrency=d.concurrency,
         retries=d.retries,
@@ -32,7 +34,13 @@ def repair_policy(settings: Settings) -> RepairPolicy:
     )
 
 
-def audit_candidates(candidates: pl.DataFrame) -> list[Candidate]:
+def equity_calendar(venue: Venue, settings: Settings) -> str:
+    """The exchange calendar of this venue's equities: the venue's own when it has one (the synthetic world trades
+    every weekday), else `venue.calendar`, else XNYS."""
+    return getattr(venue, "equity_calendar", None) or settings.venue.calendar or DEFAULT_EQUITY_CALENDAR
+
+
+def audit_candidates(candidates: pl.DataFrame, equity_calendar: str) -> list[Candidate]:
     """Unique symbols to keep healthy (a symbol feeding several atoms is audited once)."""
     seen = candidates.unique(C.SYMBOL, keep="first", maintain_order=True)
     return [
@@ -40,6 +48,7 @@ def audit_candidates(candidates: pl.DataFrame) -> list[Candidate]:
             r[C.SYMBOL],
             r[C.ASSET_CLASS],
             int(r[C.LISTED_AT].timestamp() * 1000) if r[C.LISTED_AT] is not None else None,
+            equity_calendar if r[C.ASSET_CLASS] == C.EQUITY else None,
         )
         for r in seen.iter_rows(named=True)
     ]

@@ -12,7 +12,7 @@ from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.errors import HealthGateError
 from dataflows.lakehouse import atomic
-from dataflows.lakehouse.audit import FRESH, TOXIC, UNREPAIRABLE, SymbolAudit, audit_table
+from dataflows.lakehouse.audit import FRESH, TOXIC, UNREPAIRABLE, SymbolAudit, audit_table, no_newer_data
 from dataflows.lakehouse.repair import RepairReport
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ def healthy_symbols(audit_after: list[SymbolAudit], audit_json: Path, settings: 
         log.warning("excluded %s: %s — %s", a.symbol, a.status, a.reason)
     if failing:
         lines = "; ".join(f"{a.symbol}: {a.status} ({a.reason})" for a in failing)
-        msg = f"health gate failed for {len(failing)} symbol(s) (details in {audit_json}): {lines}"
+        cause = _beyond_the_data(failing)
+        msg = f"health gate failed for {len(failing)} symbol(s){cause} (details in {audit_json}): {lines}"
         raise HealthGateError(msg)
     if len(healthy) < settings.health.min_healthy:
         msg = (
@@ -86,6 +87,23 @@ def healthy_symbols(audit_after: list[SymbolAudit], audit_json: Path, settings: 
         )
         raise HealthGateError(msg)
     return healthy
+
+
+def _beyond_the_data(failing: list[SymbolAudit]) -> str:
+    """': the venue has no bars after <date> for <symbols>: set run.as_of to ...' when run.as_of lies beyond the
+    data of failing symbols (the one cause to fix first), else ''."""
+    after: dict[str, list[str]] = {}
+    hint: dict[str, str] = {}
+    for a in failing:
+        if (p := no_newer_data(a)) is not None:
+            after.setdefault(p["after"], []).append(a.symbol)
+            hint[p["after"]] = p["as_of"]
+    if not after:
+        return ""
+    where = "; after ".join(f"{d} for {', '.join(syms)}" for d, syms in sorted(after.items(), reverse=True))
+    return (
+        f": the venue has no bars after {where}: set run.as_of to {hint[min(after)]} or earlier, or update the source"
+    )
 
 
 def health_table(audit_after: list[SymbolAudit]) -> pl.DataFrame:

@@ -27,7 +27,7 @@ import polars as pl
 
 from dataflows import columns as C
 from dataflows.errors import ConfigError, RateLimited, TransientVenueError, VenueError
-from dataflows.lakehouse.calendar import DAY_MS, Calendar, calendar_for
+from dataflows.lakehouse.calendar import DAY_MS, WEEKDAYS, Calendar, calendar_for
 from dataflows.venues.base import market_schema, ticker_schema
 
 if TYPE_CHECKING:
@@ -474,7 +474,7 @@ def _generate(specs: list[_Spec], seed: int, genesis: int, as_of_ms: int, defect
 
     out: dict[str, _Series] = {}
     for i, s in enumerate(specs):
-        cal = calendar_for(s.asset_class, "1d")
+        cal = calendar_for(s.asset_class, "1d", WEEKDAYS)
         end = last_day if s.last is None else min(s.last, last_day)
         keep = (days >= s.served_from) & (days <= end)
         if s.asset_class == C.EQUITY:
@@ -557,6 +557,8 @@ class SyntheticVenue:
     (seed, call number); with a thread pool the call order, hence which request fails, may differ per run.
     Pickling re-creates the venue from `kwargs` (fresh counters and a fresh transient gap).
     """
+
+    equity_calendar = WEEKDAYS  # its own world: equities trade every weekday, no exchange holidays
 
 
     def __init__(
@@ -746,7 +748,7 @@ class SyntheticVenue:
 
     def calendar(self, symbol: str, timeframe: str = "1d") -> Calendar:
         """The trading calendar of `symbol`."""
-        return calendar_for(self.asset_class(symbol), timeframe)
+        return calendar_for(self.asset_class(symbol), timeframe, self.equity_calendar)
 
     # ------------------------------------------------------------------------------------------------ private
 
