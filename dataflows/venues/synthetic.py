@@ -560,7 +560,6 @@ class SyntheticVenue:
 
     equity_calendar = WEEKDAYS  # its own world: equities trade every weekday, no exchange holidays
 
-
     def __init__(
         self,
         *,
