@@ -39,7 +39,7 @@ class InfeasibleCaps(PortfolioError):
     def __init__(self, n: int, cap: float) -> None:
         msg = (
             f"infeasible caps: {n} assets x cap {cap:g} = {n * cap:g} < 1, so no fully invested portfolio fits; "
-            f"raise the cap to at least 1/{n} = {1 / n:.6g} or add assets"
+            f"raise the cap (profile.weight_cap) to at least 1/{n} = {1 / n:.6g} or add assets"
         )
         super().__init__(msg)
         self.n = n

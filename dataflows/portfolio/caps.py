@@ -60,7 +60,7 @@ class InfeasibleClusterCaps(PortfolioError):
         msg = (
             f"infeasible cluster caps: Σ_g min(cluster_cap_g, n_g x cap {cap:g}) = {self.capacity:g} < 1 over "
             f"{len(self.labels)} clusters ({shown}{more}); no fully invested portfolio fits: raise the cluster "
-            "caps or the asset cap, or add clusters"
+            "cap (profile.cluster_cap, or profile.regime_caps=false) or the asset cap (profile.weight_cap), or add clusters"
         )
         super().__init__(msg)
 

@@ -31,7 +31,8 @@ load it (its symbol's `ohlcv`, and `markets()`/`tickers()`, which load every fil
 Metadata sidecar (optional): `metadata.csv` or `metadata.parquet` in the folder (or any path given as `metadata=`),
 one row per symbol, column `symbol` plus any of `base`, `quote`, `type`, `tick_size`, `lot_size`, `min_notional`
 (positive numbers) and `listed_at` (ISO date or datetime, UTC). Empty cells stay unknown. Unknown columns, duplicate
-or unknown symbols and bad values are `BadPayload` naming the sidecar, row and column. The sidecar is not a symbol.
+symbols and bad values are `BadPayload` naming the sidecar, row and column; rows of symbols without a file are
+ignored (logged). The sidecar is not a symbol.
 
 What neither the files nor the sidecar say stays null in `markets()`: tick size, lot size, min notional and market
 type; base/quote only when the symbol spells them (`BASE/QUOTE[:SETTLE]`). `listed_at` is the sidecar's, else the
@@ -49,6 +50,7 @@ share stored bars, even with the same name.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +62,8 @@ from dataflows.venues.base import market_schema
 
 if TYPE_CHECKING:
     import polars as pl
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
 TS_NAMES = ("ts", "timestamp", "date", "time")
@@ -281,17 +285,16 @@ def read_sidecar(path: Path, symbols: set[str]) -> dict[str, dict]:
         )
         raise BadPayload(msg)
     out: dict[str, dict] = {}
+    ignored: list[str] = []
     for i, row in enumerate(raw.cast(pl.String).iter_rows(named=True), start=1):
         cells = {key: (row[name] or "").strip() for key, name in columns.items()}
         symbol = cells.pop(C.SYMBOL)
         if symbol in out:
             msg = f"{path} row {i}: symbol {symbol!r} appears twice"
             raise BadPayload(msg)
-        if symbol not in symbols:
-            msg = (
-                f"{path} row {i}: symbol {symbol!r} has no OHLCV file in {path.parent}; remove the row or add the file"
-            )
-            raise BadPayload(msg)
+        if symbol not in symbols:  # one sidecar may describe a wider universe than this folder holds
+            ignored.append(symbol)
+            continue
         values: dict = {}
         for key, text in cells.items():
             if not text:
@@ -316,6 +319,8 @@ def read_sidecar(path: Path, symbols: set[str]) -> dict[str, dict]:
             else:
                 values[key] = text
         out[symbol] = values
+    if ignored:
+        log.info("%s: %d sidecar row(s) without an OHLCV file ignored: %s", path, len(ignored), ", ".join(ignored[:10]))
     return out
 
 
