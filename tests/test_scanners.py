@@ -110,3 +110,31 @@ def test_shipped_scanners_all_load():
     assert paths, f"no scanner configs in {folder}"
     for path in paths:
         scanners.load(path.stem, folder)
+
+
+def test_funnel_counts_each_step_and_listing_is_point_in_time(folder):
+    frame = universe().with_columns(
+        pl.when(pl.col(C.SYMBOL) == "DOGE/USDT")
+        .then(pl.lit(dt.datetime(2024, 6, 1, tzinfo=dt.UTC)))
+        .otherwise(pl.col(C.LISTED_AT))
+        .alias(C.LISTED_AT),
+        pl.when(pl.col(C.SYMBOL) == "TINY/USDT").then(None).otherwise(pl.col(C.CHANGE)).alias(C.CHANGE),
+    )
+    funnel: list[dict] = []
+    as_of = int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+    out = scanners.scan(scanners.load("parent", folder), frame, "v", as_of_ms=as_of, funnel=funnel)
+    assert out[C.SYMBOL].to_list() == ["BTC/USDT"]
+    steps = {e["step"]: (e["left"], e["removed"], e.get("unknown", 0)) for e in funnel}
+    assert steps["markets"] == (5, 0, 0)
+    assert steps["listed by as_of"] == (4, 1, 0)  # DOGE lists in June 2024
+    assert steps["filters.liquid: quote_volume >= 1000.0"] == (3, 1, 0)  # TINY
+    assert steps["filters.rising: change > 0.0"] == (2, 1, 0)  # ETH falls
+    assert steps["one atom per base"] == (1, 1, 0)  # BTC/USDC folds into BTC/USDT
+
+
+def test_unknown_values_are_counted_in_the_funnel(folder):
+    frame = universe().with_columns(pl.lit(None, pl.String).alias("type"))
+    funnel: list[dict] = []
+    spec = scanners.build({"universe": {"types": ["spot"]}}, name="typed")
+    assert scanners.scan(spec, frame, "v", funnel=funnel).height == 0
+    assert {"step": "universe.types in ['spot']", "left": 0, "removed": 5, "unknown": 5} in funnel

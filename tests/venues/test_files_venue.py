@@ -303,3 +303,76 @@ def test_a_bad_file_does_not_block_other_symbols(tmp_path: Path) -> None:
         venue.ohlcv("CUT", "1d", 0, 10)
     with pytest.raises(BadPayload, match=r"BAD\.csv"):
         venue.markets()  # needs every file
+
+
+# --- metadata sidecar, point in time, namespace ------------------------------------------------------------------
+
+
+def test_sidecar_fills_known_metadata_and_is_not_a_symbol(tmp_path: Path) -> None:
+    _csv(tmp_path, "AAA", _bars(5))
+    _csv(tmp_path, "BBB", _bars(5))
+    _text(
+        tmp_path,
+        "metadata.csv",
+        "symbol,type,tick_size,lot_size,min_notional,listed_at,base,quote\n"
+        "AAA,spot,0.01,1,5,2020-02-03,AAA,USD\nBBB,,,,,,,\nZZZ,spot,0.1,1,,,,\n",
+    )
+    venue = FilesVenue(tmp_path)
+    assert venue.symbols() == ["AAA", "BBB"] and venue.publishes_metadata is False
+    m = {r[C.SYMBOL]: r for r in venue.markets().iter_rows(named=True)}
+    assert (m["AAA"]["type"], m["AAA"][C.TICK_SIZE], m["AAA"][C.LOT_SIZE], m["AAA"][C.MIN_NOTIONAL]) == (
+        "spot",
+        0.01,
+        1.0,
+        5.0,
+    )
+    assert m["AAA"][C.LISTED_AT] == datetime(2020, 2, 3, tzinfo=UTC) and m["AAA"][C.QUOTE] == "USD"
+    # empty cells stay unknown; without a sidecar listing the first bar is the listing
+    assert m["BBB"]["type"] is None and m["BBB"][C.TICK_SIZE] is None and m["BBB"][C.LOT_SIZE] is None
+    assert m["BBB"][C.LISTED_AT] == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("symbol,tick\nAAA,0.01\n", r"unknown \['tick'\]"),
+        ("ticker,tick_size\nAAA,0.01\n", "no 'symbol' column"),
+        ("symbol,tick_size\nAAA,0.01\nAAA,0.02\n", "row 2: symbol 'AAA' appears twice"),
+        ("symbol,lot_size\nAAA,-1\n", r"row 1: lot_size='-1' is not a positive number"),
+        ("symbol,min_notional\nAAA,ten\n", "min_notional='ten'"),
+        ("symbol,listed_at\nAAA,03/02/2020\n", "listed_at='03/02/2020' is not an ISO date"),
+    ],
+)
+def test_bad_sidecar_is_named(tmp_path: Path, text: str, match: str) -> None:
+    _csv(tmp_path, "AAA", _bars(3))
+    _text(tmp_path, "metadata.csv", text)
+    with pytest.raises(BadPayload, match=match) as info:
+        FilesVenue(tmp_path).markets()
+    assert "metadata.csv" in str(info.value)
+
+
+def test_sidecar_path_must_exist(tmp_path: Path) -> None:
+    _csv(tmp_path, "AAA", _bars(3))
+    with pytest.raises(ConfigError, match="venue.metadata="):
+        FilesVenue(tmp_path, metadata=tmp_path / "nope.csv")
+
+
+def test_tickers_read_only_bars_completed_by_as_of(tmp_path: Path) -> None:
+    _csv(tmp_path, "AAA", _bars(10))  # closes 100..109 on 2024-01-01..10
+    _csv(tmp_path, "LATE", _bars(3, start=T0 + 8 * DAY))
+    as_of = T0 + 5 * DAY + 12 * HOUR  # mid 2024-01-06: the bar of the 6th is still forming
+    full = FilesVenue(tmp_path).tickers()
+    past = FilesVenue(tmp_path, as_of_ms=as_of).tickers()
+    assert full.filter(pl.col(C.SYMBOL) == "AAA")[C.LAST][0] == 109.0
+    assert past[C.SYMBOL].to_list() == ["AAA"]  # LATE has no completed bar yet
+    row = past.row(0, named=True)
+    assert (row[C.LAST], row[C.QUOTE_VOLUME], row[C.CHANGE]) == (104.0, 1040.0, pytest.approx(104 / 103 - 1))
+
+
+def test_two_folders_with_one_name_never_share_a_namespace(tmp_path: Path) -> None:
+    a, b = tmp_path / "x" / "ohlcv", tmp_path / "y" / "ohlcv"
+    for folder in (a, b):
+        folder.mkdir(parents=True)
+        _csv(folder, "AAA", _bars(3))
+    assert FilesVenue(a).name != FilesVenue(b).name
+    assert FilesVenue(a).name.startswith("files-ohlcv-") and FilesVenue(a).name == FilesVenue(a).name

@@ -400,3 +400,12 @@ def test_delisted(venue: S.SyntheticVenue) -> None:
     assert S.DELISTED not in set(venue.tickers()[C.SYMBOL])
     before = S.SyntheticVenue(as_of_ms=EARLY)
     assert before.markets().filter(pl.col(C.SYMBOL) == S.DELISTED)[C.ACTIVE][0] is True
+
+
+def test_each_seed_has_its_own_lakehouse_namespace() -> None:
+    from tests.conftest import make_settings
+
+    names = {seed: S.SyntheticVenue(seed=seed, as_of_ms=S._day("2026-01-01") * DAY_MS).name for seed in (0, 7)}
+    assert names == {0: "synthetic", 7: "synthetic-seed7"}
+    for seed, name in names.items():
+        assert make_settings("/tmp/unused", f"venue.seed={seed}").venue_name == name
