@@ -353,7 +353,7 @@ def test_bad_sidecar_is_named(tmp_path: Path, text: str, match: str) -> None:
 
 def test_sidecar_path_must_exist(tmp_path: Path) -> None:
     _csv(tmp_path, "AAA", _bars(3))
-    with pytest.raises(ConfigError, match="venue.metadata="):
+    with pytest.raises(ConfigError, match=r"venue\.metadata="):
         FilesVenue(tmp_path, metadata=tmp_path / "nope.csv")
 
 
