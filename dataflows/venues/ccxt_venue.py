@@ -200,8 +200,8 @@ class CcxtVenue:
         raw: dict[str, dict] = {}
         for kind in types:
             params: dict[str, str] = {}
-            if len(types) > 1:  # a lone type needs no param (kraken would pass an unknown `type` to its API)
-                params["type"] = kind
+            if self._reads("fetch_tickers", "handle_market_type_and_params") or self._reads("fetch_tickers", "type"):
+                params["type"] = kind  # else (kraken) the exchange has one ticker endpoint for its one type
                 if kind in ("swap", "future") and self._reads("fetch_tickers", "subType"):
                     params["subType"] = "linear"
             with self._ccxt_errors(f"fetch_tickers({kind})"):
@@ -263,9 +263,9 @@ class CcxtVenue:
             while windows:
                 a, b = windows.pop()
                 budget = self._spend(budget, symbol)
-                # `until` = last open + 1 ms: inclusive ends (binance, bybit, coinbase) and OKX's exclusive `after`
-                # both cover the window's last bar and nothing after it
-                rows = [r for r in self._page(symbol, timeframe, a, limit, b + 1) if a <= r[0] <= b]
+                # `until` = the close time of the window's last bar: inclusive ends (binance, bybit) and exclusive
+                # ones (OKX `after`, coinbase `end` in seconds) both cover that bar and no later one
+                rows = [r for r in self._page(symbol, timeframe, a, limit, b + bar_ms - 1) if a <= r[0] <= b]
                 if not rows:
                     continue
                 got.update((r[0], r) for r in rows)
@@ -352,11 +352,15 @@ class CcxtVenue:
         return self._until
 
     def _reads(self, method: str, name: str) -> bool:
-        """Whether the source of the exchange's `method` mentions `name` (a param it handles)."""
-        try:
-            source = inspect.getsource(getattr(type(self.exchange), method))
-        except (OSError, TypeError, AttributeError):
-            return False
+        """Whether the source of the exchange's `method` (or its variants, e.g. coinbase's `fetch_tickers_v3`)
+        mentions `name` (a param it handles)."""
+        cls = type(self.exchange)
+        source = ""
+        for attr in (a for a in dir(cls) if a == method or a.startswith(f"{method}_v")):
+            try:
+                source += inspect.getsource(getattr(cls, attr))
+            except (OSError, TypeError):
+                continue
         return f"'{name}'" in source or f'"{name}"' in source or f"{name}(" in source
 
     def _check_timeframe(self, timeframe: str) -> None:

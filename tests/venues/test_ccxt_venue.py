@@ -202,8 +202,9 @@ def test_fetch_range_pages_by_window_with_until(venue: CcxtVenue, fake: FakeBina
     calls = fake.klines_calls()
     assert len(calls) == 3
     assert [int(q["startTime"]) for q in calls] == [start, start + 1000 * MINUTE, start + 2000 * MINUTE]
-    # window ends: last open time + 1 ms (inclusive endTime covers the last bar and nothing after it)
-    assert [int(q["endTime"]) for q in calls] == [start + 999 * MINUTE + 1, start + 1999 * MINUTE + 1, end + 1]
+    # window ends: the close time of the window's last bar (covers that bar and nothing after it)
+    closes = [start + 1000 * MINUTE - 1, start + 2000 * MINUTE - 1, end + MINUTE - 1]
+    assert [int(q["endTime"]) for q in calls] == closes
     assert all(q["limit"] == "1000" for q in calls)
     ts = frame[C.TS].dt.epoch("ms").to_list()
     assert ts == list(range(start, end + 1, MINUTE))  # complete, unique, sorted
