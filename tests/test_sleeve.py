@@ -103,7 +103,7 @@ def test_cluster_caps_hold_and_tighten_with_the_regime(tmp_path, method):
 def test_infeasible_cluster_caps_are_an_error(tmp_path):
     from dataflows.portfolio.caps import InfeasibleClusterCaps
 
-    with pytest.raises(InfeasibleClusterCaps, match="raise the cluster caps"):
+    with pytest.raises(InfeasibleClusterCaps, match=r"raise the cluster cap \(profile\.cluster_cap"):
         sleeve(tmp_path, "profile.cluster_cap=0.05", "profile.regime_caps=false", "data.history_days=400")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 
 import polars as pl
 
@@ -29,9 +30,16 @@ def symbol_metadata(
     return metadata.upsert(lakehouse, venue.name, rows, dt.datetime.fromtimestamp(as_of_ms / 1000, dt.UTC))
 
 
-def metadata_gaps(symbol_metadata: pl.DataFrame) -> dict[str, list[str]]:
-    """Which candidates lack which metadata fields (reported, never filled in)."""
+def metadata_gaps(symbol_metadata: pl.DataFrame, metadata_required: bool) -> dict[str, list[str]]:
+    """Which candidates lack which metadata fields (reported, never filled in); one log line for all of them, a
+    warning only where unknown metadata vetoes (`metadata_required`)."""
     gaps = metadata.missing_fields(symbol_metadata)
-    for symbol, fields in gaps.items():
-        log.warning("metadata for %s lacks %s (left missing)", symbol, ", ".join(fields))
+    if gaps:
+        fields = Counter(f for missing in gaps.values() for f in missing)
+        shown = ", ".join(sorted(gaps)[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+        what = ", ".join(f"{f} ({n})" for f, n in sorted(fields.items()))
+        if metadata_required:
+            log.warning("metadata unknown for %d candidate(s) (%s): %s — they are vetoed", len(gaps), what, shown)
+        else:
+            log.info("metadata unknown for %d candidate(s) (%s): %s — reported, not a veto", len(gaps), what, shown)
     return gaps
