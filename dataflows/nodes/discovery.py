@@ -54,6 +54,7 @@ def tickers(
     markets: pl.DataFrame,
     scanner_specs: list[scanners.ScannerSpec],
     lakehouse: Lakehouse,
+    equity_calendar: str,
     settings: Settings,
     as_of_ms: int,
 ) -> pl.DataFrame:
@@ -73,7 +74,7 @@ def tickers(
     start = as_of_ms - (DERIVED_TICKER_BARS + 1) * bar_ms
     bars, fetched = {}, 0
     for symbol, asset_class in classes.items():
-        last = calendar_for(asset_class, tf).last_completed(as_of_ms)
+        last = calendar_for(asset_class, tf, equity_calendar).last_completed(as_of_ms)
         stored = lakehouse.read(venue.name, tf, symbol)
         if stored is not None:
             ts = stored[C.TS].dt.epoch("ms")
