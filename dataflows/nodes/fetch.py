@@ -37,10 +37,11 @@ def check_history_reach(repairer: Repairer, audits: list[SymbolAudit]) -> None:
     start, symbol = min(starts)
     cap = repairer.venue.history_limit_bars(tf)  # type: ignore[attr-defined]
     last = max(r.end for a in todo for r in a.ranges)
+    more = f" and {len(starts) - 1} more range(s)" if len(starts) > 1 else ""
     fits = max(1, (last - floor) // DAY_MS + 1)  # history_days whose window starts at or after the floor
     msg = (
         f"{repairer.venue.name} serves only its latest {cap} {tf} bars ({_day(floor)}..); "
-        f"data.history_days={days} needs bars from {_day(start)} ({symbol} and {len(starts) - 1} more ranges): "
+        f"data.history_days={days} needs bars from {_day(start)} ({symbol}{more}): "
         f"set data.history_days<={fits} (or run.as_of later), or use another venue"
     )
     raise HistoryUnavailable(msg)

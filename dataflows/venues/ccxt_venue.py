@@ -252,7 +252,7 @@ class CcxtVenue:
         bar_ms = int(self.exchange.parse_timeframe(timeframe) * 1000)
         limit = self.page_limit
         bars = math.ceil((end_ms - start_ms + 1) / bar_ms)
-        budget = 3 * math.ceil(bars / limit) + 8
+        budget = bars + 2 * math.ceil(bars / limit) + 8  # a safety net: every request narrows a window or ends it
         got: dict[int, tuple] = {}
         if self._supports_until():
             windows = [

@@ -58,8 +58,8 @@ class FakeBinance(requests.Session):
         self.kline_overrides: dict[int, list] = {}  # open time -> raw row served instead of the generated one
         self.broken: Exception | None = None  # raised by every request when set (network down)
 
-    def klines_calls(self) -> list[dict[str, str]]:
-        return [query for path, query in self.calls if path == "/api/v3/klines"]
+    def klines_calls(self, path: str = "/api/v3/klines") -> list[dict[str, str]]:
+        return [query for p, query in self.calls if p == path]
 
     def request(self, method: str, url: str, **kwargs: object) -> requests.Response:  # type: ignore[override]
         parts = urlsplit(url)
@@ -74,15 +74,20 @@ class FakeBinance(requests.Session):
             return _response(url, 200, (FIXTURES / "exchangeInfo.json").read_text())
         if parts.path == "/api/v3/ticker/24hr":
             return _response(url, 200, (FIXTURES / "ticker_24hr.json").read_text())
-        if parts.path == "/api/v3/klines":
+        if parts.path in ("/api/v3/klines", "/fapi/v1/klines"):
             return _response(url, 200, json.dumps(self._klines(query)))
+        if parts.path == "/fapi/v1/exchangeInfo":
+            return _response(url, 200, (FIXTURES / "fapi_exchangeInfo.json").read_text())
+        if parts.path == "/fapi/v1/ticker/24hr":
+            return _response(url, 200, (FIXTURES / "fapi_ticker_24hr.json").read_text())
         return _response(url, 404, '{"code":-1,"msg":"no recorded response for this path"}')
 
     def _klines(self, query: dict[str, str]) -> list[list]:
         """Binance's rules: open time >= startTime and <= endTime, at most `limit` (500 default, 1000 max)."""
         symbol, interval = query["symbol"], query["interval"]
         bar_ms = INTERVAL_MS[interval]
-        limit = min(int(query.get("limit", 500)), 1000)
+        limit = int(query.get("limit", 500))
+        assert limit <= 1000, "binance spot klines serve at most 1000 rows"
         start, end = int(query.get("startTime", 0)), min(int(query.get("endTime", NOW_MS)), NOW_MS - 1)
         if symbol == "BTCUSDT" and interval == "1d":
             rows = json.loads((FIXTURES / "klines_BTCUSDT_1d.json").read_text())
@@ -358,3 +363,25 @@ def test_hydra_options_become_plain_dicts() -> None:
 def test_exchange_object_must_match_id() -> None:
     with pytest.raises(ConfigError, match="does not match"):
         CcxtVenue("kraken", exchange=ccxt.binance())
+
+
+def test_binance_spot_and_linear_perps_built_the_production_way(fake: FakeBinance) -> None:
+    """`CcxtVenue("binance")` with the default market types loads spot and USD-M perps (fapi), never COIN-M."""
+    venue = CcxtVenue("binance", options={"maxRetriesOnFailureDelay": 0})
+    venue.exchange.enableRateLimit = False
+    venue.exchange.session = fake
+    assert venue.exchange.options["fetchMarkets"]["types"] == ["spot", "linear"]
+    rows = {row[C.SYMBOL]: row for row in venue.markets().iter_rows(named=True)}
+    assert {"BTC/USDT:USDT", "ETH/USDT:USDT", "BTC/USDT"} <= set(rows)
+    perp = rows["BTC/USDT:USDT"]
+    assert (perp["type"], perp[C.BASE], perp[C.QUOTE]) == ("swap", "BTC", "USDT")
+    assert (perp[C.TICK_SIZE], perp[C.LOT_SIZE], perp[C.MIN_NOTIONAL]) == (0.1, 0.001, 5.0)
+    assert not any("/dapi/" in path for path, _ in fake.calls)
+    tickers = {row[C.SYMBOL]: row for row in venue.tickers().iter_rows(named=True)}
+    assert tickers["BTC/USDT:USDT"][C.QUOTE_VOLUME] == pytest.approx(13054321987.65)
+    assert tickers["BTC/USDT"][C.LAST] == 44179.55
+    assert [p for p, _ in fake.calls if "ticker" in p] == ["/api/v3/ticker/24hr", "/fapi/v1/ticker/24hr"]
+    start, end = LISTED_MS, LISTED_MS + 2499 * MINUTE
+    frame = fetch_range(venue, "ETH/USDT:USDT", "1m", start, end)
+    assert frame[C.TS].dt.epoch("ms").to_list() == list(range(start, end + 1, MINUTE))
+    assert len(fake.klines_calls("/fapi/v1/klines")) == 3
