@@ -152,8 +152,6 @@ class CcxtVenue:
         self.asset_class = asset_class
         self.market_types: tuple[str, ...] = types
         self.page_limit: int = _ohlcv_limit(exchange)
-        self.requests = 0
-        """`fetch_ohlcv` calls made by `ohlcv`/`ohlcv_range` (for tests and progress reports)."""
         self._until: bool | None = None
 
     def __repr__(self) -> str:
@@ -304,7 +302,6 @@ class CcxtVenue:
     def _page(self, symbol: str, timeframe: str, since: int, limit: int, until: int | None) -> list[tuple]:
         """One validated `fetch_ohlcv` page, `until` (exclusive upper bound in ms) passed when given."""
         params = {} if until is None else {"until": int(until)}
-        self.requests += 1
         with self._ccxt_errors("fetch_ohlcv", symbol):
             raw = self.exchange.fetch_ohlcv(symbol, timeframe, int(since), int(limit), params)
         return validate_klines(raw, exchange=self.name, symbol=symbol, timeframe=timeframe)
