@@ -174,7 +174,8 @@ def audit_symbol(
             p = {"kind": "venue_gap", **p}
             if n <= max_gap_bars:
                 accepted.append(p)
-                accepted_what.append(f"{_when(r_start, cal)}..{_when(r_end, cal)} ({n} bars)")
+                span = (p["start"][:10], p["end"][:10]) if cal.bar_ms == DAY_MS else (p["start"], p["end"])
+                accepted_what.append(f"{span[0]}..{span[1]} ({n} bars)")
             else:
                 why = (
                     f"the venue has no bars in {_when(r_start, cal)}..{_when(r_end, cal)} ({n} consecutive bars, "
