@@ -18,7 +18,7 @@ from dataflows.lakehouse.store import Lakehouse
 from dataflows.venues.base import fetch_range, market_schema, ticker_schema
 from dataflows.venues.ccxt_venue import CcxtVenue
 from tests.conftest import make_settings, run_data_phase
-from tests.venues.ccxt_fakes import DAY, HOUR, NOW_MS, FakeOkx, make_venue
+from tests.venues.ccxt_fakes import DAY, FAKES, HOUR, NOW_MS, FakeOkx, bar, make_venue
 
 LAST_DAY = NOW_MS // DAY * DAY - DAY  # 2026-06-14: last completed daily bar
 EXCHANGES = ("okx", "bybit", "coinbase", "kraken")
@@ -401,3 +401,30 @@ def test_fixture_files_are_json() -> None:
     for path in FIXTURES.glob("*/*.json"):
         json.loads(path.read_text())
     assert dt.datetime.fromtimestamp(NOW_MS / 1000, dt.UTC).isoformat() == "2026-06-15T13:00:00+00:00"
+
+
+# -- point in time -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange_id", ["okx", "bybit"])
+def test_past_as_of_ignores_the_future(tmp_path, exchange_id: str) -> None:
+    """A run as of 2025-06-30 against an exchange that is a year further (live tickers of 2026, bars after as_of)
+    decides exactly as against the same exchange stopped at as_of: tickers come from bars completed by as_of."""
+    as_of_ms = 1_751_328_000_000  # 2025-07-01T00:00Z = the end of 2025-06-30
+    args = [a for a in _phase_args(exchange_id, 200, "[spot,swap]") if not a.startswith("run.as_of")]
+    args.append("run.as_of=2025-06-30")
+    results = {}
+    for label, now_ms in (("later", NOW_MS), ("stopped", as_of_ms + 5 * HOUR)):
+        settings = make_settings(tmp_path / label, *args)
+        venue, _ = make_venue(exchange_id, FAKES[exchange_id](now_ms=now_ms))
+        results[label] = run_data_phase(settings, venue=venue, outputs=("candidates", "healthy_symbols"))
+    later, stopped = results["later"], results["stopped"]
+    assert later["candidates"].equals(stopped["candidates"]) and later["candidates"].height >= 2
+    assert later["healthy_symbols"] == stopped["healthy_symbols"]
+    btc = later["candidates"].filter(pl.col(C.SYMBOL).str.starts_with("BTC/USDT")).row(0, named=True)
+    series = {
+        "okx": {"BTC/USDT": "BTC-USDT", "BTC/USDT:USDT": "BTC-USDT-SWAP"},
+        "bybit": {"BTC/USDT": "spot:BTCUSDT", "BTC/USDT:USDT": "linear:BTCUSDT"},
+    }[exchange_id][btc[C.SYMBOL]]
+    close = bar(series, as_of_ms - DAY, DAY)[3]
+    assert btc[C.LAST] == pytest.approx(close, rel=1e-12)  # the close of 2025-06-30, not the exchange's live ticker
