@@ -1,8 +1,9 @@
 """The returns matrix: daily simple returns of completed bars, calendar-correct across asset classes.
 
-Crypto (24/7) and equities (weekday sessions) sit side by side on the union of their dates; no date is ever
-dropped to make the matrix dense, so crypto weekend returns survive. An equity's return on a session is measured
-from its previous session's close (Monday against Friday); on days it does not trade its entry is NaN ("no bar").
+Crypto (24/7) and equities (exchange sessions) sit side by side on the union of their dates; no date is ever
+dropped to make the matrix dense, so crypto weekend returns survive. A return is always measured from the previous
+stored close: an equity's Monday from Friday (or across a holiday), and the first bar after an accepted venue gap
+from the last close before it (a gap is never filled with a price); where a symbol has no bar its entry is NaN.
 Optimizers need a dense matrix: `dense` treats a closed day as a zero return (the price did not move, which is exact
 for a held position) and starts at the first row where every column has history.
 """
