@@ -164,7 +164,7 @@ def page_ohlcv(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms:
 def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> pl.DataFrame:
     """All bars with open time in [start_ms, end_ms], paging with `venue.ohlcv`.
 
-    A venue with its own range fetch (ccxt's pagination) exposes `ohlcv_range` with the same signature and is
+    A venue with its own range fetch (the ccxt venue's paging loop) exposes `ohlcv_range` with the same signature and is
     used as is. Every page request waits for the venue's rate limit (`throttle`). Paging stops at an empty page, a page that does not advance, or the end of the range.
     Rows are deduplicated by timestamp (last wins) and sorted.
     """
