@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 import numpy as np
+import polars as pl
 import pytest
 
 from dataflows import columns as C
@@ -124,3 +125,26 @@ def test_unknown_calendar_and_dates_outside_the_loaded_range_are_config_errors(x
         xnys.expected(ms("1960-01-01"), ms("1961-01-01"))
     with pytest.raises(ConfigError, match="1d timeframe only"):
         calendar_for(C.EQUITY, "4h", "XNYS")
+
+
+def test_the_equity_calendar_comes_from_the_venue_then_venue_calendar_then_xnys(tmp_path):
+    from types import SimpleNamespace
+
+    from dataflows.nodes.audit import audit_candidates, equity_calendar
+    from dataflows.venues.synthetic import SyntheticVenue
+    from tests.conftest import make_settings
+
+    files = ("venue=files", f"venue.path={tmp_path}")
+    default, xlon = make_settings(tmp_path / "d", *files), make_settings(tmp_path / "d", *files, "venue.calendar=XLON")
+    plain = SimpleNamespace(name="files-x")  # a venue without a calendar of its own
+    assert equity_calendar(plain, default) == "XNYS"
+    assert equity_calendar(plain, xlon) == "XLON"
+    assert SyntheticVenue.equity_calendar == WEEKDAYS  # the synthetic world keeps its weekday sessions
+    assert equity_calendar(SimpleNamespace(equity_calendar=WEEKDAYS), xlon) == WEEKDAYS
+
+    cands = pl.DataFrame(
+        {C.SYMBOL: ["BTC/USDT", "ACME"], C.ASSET_CLASS: [C.CRYPTO, C.EQUITY], C.LISTED_AT: [None, None]}
+    )
+    assert [c.calendar for c in audit_candidates(cands, "XLON")] == [None, "XLON"]
+    xlon_cal = calendar_for(C.EQUITY, "1d", "XLON")
+    assert not xlon_cal.is_trading(ms("2012-08-27")) and xlon_cal.is_trading(ms("2012-11-22"))  # UK bank holiday
