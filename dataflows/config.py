@@ -249,6 +249,18 @@ class Settings:
         if self.venue.kind == "ccxt" and not self.venue.exchange:
             msg = "venue.exchange is required with venue=ccxt (e.g. venue.exchange=binance)"
             raise ConfigError(msg)
+        misplaced = {
+            "venue.calendar": self.venue.kind == "synthetic" and self.venue.calendar is not None,
+            "venue.metadata": self.venue.kind != "files" and self.venue.metadata is not None,
+            "venue.path": self.venue.kind != "files" and self.venue.path is not None,
+            "venue.exchange": self.venue.kind != "ccxt" and self.venue.exchange is not None,
+        }
+        for key, wrong in misplaced.items():
+            if wrong:
+                msg = f"{key} does not apply to venue={self.venue.kind} (the synthetic world has its own calendar)"
+                if key != "venue.calendar":
+                    msg = f"{key} does not apply to venue={self.venue.kind}; remove it or choose the venue it belongs to"
+                raise ConfigError(msg)
         if self.venue.kind == "files" and not self.venue.path:
             msg = "venue.path is required with venue=files (a folder of CSV/Parquet files, one per symbol)"
             raise ConfigError(msg)

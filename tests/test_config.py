@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from hydra.errors import ConfigCompositionException
@@ -86,3 +87,18 @@ def test_no_hydra_key_equals_a_node_name():
     settings = settings_from_cfg(compose())
     nodes = {n.name for n in build_driver(settings).list_available_variables() if not n.is_external_input}
     assert not set(hamilton_config(settings)) & nodes
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["venue.calendar=XLON"], "venue.calendar"),
+        (["venue.metadata=/tmp/m.csv"], "venue.metadata"),
+        (["venue=ccxt", "venue.exchange=okx", "venue.path=/tmp"], "venue.path"),
+    ],
+)
+def test_venue_keys_of_another_venue_are_refused(tmp_path, overrides, key):
+    from tests.conftest import make_settings
+
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)} does not apply to venue="):
+        make_settings(tmp_path, *overrides)
