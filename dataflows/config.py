@@ -45,6 +45,9 @@ class DataConfig:
     lease_wait_s: float = 300.0  # how long to wait for another process's lease
     progress: bool = True  # rich progress bar (only when stderr is a terminal)
     max_gap_bars: int = 14  # a confirmed interior venue gap of at most this many bars is accepted (returns span it)
+    hole_recheck_days: float = 7.0  # a confirmed-missing range is asked again after this many days
+    recheck_holes: bool = False  # forget every confirmed-missing range of the candidates before auditing
+    max_file_mb: float = 1024.0  # files venue: a larger file is refused (named) instead of being read
 
 
 @dataclass(frozen=True)
