@@ -136,7 +136,12 @@ def audit_symbol(
             return result(UNREPAIRABLE, "venue returned no bars for the required window")
         return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
 
-    stored_ts = lh.read_ts(venue, timeframe, cand.symbol)
+    # content checks against the calendar: unusable rows are never counted (a writable lakehouse moves them to
+    # corrupt/ and rewrites the clean part, so the bars they held are asked of the venue again)
+    insp = lh.inspect(venue, timeframe, cand.symbol, cal, repair=True)
+    if insp is not None and (insp.notes or not insp.ok or insp.ts_type):
+        evidence["content_problems"] = {**insp.evidence(), **({"repair": insp.notes} if insp.notes else {})}
+    stored_ts = insp.ts if insp is not None else None
     if stored_ts is None or stored_ts.len() == 0:  # vanished since the reconcile: treat as missing
         return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
     have = stored_ts.to_numpy()
