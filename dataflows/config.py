@@ -242,6 +242,25 @@ class Settings:
         _positive("data.max_repair_rounds", self.data.max_repair_rounds)
         _positive("data.concurrency", self.data.concurrency)
         _positive("data.retries", self.data.retries)
+        for key in ("retry_wait_s", "lease_s", "lease_wait_s", "hole_recheck_days", "max_file_mb"):
+            _positive(f"data.{key}", getattr(self.data, key))
+        if self.data.retry_wait_max_s < self.data.retry_wait_s:
+            msg = (
+                f"data.retry_wait_max_s={self.data.retry_wait_max_s} must be >= "
+                f"data.retry_wait_s={self.data.retry_wait_s}"
+            )
+            raise ConfigError(msg)
+        _at_least("data.max_gap_bars", self.data.max_gap_bars, 0)
+        _positive("guard.quarantine_days", self.guard.quarantine_days)
+        _at_least("guard.lookback_days", self.guard.lookback_days, 0)
+        _positive("health.min_healthy", self.health.min_healthy)
+        _at_least("venue.n_crypto", self.venue.n_crypto, 0)
+        _at_least("venue.n_equity", self.venue.n_equity, 0)
+        _positive("venue.page_limit", self.venue.page_limit)
+        if self.venue.rate_limit_per_sec is not None:
+            _positive("venue.rate_limit_per_sec", self.venue.rate_limit_per_sec)
+        if self.executor.num_cpus is not None:
+            _positive("executor.num_cpus", self.executor.num_cpus)
         _positive("guard.max_abs_return", self.guard.max_abs_return)
         _positive("guard.flat_bars", self.guard.flat_bars)
         _positive("guard.spike_mult", self.guard.spike_mult)
@@ -262,7 +281,9 @@ class Settings:
             if wrong:
                 msg = f"{key} does not apply to venue={self.venue.kind} (the synthetic world has its own calendar)"
                 if key != "venue.calendar":
-                    msg = f"{key} does not apply to venue={self.venue.kind}; remove it or choose the venue it belongs to"
+                    msg = (
+                        f"{key} does not apply to venue={self.venue.kind}; remove it or choose the venue it belongs to"
+                    )
                 raise ConfigError(msg)
         if self.venue.kind == "files" and not self.venue.path:
             msg = "venue.path is required with venue=files (a folder of CSV/Parquet files, one per symbol)"
@@ -279,6 +300,16 @@ class Settings:
         _positive("profile.train_days", self.profile.train_days)
         _positive("profile.min_history_days", self.profile.min_history_days)
         _positive("profile.min_winners", self.profile.min_winners)
+        if self.profile.min_history_days > self.profile.train_days:
+            msg = (
+                f"profile.min_history_days={self.profile.min_history_days} > "
+                f"profile.train_days={self.profile.train_days}: no asset could ever qualify"
+            )
+            raise ConfigError(msg)
+        _positive("profile.validation.train", self.profile.validation.train)
+        _positive("profile.validation.test", self.profile.validation.test)
+        for key in ("fees", "slippage"):
+            _at_least(f"profile.validation.{key}", getattr(self.profile.validation, key), 0)
         if self.profile.max_winners < self.profile.min_winners:
             msg = f"profile.max_winners={self.profile.max_winners} < profile.min_winners={self.profile.min_winners}"
             raise ConfigError(msg)
@@ -310,8 +341,14 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _positive(key: str, value: float) -> None:
-    if not value > 0:
+    if not value > 0:  # also refuses NaN
         msg = f"{key}={value} must be > 0"
+        raise ConfigError(msg)
+
+
+def _at_least(key: str, value: float, low: float) -> None:
+    if not value >= low:
+        msg = f"{key}={value} must be >= {low}"
         raise ConfigError(msg)
 
 

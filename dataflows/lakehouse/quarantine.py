@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import polars as pl
 
 from dataflows import columns as C
 from dataflows.lakehouse import atomic
 from dataflows.lakehouse.store import Lakehouse
+
+log = logging.getLogger(__name__)
 
 KEY = (C.VENUE, C.SYMBOL, C.TIMEFRAME, C.REASON)
 
@@ -49,12 +52,28 @@ def active(lh: Lakehouse, venue: str, timeframe: str, as_of: dt.datetime) -> dic
     for row in frame.sort(C.SYMBOL, C.REASON).iter_rows(named=True):
         entry = out.setdefault(row[C.SYMBOL], {"reason": [], "evidence": {}, "first_seen": None, "expires_at": None})
         entry["reason"].append(row[C.REASON])
-        entry["evidence"][row[C.REASON]] = json.loads(row[C.EVIDENCE])
+        entry["evidence"][row[C.REASON]] = _evidence(row)
         entry["first_seen"] = str(row[C.FIRST_SEEN])
         entry["expires_at"] = str(row[C.EXPIRES_AT])
     for entry in out.values():
         entry["reason"] = ", ".join(entry["reason"])
     return out
+
+
+def _evidence(row: dict) -> dict | list | str | float | None:
+    """A row's evidence as JSON; a row whose evidence is not JSON stays in force and says so (never a crash)."""
+    text = row[C.EVIDENCE]
+    try:
+        return json.loads(text) if text is not None else None
+    except (TypeError, ValueError) as exc:
+        log.warning(
+            "quarantine entry %s/%s (%s) has evidence that is not JSON (%s); kept in force with the raw text",
+            row[C.VENUE],
+            row[C.SYMBOL],
+            row[C.REASON],
+            exc,
+        )
+        return {"unparsed_evidence": str(text)[:500], "error": f"not JSON: {exc}"}
 
 
 def upsert(lh: Lakehouse, entries: list[dict], *, now: dt.datetime, ttl: dt.timedelta) -> pl.DataFrame:
