@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ import polars as pl
 from dataflows import columns as C
 from dataflows import scanners
 from dataflows.config import Settings, conf_dir
-from dataflows.errors import ConfigError
+from dataflows.errors import ConfigError, RateLimited, TransientVenueError, VenueError
 from dataflows.lakehouse import atomic
 from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
@@ -35,10 +36,33 @@ class NoCandidates(ConfigError):
     """Discovery found nothing: the message shows each scanner's funnel and the step that removed the markets."""
 
 
-def markets(venue: Venue) -> pl.DataFrame:
+def venue_call(venue: Venue, settings: Settings, call: str, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """`fn()` (throttled) under the repair's retry policy: 429s and network errors are retried with exponential
+    backoff (`data.retries`, `data.retry_wait_s`, `data.retry_wait_max_s`); a final failure is one `VenueError`
+    naming the call and the keys to change."""
+    from dataflows.lakehouse.repair import RepairPolicy, _retrying
+
+    d, v = settings.data, settings.venue
+    policy = RepairPolicy(retries=d.retries, retry_wait_s=d.retry_wait_s, retry_wait_max_s=d.retry_wait_max_s)
+
+    def once() -> pl.DataFrame:
+        throttle(venue)
+        return fn()
+
+    try:
+        return _retrying(policy, once)
+    except (RateLimited, TransientVenueError) as exc:
+        injected = f"; venue.error_rate={v.error_rate} injects these failures" if v.error_rate else ""
+        msg = (
+            f"{venue.name} {call} failed after data.retries={d.retries} attempts "
+            f"({exc.__class__.__name__}: {exc}): retry later or raise data.retries{injected}"
+        )
+        raise VenueError(msg) from exc
+
+
+def markets(venue: Venue, settings: Settings) -> pl.DataFrame:
     """Every market the venue lists, in the canonical market schema (listing dates are applied by the scanners)."""
-    throttle(venue)
-    return venue.markets().cast(market_schema())  # type: ignore[arg-type]
+    return venue_call(venue, settings, "markets()", venue.markets).cast(market_schema())  # type: ignore[arg-type]
 
 
 def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
@@ -65,8 +89,7 @@ def tickers(
     bar_ms = timeframe_ms(tf)
     live = getattr(venue, "as_of_ms", None) == as_of_ms or as_of_ms >= time.time() * 1000 - bar_ms
     if live:
-        throttle(venue)
-        return venue.tickers().cast(ticker_schema())  # type: ignore[arg-type]
+        return venue_call(venue, settings, "tickers()", venue.tickers).cast(ticker_schema())  # type: ignore[arg-type]
     classes: dict[str, str] = {}
     for spec in scanner_specs:
         universe = scanners.universe_frame(spec, markets, as_of_ms)
@@ -80,7 +103,9 @@ def tickers(
             ts = stored[C.TS].dt.epoch("ms")
             stored = stored.filter((ts >= start) & (ts <= last))
         if stored is None or stored.height == 0 or int(stored[C.TS].dt.epoch("ms").max()) < last:
-            stored, fetched = fetch_range(venue, symbol, tf, start, as_of_ms - 1), fetched + 1
+            call = f"ohlcv({symbol!r}, {tf!r}) for its ticker as of {iso(as_of_ms)}"
+            stored = venue_call(venue, settings, call, lambda s=symbol: fetch_range(venue, s, tf, start, as_of_ms - 1))
+            fetched += 1
         bars[symbol] = stored
     log.info("tickers as of %s derived from bars of %d symbols (%d fetched)", iso(as_of_ms), len(bars), fetched)
     return tickers_from_bars(bars, as_of_ms, bar_ms)
