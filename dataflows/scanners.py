@@ -1,6 +1,6 @@
 """Discovery scanners: YAML specs under `conf/scanner/` that turn a venue's markets and tickers into candidates.
 
-A spec has `universe` (asset_class, types, quotes, include, exclude, exclude_bases), `filters` (a mapping
+A spec has `universe` (asset_class, types, exclude_types, quotes, include, exclude, exclude_bases), `filters` (a mapping
 `name: {field, op, value}`), `sort` ({by, descending}), `limit`, `direction` (LONG|SHORT) and `logic` (defaults to
 the scanner's name). `base: other_scanner` inherits: mappings deep-merge, so a child overrides an inherited filter
 by name, and removes it with `name: null`; lists and scalars are replaced.
@@ -36,7 +36,7 @@ OPS = {
 RATING_FIELDS = ("recommend_all", "recommend_ma", "recommend_other", "rating_category")
 FIELDS = (*RATING_FIELDS, *MARKET_COLUMNS, *TICKER_COLUMNS[1:])  # what a filter or sort may name
 SPEC_KEYS = {"base", "name", "universe", "filters", "sort", "limit", "direction", "logic", "description"}
-UNIVERSE_KEYS = {"asset_class", "types", "quotes", "include", "exclude", "exclude_bases"}
+UNIVERSE_KEYS = {"asset_class", "types", "exclude_types", "quotes", "include", "exclude", "exclude_bases"}
 MAX_DEPTH = 8
 
 
@@ -268,6 +268,11 @@ def universe_frame(
             after = frame.filter(pl.col(col).is_in(list(u[key])))
             _step(funnel, f"universe.{key} in {list(u[key])}", frame, after, col)
             frame = after
+    if u.get("exclude_types"):  # a market of unknown type stays (files rarely know their types)
+        excluded = pl.col("type").is_in(list(u["exclude_types"])).fill_null(value=False)
+        after = frame.filter(~excluded)
+        _step(funnel, f"universe.exclude_types {list(u['exclude_types'])}", frame, after)
+        frame = after
     if u.get("exclude"):
         after = frame.filter(~pl.col(C.SYMBOL).is_in(list(u["exclude"])))
         _step(funnel, f"universe.exclude {list(u['exclude'])}", frame, after)

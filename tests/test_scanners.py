@@ -138,3 +138,12 @@ def test_unknown_values_are_counted_in_the_funnel(folder):
     spec = scanners.build({"universe": {"types": ["spot"]}}, name="typed")
     assert scanners.scan(spec, frame, "v", funnel=funnel).height == 0
     assert {"step": "universe.types in ['spot']", "left": 0, "removed": 5, "unknown": 5} in funnel
+
+
+def test_exclude_types_keeps_unknown_types():
+    frame = universe().with_columns(
+        pl.Series("type", ["index", None, "spot", None, "spot"], dtype=pl.String),
+    )
+    spec = scanners.build({"universe": {"exclude_types": ["index"]}}, name="no_index")
+    # BTC/USDT is an index: out; BTC/USDC (type unknown) stays and now represents BTC
+    assert scanners.scan(spec, frame, "v")[C.SYMBOL].to_list() == ["ETH/USDT", "BTC/USDC", "DOGE/USDT", "TINY/USDT"]
