@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from dataflows.config import Settings, conf_dir, register_schema, settings_from_cfg
-from dataflows.errors import DataflowsError
+from dataflows.errors import ConfigError, DataflowsError
 
 log = logging.getLogger("dataflows")
 
@@ -83,9 +83,9 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
     for noisy in ("hamilton", "numba", "urllib3", "ccxt", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # Hamilton logs a chat invitation on every node exception; ours are re-raised and reported in one line.
-    for chatty in ("hamilton.driver", "hamilton.execution.graph_functions"):
-        logging.getLogger(chatty).setLevel(logging.CRITICAL)
+    from dataflows.driver import quiet_hamilton
+
+    quiet_hamilton()
 
 
 def dispatch(verb: str, cfg: Any) -> int:
@@ -96,6 +96,7 @@ def dispatch(verb: str, cfg: Any) -> int:
 def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
     _setup_logging()
     try:
+        check_group_choices()
         settings = settings_from_cfg(cfg)
         from omegaconf import OmegaConf
 
@@ -111,53 +112,88 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
     except DataflowsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code, str(exc)
+    except KeyboardInterrupt as exc:
+        reason = str(exc) or "interrupted"
+        sys.stderr.write(f"error: {reason}\n")
+        return getattr(exc, "exit_code", 130), reason
+
+
+OPTIONAL_GROUPS = ("scanner", "meta")  # `optional` in conf/config.yaml: Hydra ignores an unknown name silently
+
+
+def check_group_choices() -> None:
+    """`scanner=NAME` / `meta=NAME` must name a file of `conf/scanner/` / `conf/meta/` (`ConfigError`, exit 2)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from dataflows.config import conf_dir
+
+    if not HydraConfig.initialized():
+        return
+    choices = HydraConfig.get().runtime.choices
+    for group in OPTIONAL_GROUPS:
+        name = choices.get(group)
+        if name is None or (conf_dir() / group / f"{name}.yaml").is_file():
+            continue
+        known = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+        msg = f"{group}={name}: no such {group} (no conf/{group}/{name}.yaml); known {group} options: {known}"
+        raise ConfigError(msg)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: unwinds like Ctrl-C so the run's manifest ends as `failed` (exit 143)."""
+
+    exit_code = 143
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated("terminated by SIGTERM")
 
 
 def run(settings: Settings, resolved: dict) -> int:
-    """The main job: the data phase for the configured profile; prints the run folder."""
-    from dataflows.driver import NodeTimer, build_driver, run_outputs
+    """The main job: data phase, then (unless flow.data_only) the sleeve; prints the run folder.
+
+    The run folder holds a `running` manifest from its first moment; the `RunRecorder` lifecycle adapter records
+    node timings and ends it as `ok` or `failed` (a failure before or outside the graph is recorded here)."""
+    import functools
+    import signal
+    import threading
+
+    from dataflows.driver import build_driver, run_outputs, run_recorder
     from dataflows.lakehouse.store import Lakehouse
-    from dataflows.runs import Outcome, new_run
+    from dataflows.runs import new_record
 
     if settings.meta is not None:  # a meta-portfolio over several sleeves
         from dataflows.meta.run import run_meta
 
         return run_meta(settings, resolved)
     if settings.executor.kind != "local":
-        from dataflows.errors import ConfigError
-
         msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
         raise ConfigError(msg)
-    ctx = new_run(settings)
-    lh = Lakehouse(settings.data_root)
-    timer = NodeTimer()
-    dr = build_driver(settings, adapters=(timer,))
-    inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
-    results: dict = {}
-    log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
-    outcome = Outcome()
+    record = new_record(settings, config=resolved)
+    ctx = record.ctx
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     try:
-        with outcome:
-            results = dr.execute(run_outputs(settings), inputs=inputs)
+        lh = Lakehouse(settings.data_root)
+        recorder = run_recorder(record, functools.partial(summarize_run, settings, ctx, lh))
+        dr = build_driver(settings, adapters=(recorder,))
+        inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
+        log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
+        dr.execute(run_outputs(settings), inputs=inputs)
+    except BaseException as exc:
+        record.fail(exc)  # no-op when the adapter recorded the failure already
+        raise
     finally:
-        _finish(settings, ctx, lh, resolved, timer.timings, outcome.status, outcome.error, results)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    log.info("run %s ok: %s", ctx.run_id, record.body.get("health"))
     sys.stdout.write(f"{ctx.run_dir}\n")
     return 0
 
 
-def _finish(
-    settings: Settings,
-    ctx: Any,
-    lh: Any,
-    resolved: dict,
-    timings: dict,
-    outcome: str,
-    error: str | None,
-    results: dict,
-) -> None:
+def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[str, Any]:
+    """The manifest's fields from a finished sleeve graph: lakehouse hashes, health, sleeve, backtest, features."""
     import json
-
-    from dataflows.runs import write_manifest
 
     symbols: list[str] = []
     cands = ctx.run_dir / "candidates.json"
@@ -170,7 +206,7 @@ def _finish(
             p.name: _sha(p) for p in (lh.quarantine_path, lh.metadata_path, lh.features_path) if p.exists()
         },
     }
-    extra = {}
+    extra: dict[str, Any] = {}
     if "health_table" in results:
         table = results["health_table"]
         extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
@@ -188,9 +224,7 @@ def _finish(
     if "features_update" in results:
         extra["features"] = results["features_update"].as_dict()
         extra["ratings_check"] = results.get("ratings_check")
-    write_manifest(ctx, config=resolved, timings=timings, outcome=outcome, error=error, inputs=inputs, extra=extra)
-    if outcome == "ok":  # failures are reported once, as the one-line `error:` of the CLI
-        log.info("run %s ok: %s", ctx.run_id, extra.get("health"))
+    return {"inputs": inputs, "extra": extra}
 
 
 def _sha(path: Any) -> str:
@@ -206,8 +240,9 @@ def audit(settings: Settings) -> int:
 
     from dataflows.driver import AUDIT_OUTPUTS, build_driver
     from dataflows.lakehouse.store import Lakehouse
+    from dataflows.runs import check_data_root
 
-    lh = Lakehouse(settings.data_root)
+    lh = Lakehouse(check_data_root(settings))
     dr = build_driver(settings)  # the audit needs no run folder: it writes nothing but the registry's reconcile
     res = dr.execute(list(AUDIT_OUTPUTS), inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms})
     table = res["audit_before_table"]
@@ -229,7 +264,6 @@ def viz(settings: Settings) -> int:
     from pathlib import Path
 
     from dataflows.driver import build_driver, run_outputs
-    from dataflows.errors import ConfigError
 
     if shutil.which("dot") is None:
         msg = "graphviz's `dot` is not installed: `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
@@ -239,7 +273,11 @@ def viz(settings: Settings) -> int:
     if fmt not in ("svg", "png", "pdf"):
         msg = f"viz.output={settings.viz.output!r} must end in .svg, .png or .pdf"
         raise ConfigError(msg)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"viz.output={settings.viz.output!r}: cannot create its folder {out.parent} ({exc.strerror})"
+        raise ConfigError(msg) from None
     if settings.meta is not None:  # the meta DAG (sleeves fan out, meta-returns, meta-optimization, flattening)
         from dataflows.meta.run import viz_meta
 

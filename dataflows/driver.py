@@ -82,24 +82,79 @@ def hamilton_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-class NodeTimer:
-    """Hamilton lifecycle hook recording each node's wall time (for the manifest)."""
+def run_recorder(record: Any, summarize: Any = None) -> Any:
+    """The Hamilton lifecycle adapter that owns a run's record (`dataflows.runs.RunRecord`): per-node wall times,
+    the failing node, and the final manifest when the graph ends — `ok` after `summarize(results)` (which returns
+    the manifest's extra fields and may write the last files), or `failed` with the one-line reason and exit code.
 
-    def __new__(cls):  # built lazily so importing this module does not import Hamilton
-        from hamilton.lifecycle import NodeExecutionHook
+    `summarize` must be picklable (a module-level function or a `functools.partial` of one): on Ray the adapter
+    travels with each task. Built lazily so importing this module does not import Hamilton."""
+    return _recorder_class()(record, summarize)
 
-        class _Timer(NodeExecutionHook):
-            def __init__(self) -> None:
-                self.timings: dict[str, float] = {}
-                self._t0: dict[str, float] = {}
 
-            def run_before_node_execution(self, *, node_name: str, **_: Any) -> None:
-                self._t0[node_name] = time.perf_counter()
+_RECORDER: list[type] = []
 
-            def run_after_node_execution(self, *, node_name: str, **_: Any) -> None:
-                self.timings[node_name] = round(time.perf_counter() - self._t0.pop(node_name, time.perf_counter()), 6)
 
-        return _Timer()
+def _recorder_class() -> type:
+    if _RECORDER:
+        return _RECORDER[0]
+    from hamilton.lifecycle import GraphExecutionHook, NodeExecutionHook
+
+    class RunRecorder(GraphExecutionHook, NodeExecutionHook):
+        def __init__(self, record: Any, summarize: Any = None) -> None:
+            self.record = record
+            self.summarize = summarize
+            self.failed_node: str | None = None
+            self._t0: dict[str, float] = {}
+
+        def run_before_graph_execution(self, **_: Any) -> None:
+            self._t0.clear()
+
+        def run_before_node_execution(self, *, node_name: str, task_id: str | None = None, **_: Any) -> None:
+            self._t0[f"{task_id}/{node_name}"] = time.perf_counter()
+
+        def run_after_node_execution(
+            self, *, node_name: str, success: bool, task_id: str | None = None, **_: Any
+        ) -> None:
+            t0 = self._t0.pop(f"{task_id}/{node_name}", None)
+            if t0 is not None:
+                timings = self.record.timings
+                timings[node_name] = round(timings.get(node_name, 0.0) + time.perf_counter() - t0, 6)
+            if not success and self.failed_node is None:
+                self.failed_node = node_name
+
+        def run_after_graph_execution(
+            self, *, success: bool, error: Exception | None, results: dict | None, **_: Any
+        ) -> None:
+            from dataflows.runs import OK
+
+            if error is not None or not success:
+                if error is not None:
+                    self.record.fail(error)
+                    if self.failed_node:
+                        self.record.body["failed_node"] = self.failed_node
+                        self.record.write()
+                return
+            if results is None:  # a BaseException (Ctrl-C) passed through: the caller records it
+                return
+            try:
+                extra = self.summarize(results) if self.summarize is not None else {}
+            except Exception as exc:  # the run's last step failed: recorded, and re-raised to the caller
+                self.record.fail(exc)
+                raise
+            self.record.finish(OK, **(extra or {}))
+
+    _RECORDER.append(RunRecorder)
+    return RunRecorder
+
+
+def quiet_hamilton() -> None:
+    """Hamilton logs every node exception with its traceback (executors, graph functions) and a chat invitation;
+    ours are recorded in the manifest and reported in one line, so those loggers only speak when critical."""
+    import logging
+
+    for name in ("hamilton.driver", "hamilton.execution"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def build_driver(settings: Settings, adapters: tuple = ()) -> Any:

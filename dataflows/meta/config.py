@@ -208,10 +208,10 @@ def _sleeve(
 
 
 def _pinned(run_id: str, profile: ProfileConfig, *, where: str, root: Path | None) -> str:
-    """A pinned run must exist, have succeeded and belong to the sleeve's profile."""
-    import json
-
+    """A pinned run must exist, have finished `ok` (not running, interrupted, failed or without a manifest; see
+    `dataflows.runs.run_state`) and belong to the sleeve's profile."""
     from dataflows.lakehouse.keys import validate_run_id
+    from dataflows.runs import require_finished
 
     try:
         validate_run_id(run_id)
@@ -221,19 +221,17 @@ def _pinned(run_id: str, profile: ProfileConfig, *, where: str, root: Path | Non
     if root is None:
         return run_id
     folder = root / "runs" / run_id
+    if not folder.is_dir():
+        msg = f"{where}.run_id={run_id!r}: pinned run not found ({folder} does not exist)"
+        raise ConfigError(msg)
+    body = require_finished(folder, what=f"{where}.run_id").manifest
     if not (folder / "weights.parquet").is_file():
         msg = f"{where}.run_id={run_id!r}: pinned run not found ({folder / 'weights.parquet'} does not exist)"
         raise ConfigError(msg)
-    manifest = folder / "manifest.json"
-    if manifest.is_file():
-        body = json.loads(manifest.read_text())
-        if body.get("outcome") not in (None, "ok"):
-            msg = f"{where}.run_id={run_id!r}: the pinned run's outcome is {body.get('outcome')!r}, not 'ok'"
-            raise ConfigError(msg)
-        pinned_profile = ((body.get("config") or {}).get("profile") or {}).get("name")
-        if pinned_profile not in (None, profile.name):
-            msg = f"{where}.run_id={run_id!r} is a {pinned_profile!r} run, but the sleeve's profile is {profile.name!r}"
-            raise ConfigError(msg)
+    pinned_profile = ((body.get("config") or {}).get("profile") or {}).get("name")
+    if pinned_profile not in (None, profile.name):
+        msg = f"{where}.run_id={run_id!r} is a {pinned_profile!r} run, but the sleeve's profile is {profile.name!r}"
+        raise ConfigError(msg)
     return run_id
 
 

@@ -174,6 +174,9 @@ class MetaPlan:
 
 def run_sleeve(job: SleeveJob) -> SleeveResult:
     """Run one sleeve (fresh profile run, pinned run or nested meta); any failure becomes a failed result."""
+    from dataflows.driver import quiet_hamilton
+
+    quiet_hamilton()  # on a Ray worker too: a failed sleeve is one line, never Hamilton's tracebacks
     t0 = time.perf_counter()
     spec = job.spec
     try:
@@ -206,38 +209,32 @@ def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | Non
 
 
 def _profile_sleeve(job: SleeveJob) -> SleeveResult:
-    from dataflows.app import _finish
-    from dataflows.driver import NodeTimer, build_driver, run_outputs
+    import functools
+
+    from dataflows.driver import build_driver, run_outputs, run_recorder
     from dataflows.lakehouse.store import Lakehouse
-    from dataflows.runs import Outcome, RunContext
 
     spec = job.spec
     assert spec.profile is not None
     settings = sleeve_settings(job.settings, spec.profile, spec.optimizer, job.run_id)
-    _new_sleeve_folder(job.run_dir)
-    ctx = RunContext(job.run_id, job.run_dir, settings.as_of, dt.datetime.now(dt.UTC))
+    config = {"meta_sleeve": spec.name, **dataclasses.asdict(settings)}
+    record = _new_sleeve_record(job, config, kind="run")
+    ctx = record.ctx
     lh = Lakehouse(settings.data_root)
-    timer = NodeTimer()
-    dr = build_driver(settings, adapters=(timer,))
-    inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
-    wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
-    results: dict = {}
-    outcome = Outcome()
     try:
-        with outcome:
-            results = dr.execute(wanted, inputs=inputs)
-    finally:
-        resolved = {"meta_sleeve": spec.name, **dataclasses.asdict(settings)}
-        _finish(settings, ctx, lh, _jsonable(resolved), timer.timings, outcome.status, outcome.error, results)
+        summarize = functools.partial(_summarize_sleeve, settings, ctx, lh)
+        dr = build_driver(settings, adapters=(run_recorder(record, summarize),))
+        inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
+        wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
+        results = dr.execute(wanted, inputs=inputs)
+    except BaseException as exc:
+        record.fail(exc)
+        raise
     weights = results["weights_table"].select("symbol", "weight", "net_weight")
-    oos = _backtest_stream(job.run_dir)
-    if oos is not None:
-        dates, rets, kind = *oos, OUT_OF_SAMPLE
-    else:
-        first = results["optimization_input"].first_row
-        dates = np.asarray(results["training_returns"].dates[first:], dtype=np.int64)
-        rets, kind = np.asarray(results["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
-    _write_stream(job.run_dir / "sleeve_returns.parquet", dates, rets, kind)
+    stream = pl.read_parquet(job.run_dir / "sleeve_returns.parquet")
+    dates = stream["date"].to_numpy().astype(np.int64)
+    rets = stream["returns"].to_numpy().astype(np.float64)
+    kind = str(stream["stream"][0]) if stream.height else IN_SAMPLE
     metrics = {k: _num(v) for k, v in results["in_sample"]["metrics"].items()}
     return SleeveResult(
         job.index,
@@ -256,13 +253,31 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
     )
 
 
+def _summarize_sleeve(settings: Settings, ctx: Any, lh: Any, results: dict[str, Any]) -> dict[str, Any]:
+    """A sleeve's manifest fields (as a single run's) after writing its return stream, before it is `ok`."""
+    from dataflows.app import summarize_run
+
+    oos = _backtest_stream(ctx.run_dir)
+    if oos is not None:
+        dates, rets, kind = *oos, OUT_OF_SAMPLE
+    else:
+        first = results["optimization_input"].first_row
+        dates = np.asarray(results["training_returns"].dates[first:], dtype=np.int64)
+        rets, kind = np.asarray(results["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
+    _write_stream(ctx.run_dir / "sleeve_returns.parquet", dates, rets, kind)
+    return summarize_run(settings, ctx, lh, results)
+
+
 def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
     """A pinned run, used as given: its weights file and stream (never replaced by a newer run)."""
     from dataflows.lakehouse.store import file_hash
+    from dataflows.runs import require_finished
 
     spec = job.spec
     folder = job.settings.data_root / "runs" / str(spec.run_id)
     wpath = folder / "weights.parquet"
+    if folder.is_dir():
+        require_finished(folder, what=f"sleeve {spec.name!r}: pinned run {spec.run_id!r}")
     if not wpath.is_file():
         msg = f"sleeve {spec.name!r}: pinned run {spec.run_id!r} not found ({wpath} does not exist)"
         raise DataflowsError(msg)
@@ -273,7 +288,8 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
     else:
         dates, rets = reconstructed_stream(folder, weights, job.settings)
         kind = IN_SAMPLE
-    _new_sleeve_folder(job.run_dir)
+    _claim_sleeve_folder(job.run_dir)
+    job.run_dir.mkdir(parents=True)
     from dataflows.lakehouse import atomic
 
     pointer = {"run_id": spec.run_id, "path": str(folder), "weights_sha256": file_hash(wpath), "stream": kind}
@@ -286,14 +302,11 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
 def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     """A nested meta (its own meta DAG): its flattened weights and stream are one sleeve. On Ray its sleeves fan out
     as Ray tasks from the worker running it (which lends its CPU while it waits); locally they run in-process."""
-    from dataflows.runs import RunContext
-
     spec = job.spec
     assert spec.meta is not None
-    _new_sleeve_folder(job.run_dir)
+    record = _new_sleeve_record(job, {"nested_meta": spec.meta.name}, kind="meta")
     plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id)
-    ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
-    results = _execute_and_record(plan, ctx, {"nested_meta": spec.meta.name}, executor=_nested_executor(job.settings))
+    results = _execute_and_record(plan, record, executor=_nested_executor(job.settings))
     flat = results["flattened"]
     weights = pl.DataFrame({"symbol": list(flat.symbols), "weight": flat.gross, "net_weight": flat.net})
     stream = results["meta_stream"]
@@ -306,17 +319,31 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     )
 
 
-def _new_sleeve_folder(folder: Path) -> None:
-    """Create a sleeve's folder. A folder left by an attempt that died before writing its manifest (Ray retries a
-    task whose worker was killed) is moved aside, kept for inspection; a finished sleeve's folder is never reused."""
-    if folder.exists():
-        if any((folder / name).exists() for name in ("manifest.json", "pinned.json")):
-            msg = f"sleeve folder {folder} already holds a finished sleeve; runs are immutable"
-            raise DataflowsError(msg)
-        aside = folder.with_name(f".{folder.name}.interrupted-{time.time_ns()}")
-        folder.rename(aside)
-        log.warning("sleeve folder %s was left by an interrupted attempt; moved to %s", folder, aside.name)
-    folder.mkdir(parents=True)
+def _claim_sleeve_folder(folder: Path) -> None:
+    """Make room for a sleeve's folder. A folder left by an attempt that died before finishing (Ray retries a task
+    whose worker was killed; its manifest still says `running`, or there is none) is moved aside, kept for
+    inspection; a finished sleeve's folder (manifest `ok`/`failed`, or a pinned sleeve's `pinned.json`) is never
+    reused."""
+    if not folder.exists():
+        return
+    from dataflows.runs import FAILED, OK, run_state
+
+    if (folder / "pinned.json").exists() or run_state(folder).state in (OK, FAILED):
+        msg = f"sleeve folder {folder} already holds a finished sleeve; runs are immutable"
+        raise DataflowsError(msg)
+    aside = folder.with_name(f".{folder.name}.interrupted-{time.time_ns()}")
+    folder.rename(aside)
+    log.warning("sleeve folder %s was left by an interrupted attempt; moved to %s", folder, aside.name)
+
+
+def _new_sleeve_record(job: SleeveJob, config: dict[str, Any], *, kind: str) -> Any:
+    """The sleeve's own folder, holding a `running` manifest from its first moment (see `dataflows.runs`)."""
+    from dataflows.runs import RunContext, place, start_record
+
+    _claim_sleeve_folder(job.run_dir)
+    job.run_dir.parent.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
+    return place(start_record(ctx, config, kind=kind), f"sleeve folder {job.run_dir} appeared meanwhile")
 
 
 def _nested_executor(settings: Settings) -> Any:
@@ -343,8 +370,8 @@ def survivors(results: list[SleeveResult], spec: MetaSpec) -> list[SleeveResult]
     if not ok:
         msg = f"meta {spec.name!r}: every sleeve failed: " + "; ".join(f"{r.name}: {r.reason}" for r in failed)
         raise DataflowsError(msg)
-    for r in failed:
-        log.warning("meta %s: dropped failed sleeve %s: %s", spec.name, r.name, r.reason)
+    if failed:  # each failure was logged once where it happened
+        log.warning("meta %s: dropped failed sleeve(s) %s", spec.name, [r.name for r in failed])
     return ok
 
 
@@ -427,22 +454,24 @@ def meta_executor(settings: Settings) -> tuple[Any, Callable[[], None]]:
     return ray_executor(settings.executor.address, settings.executor.num_cpus)
 
 
-def build_meta_driver(spec: MetaSpec, executor: Any = None) -> Any:
+def build_meta_driver(spec: MetaSpec, executor: Any = None, adapters: tuple = ()) -> Any:
     """A dynamic-execution Hamilton driver over `dataflows.nodes.meta` with the sleeve fan-out on `executor`."""
     from hamilton import driver
     from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
     from dataflows.nodes import meta as meta_nodes
 
-    return (
+    builder = (
         driver.Builder()
         .enable_dynamic_execution(allow_experimental_mode=True)
         .with_modules(meta_nodes)
         .with_config({"meta_method": spec.method})
         .with_local_executor(SynchronousLocalTaskExecutor())
         .with_remote_executor(executor or SynchronousLocalTaskExecutor())
-        .build()
     )
+    if adapters:
+        builder = builder.with_adapters(*adapters)
+    return builder.build()
 
 
 def execute_meta(plan: MetaPlan, executor: Any = None) -> dict[str, Any]:
@@ -450,29 +479,32 @@ def execute_meta(plan: MetaPlan, executor: Any = None) -> dict[str, Any]:
     return build_meta_driver(plan.spec, executor).execute(list(META_OUTPUTS), inputs={"meta_plan": plan})
 
 
-def _execute_and_record(plan: MetaPlan, ctx: Any, config: dict, executor: Any) -> dict[str, Any]:
-    """execute_meta + sleeves.json + manifest.json (on success and on failure)."""
-    from dataflows.lakehouse import atomic
-    from dataflows.runs import Outcome, write_manifest
+def _execute_and_record(plan: MetaPlan, record: Any, executor: Any) -> dict[str, Any]:
+    """execute_meta with the `RunRecorder` adapter: on success sleeves.json, report.html and an `ok` manifest, on
+    failure a `failed` one (reason and exit code)."""
+    import functools
 
-    results: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    outcome = Outcome()
+    from dataflows.driver import run_recorder
+
+    recorder = run_recorder(record, functools.partial(_summarize_meta, plan, record.ctx))
     try:
-        with outcome:
-            results = execute_meta(plan, executor)
-    finally:
-        extra = _meta_summary(plan, results)
-        if extra.get("sleeves"):
-            atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
-        if outcome.status == "ok":
-            extra["report"] = _meta_report(plan, ctx, extra)
-        inputs = {"lakehouse": str(plan.settings.data_root / "lakehouse")}
-        timings = {"meta": round(time.perf_counter() - t0, 6)}
-        write_manifest(
-            ctx, config=config, timings=timings, outcome=outcome.status, error=outcome.error, inputs=inputs, extra=extra
+        return build_meta_driver(plan.spec, executor, adapters=(recorder,)).execute(
+            list(META_OUTPUTS), inputs={"meta_plan": plan}
         )
-    return results
+    except BaseException as exc:
+        record.fail(exc)
+        raise
+
+
+def _summarize_meta(plan: MetaPlan, ctx: Any, results: dict[str, Any]) -> dict[str, Any]:
+    """The meta's manifest fields, after writing sleeves.json and report.html."""
+    from dataflows.lakehouse import atomic
+
+    extra = _meta_summary(plan, results)
+    atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
+    extra["report"] = _meta_report(plan, ctx, extra)
+    extra["sleeve_seconds"] = {r.name: round(r.seconds, 3) for r in results.get("sleeve_results", [])}
+    return {"inputs": {"lakehouse": str(plan.settings.data_root / "lakehouse")}, "extra": extra}
 
 
 def _meta_report(plan: MetaPlan, ctx: Any, extra: dict[str, Any]) -> str | None:
@@ -522,22 +554,28 @@ def meta_plan_for(settings: Settings, *, run_dir: Path | None = None, run_id: st
 
 def run_meta(settings: Settings, resolved: dict) -> int:
     """`run` with a meta config: sleeves in their own folders, meta outputs, manifest; prints the run folder."""
-    from dataflows.runs import new_run
+    from dataflows.runs import new_record
 
     if settings.flow.data_only:
         msg = "flow.data_only=true does not apply to a meta run (sleeves need their weights)"
         raise ConfigError(msg)
     plan = meta_plan_for(settings)
     run_id = settings.run.id or f"{settings.as_of:%Y%m%dT%H%M%SZ}_{plan.spec.name}_meta_{secrets.token_hex(3)}"
-    ctx = new_run(dataclasses.replace(settings, run=dataclasses.replace(settings.run, id=run_id)), kind="meta")
+    named = dataclasses.replace(settings, run=dataclasses.replace(settings.run, id=run_id))
+    record = new_record(named, kind="meta", config=resolved)
+    ctx = record.ctx
     plan = dataclasses.replace(plan, run_dir=ctx.run_dir, run_id=ctx.run_id)
     spec, kind = plan.spec, settings.executor.kind
     log.info(
         "meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, spec.name, len(spec.sleeves), kind, ctx.run_dir
     )
-    executor, shutdown = meta_executor(settings)
     try:
-        _execute_and_record(plan, ctx, resolved, executor)
+        executor, shutdown = meta_executor(settings)
+    except BaseException as exc:
+        record.fail(exc)
+        raise
+    try:
+        _execute_and_record(plan, record, executor)
     finally:
         shutdown()
     log.info("meta run %s ok", ctx.run_id)
@@ -558,16 +596,6 @@ def viz_meta(settings: Settings, out: Path, fmt: str) -> None:
     if not out.exists() or out.stat().st_size == 0:
         msg = f"graphviz did not write {out}"
         raise DataflowsError(msg)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def _num(v: Any) -> Any:

@@ -13,7 +13,10 @@ own process) and of other runs landing in the same data root meanwhile.
 Columns: job, overrides, status, run_id, kind (run | meta), profile (the profile, or the meta's name), optimizer
 (the sleeve's optimizer and whether a fallback produced it, or the meta method), stream (in_sample |
 out_of_sample) and its metrics — annual_return, annual_vol, sharpe, max_drawdown, days — then the walk-forward's
-out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of assets and the top weights. A single
+out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of assets and the top weights. Only a run
+whose manifest says `ok` is summarised; any other state (`failed`, `running`, `interrupted`, no manifest — see
+`dataflows.runs.run_state`) gets no metrics, and a job that completed with such a run says
+`NOT OK (run <state>: <reason>)`. A single
 run's in-sample stream is its weights file applied to the lakehouse returns of its training window; a meta run's is
 its `meta_stream.parquet` (out_of_sample only when every sleeve's stream was).
 
@@ -155,12 +158,17 @@ def comparison_row(pointer: dict[str, Any], top: int = 5) -> dict[str, Any]:
         status = f"{status} (exit {code}): {pointer.get('error')}" if code else f"{status}: {pointer.get('error')}"
     row |= {"job": pointer["job"], "overrides": " ".join(pointer["overrides"]), "status": status}
     folder = Path(pointer["run_dir"]) if pointer.get("run_dir") else None
-    if folder is None or not (folder / "manifest.json").is_file():
+    if folder is None or not folder.is_dir():
         return row
-    manifest = json.loads((folder / "manifest.json").read_text())
-    row |= {"run_id": manifest.get("run_id"), "run_dir": str(folder)}
-    if manifest.get("outcome") != "ok":
-        row["status"] = f"{row['status']} ({manifest.get('outcome')}: {manifest.get('error')})"
+    from dataflows.runs import run_state
+
+    state = run_state(folder)
+    manifest = state.manifest
+    row |= {"run_id": manifest.get("run_id") or folder.name, "run_dir": str(folder)}
+    if not state.ok:  # an unfinished or failed run is never compared (nor listed as ok): its state and reason
+        if status == "COMPLETED":
+            row["status"] = f"NOT OK (run {state.state}: {state.reason})"
+        return row
     try:
         if (folder / "meta_weights.csv").is_file():
             row |= _meta_row(folder, manifest, top)
