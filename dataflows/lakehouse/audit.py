@@ -2,7 +2,8 @@
 with the evidence and the exact bar ranges a repair would fetch.
 
 The required window of a symbol is [max(as_of − history_days, listing), last completed bar]. Bars the venue has
-confirmed it does not have (a targeted fetch came back without them) are not fetched again: before the venue's
+confirmed it does not have (a targeted fetch and its delayed re-ask came back without them) are not fetched again
+until the confirmation's re-check date (`registry.py`; then they are asked once more): before the venue's
 floor they mean the older history does not exist (UNREPAIRABLE); after the last bar the venue has no newer data
 (UNREPAIRABLE, named first: `run.as_of` lies beyond the source); inside the series they are venue gaps, accepted
 (FRESH, listed in the evidence; returns span them) when at most `max_gap_bars` consecutive expected bars long, else
@@ -12,6 +13,7 @@ UNREPAIRABLE. Holidays are never gaps: the calendar does not expect them.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -117,6 +119,7 @@ def audit_symbol(
     A confirmed interior venue gap of at most `max_gap_bars` consecutive expected bars is accepted (FRESH, listed
     under `accepted_gaps` in the evidence); a longer one makes the symbol UNREPAIRABLE."""
     cal, start, last = required_window(cand, timeframe, as_of_ms, history_days)
+    now = time.time()  # confirmed holes and floors past their re-check date count as unconfirmed
     row, note = lh.reconcile(venue, timeframe, cand.symbol)
     evidence: dict = {"required_start": iso(start), "last_completed": iso(last)}
     if note:
@@ -131,7 +134,7 @@ def audit_symbol(
 
     expected = cal.expected(start, last)
     if row is None or row.rows == 0 or row.first_ts is None:
-        holes = lh.registry.holes(venue, cand.symbol, timeframe)
+        holes = lh.registry.holes(venue, cand.symbol, timeframe, now=now)
         if any(h[2] == "all" and h[0] <= start and h[1] >= last for h in holes):
             return result(UNREPAIRABLE, "venue returned no bars for the required window")
         return result(MISSING, "no stored bars", (BarRange(start, last, "all", int(expected.size)),))
@@ -151,12 +154,12 @@ def audit_symbol(
     if missing.size == 0:
         return result(FRESH, "complete")
 
-    holes = lh.registry.holes(venue, cand.symbol, timeframe)
+    holes = lh.registry.holes(venue, cand.symbol, timeframe, now=now)
     confirmed = np.zeros(missing.size, dtype=bool)
     for h_start, h_end, _ in holes:
         confirmed |= (missing >= h_start) & (missing <= h_end)
-    if row.floor_ts is not None:
-        confirmed |= missing < row.floor_ts
+    if (floor := row.active_floor(now)) is not None:
+        confirmed |= missing < floor
     ranges = []
     for r_start, r_end, n in _runs(missing[~confirmed], cal):
         kind = "head" if r_end < first_ts else "tail" if r_start > last_ts else "gap"

@@ -2,9 +2,16 @@
 every fetch, and the fetch leases that keep two processes (or Ray workers) from fetching the same thing twice.
 
 Leases are taken in one `BEGIN IMMEDIATE` transaction per (venue, symbol, timeframe): the winner fetches, the loser
-waits for the lease to go away and then re-audits (and usually finds nothing left to fetch). A crashed holder's lease
-expires after `lease_s`. The registry is only ever updated *after* the data file it describes was atomically
+waits for the lease to go away and then re-audits (and usually finds nothing left to fetch). A holder renews its
+lease while it works; a crashed holder's lease expires after `lease_s`, at once when the holder was a process on this
+host that no longer exists. The registry is only ever updated *after* the data file it describes was atomically
 replaced, so it never claims bars that are not on disk.
+
+Holes (ranges a targeted fetch came back without) are confirmed only by `CONFIRM_AFTER` misses of the same range by
+the *same* holder, separated in time; a miss by another holder restarts the count, so two processes that hit one
+transient outage at once never add up to a confirmation. A confirmed hole (and the venue floor a confirmed head
+hole sets) carries a re-check date, after which audits ask for the range again. Older registries are migrated in
+place (new columns with defaults); their confirmations carry no re-check date and are asked again once.
 """
 
 from __future__ import annotations
@@ -32,14 +39,19 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
     venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
     first_ts INTEGER, last_ts INTEGER, rows INTEGER NOT NULL DEFAULT 0, content_hash TEXT,
-    floor_ts INTEGER,                 -- the venue confirmed it has no bars before this
+    floor_ts INTEGER,                 -- the venue confirmed it has no bars before this ...
     last_fetch_at REAL, last_outcome TEXT, failures INTEGER NOT NULL DEFAULT 0,
+    floor_recheck_at REAL,            -- ... until then (NULL: not in force)
     PRIMARY KEY (venue, symbol, timeframe)
 );
-CREATE TABLE IF NOT EXISTS holes (       -- ranges targeted fetches came back without; confirmed after CONFIRM_AFTER
+CREATE TABLE IF NOT EXISTS holes (       -- ranges targeted fetches came back without (see the module docstring)
     venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
-    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL, confirmed_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
+    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL,
+    confirmed_at REAL NOT NULL,       -- the holder's latest miss (the confirmation once attempts >= CONFIRM_AFTER)
+    attempts INTEGER NOT NULL DEFAULT 1,  -- misses by `holder` since `first_at`
+    holder TEXT NOT NULL DEFAULT '',  -- who asked (lease holder: host:pid:thread:token)
+    first_at REAL,                    -- the holder's first miss
+    recheck_at REAL,                  -- confirmed until then (NULL: unconfirmed)
     PRIMARY KEY (venue, symbol, timeframe, start_ts, end_ts)
 );
 CREATE TABLE IF NOT EXISTS leases (
@@ -51,12 +63,29 @@ CREATE TABLE IF NOT EXISTS fetches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     venue TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
     start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, kind TEXT NOT NULL,
-    rows INTEGER NOT NULL, outcome TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL, detail TEXT
+    rows INTEGER NOT NULL, outcome TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL, detail TEXT,
+    reask INTEGER NOT NULL DEFAULT 0  -- 1: the holder's delayed second ask of a range it just missed
 );
 """
 
+# Columns added after the first release: (table, column, declaration); added in place to older registries.
+MIGRATIONS = (
+    ("series", "floor_recheck_at", "REAL"),
+    ("holes", "holder", "TEXT NOT NULL DEFAULT ''"),
+    ("holes", "first_at", "REAL"),
+    ("holes", "recheck_at", "REAL"),
+    ("fetches", "reask", "INTEGER NOT NULL DEFAULT 0"),
+)
 
-CONFIRM_AFTER = 2  # a range is "confirmed missing" after this many targeted fetches came back without it
+
+CONFIRM_AFTER = 2  # a range is "confirmed missing" after this many misses by one holder, separated in time
+DEFAULT_RECHECK_S = 7 * 86400.0  # a confirmed hole is asked again after this (data.hole_recheck_days)
+
+
+SERIES_COLUMNS = (
+    "venue, symbol, timeframe, first_ts, last_ts, rows, content_hash, floor_ts, last_fetch_at, last_outcome,"
+    " failures, floor_recheck_at"
+)
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -86,11 +115,24 @@ class SeriesRow:
     last_fetch_at: float | None
     last_outcome: str | None
     failures: int
+    floor_recheck_at: float | None = None
+
+    def active_floor(self, now: float | None = None) -> int | None:
+        """The venue floor while it is in force (before its re-check date), else None."""
+        now = time.time() if now is None else now
+        if self.floor_ts is None or self.floor_recheck_at is None or self.floor_recheck_at <= now:
+            return None
+        return self.floor_ts
 
 
 def holder_id() -> str:
     """A unique lease-holder id naming host, process and thread."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def process_holder() -> str:
+    """This process as a hole-miss holder (host:pid), for callers without a lease holder id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _while_locked() -> Retrying:
@@ -115,6 +157,21 @@ class Registry:
         for attempt in _while_locked():
             with attempt:
                 self._conn().executescript(SCHEMA)  # executescript manages its own transaction
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns an older registry lacks (checked inside the write lock: two processes may migrate)."""
+
+        def missing(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            have = {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in {m[0] for m in MIGRATIONS}}
+            return [m for m in MIGRATIONS if m[1] not in have[m[0]]]
+
+        if not missing(self._conn()):
+            return
+        for attempt in _while_locked():
+            with attempt, self._tx() as db:
+                for table, column, decl in missing(db):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -162,18 +219,14 @@ class Registry:
 
     def series(self, venue: str, symbol: str, timeframe: str) -> SeriesRow | None:
         cur = self._conn().execute(
-            "SELECT venue, symbol, timeframe, first_ts, last_ts, rows, content_hash, floor_ts, last_fetch_at,"
-            " last_outcome, failures FROM series WHERE venue=? AND symbol=? AND timeframe=?",
+            f"SELECT {SERIES_COLUMNS} FROM series WHERE venue=? AND symbol=? AND timeframe=?",
             (venue, symbol, timeframe),
         )
         row = cur.fetchone()
         return SeriesRow(*row) if row else None
 
     def all_series(self, venue: str | None = None) -> list[SeriesRow]:
-        sql = (
-            "SELECT venue, symbol, timeframe, first_ts, last_ts, rows, content_hash, floor_ts, last_fetch_at,"
-            " last_outcome, failures FROM series"
-        )
+        sql = f"SELECT {SERIES_COLUMNS} FROM series"
         args: tuple = ()
         if venue is not None:
             sql, args = sql + " WHERE venue=?", (venue,)
@@ -222,40 +275,106 @@ class Registry:
         end_ts: int,
         kind: str,
         floor_if_confirmed: int | None = None,
+        *,
+        holder: str | None = None,
+        recheck_s: float = DEFAULT_RECHECK_S,
+        min_gap_s: float = 0.0,
     ) -> int:
-        """Record that a targeted fetch of [start_ts, end_ts] came back without those bars; returns the attempts
-        so far (the range counts as confirmed missing from `CONFIRM_AFTER` on). `floor_if_confirmed` is recorded as
-        the series' venue floor in the same transaction once confirmed (a crash cannot separate the two)."""
+        """Record that a targeted fetch of [start_ts, end_ts] by `holder` (default: this process) came back without
+        those bars; returns the holder's misses so far. The range is confirmed missing when one holder missed it
+        `CONFIRM_AFTER` times, each at least `min_gap_s` after its first; a miss by another holder restarts the
+        count (it never adds up with someone else's), except that it leaves a confirmation in force alone. A
+        confirmation is in force for `recheck_s`; `floor_if_confirmed` then becomes the series' venue floor for
+        as long, in the same transaction (a crash cannot separate the two)."""
+        holder = holder or process_holder()
+        now = time.time()
+        key = (venue, symbol, timeframe, start_ts, end_ts)
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO holes (venue, symbol, timeframe, start_ts, end_ts, kind, confirmed_at, attempts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(venue, symbol, timeframe, start_ts, end_ts) DO UPDATE"
-                " SET attempts = holes.attempts + 1, confirmed_at = excluded.confirmed_at, kind = excluded.kind",
-                (venue, symbol, timeframe, start_ts, end_ts, kind, time.time()),
-            )
             row = db.execute(
-                "SELECT attempts FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?",
-                (venue, symbol, timeframe, start_ts, end_ts),
+                "SELECT attempts, holder, first_at, recheck_at FROM holes WHERE venue=? AND symbol=? AND timeframe=?"
+                " AND start_ts=? AND end_ts=?",
+                key,
             ).fetchone()
-            attempts = int(row[0])
-            if floor_if_confirmed is not None and attempts >= CONFIRM_AFTER:
+            in_force = row is not None and row[3] is not None and row[3] > now
+            if row is not None and row[1] != holder and in_force:
+                return int(row[0])  # another holder's confirmation stands until its re-check date
+            if row is None or row[1] != holder or (row[3] is not None and not in_force):
+                attempts, first_at = 1, now  # a new count: first miss by this holder (or a due re-check)
+            elif now - (row[2] if row[2] is not None else now) >= min_gap_s:
+                attempts, first_at = int(row[0]) + 1, row[2]
+            else:
+                attempts, first_at = int(row[0]), row[2]  # too soon after its first miss to count
+            confirmed = attempts >= CONFIRM_AFTER
+            recheck_at = now + recheck_s if confirmed else None
+            db.execute(
+                "INSERT OR REPLACE INTO holes (venue, symbol, timeframe, start_ts, end_ts, kind, confirmed_at,"
+                " attempts, holder, first_at, recheck_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, kind, now, attempts, holder, first_at, recheck_at),
+            )
+            if floor_if_confirmed is not None and confirmed:
                 db.execute(
-                    "INSERT INTO series (venue, symbol, timeframe, floor_ts) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET floor_ts=excluded.floor_ts",
-                    (venue, symbol, timeframe, floor_if_confirmed),
+                    "INSERT INTO series (venue, symbol, timeframe, floor_ts, floor_recheck_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT(venue, symbol, timeframe) DO UPDATE SET floor_ts=excluded.floor_ts,"
+                    " floor_recheck_at=excluded.floor_recheck_at",
+                    (venue, symbol, timeframe, floor_if_confirmed, recheck_at),
                 )
         return attempts
 
-    def holes(
-        self, venue: str, symbol: str, timeframe: str, *, confirmed_only: bool = True
-    ) -> list[tuple[int, int, str]]:
-        """Missing ranges of one series (only the confirmed ones unless `confirmed_only=False`)."""
+    def miss(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int) -> dict | None:
+        """The recorded miss of exactly this range (holder, first_at, attempts, recheck_at, ...), if any."""
         cur = self._conn().execute(
-            "SELECT start_ts, end_ts, kind FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND attempts >= ?"
-            " ORDER BY start_ts",
-            (venue, symbol, timeframe, CONFIRM_AFTER if confirmed_only else 1),
+            "SELECT * FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?",
+            (venue, symbol, timeframe, start_ts, end_ts),
         )
-        return [tuple(r) for r in cur]
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+    def drop_miss(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int) -> None:
+        """Forget an unconfirmed miss of exactly this range (the venue delivered it after all)."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?"
+                " AND recheck_at IS NULL",
+                (venue, symbol, timeframe, start_ts, end_ts),
+            )
+
+    def holes(
+        self, venue: str, symbol: str, timeframe: str, *, confirmed_only: bool = True, now: float | None = None
+    ) -> list[tuple[int, int, str]]:
+        """Missing ranges of one series: the confirmations in force at `now` (default: the current time), or every
+        recorded miss with `confirmed_only=False`."""
+        sql = "SELECT start_ts, end_ts, kind FROM holes WHERE venue=? AND symbol=? AND timeframe=?"
+        args: tuple = (venue, symbol, timeframe)
+        if confirmed_only:
+            sql += " AND attempts >= ? AND recheck_at > ?"
+            args += (CONFIRM_AFTER, time.time() if now is None else now)
+        return [tuple(r) for r in self._conn().execute(sql + " ORDER BY start_ts", args)]
+
+    def hole_rows(self, venue: str, symbol: str | None = None, timeframe: str | None = None) -> list[dict]:
+        """Every recorded miss with who asked and when (evidence and tests)."""
+        sql, args = "SELECT * FROM holes WHERE venue=?", [venue]
+        for col, val in (("symbol", symbol), ("timeframe", timeframe)):
+            if val is not None:
+                sql, args = sql + f" AND {col}=?", [*args, val]
+        cur = self._conn().execute(sql + " ORDER BY symbol, start_ts", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def forget_holes(self, venue: str, timeframe: str, symbols: list[str]) -> int:
+        """Forget every recorded miss and venue floor of these series (`data.recheck_holes`), so the next audit
+        asks the venue again; returns how many hole rows were removed."""
+        removed = 0
+        with self._tx() as db:
+            for symbol in symbols:
+                cur = db.execute(
+                    "DELETE FROM holes WHERE venue=? AND symbol=? AND timeframe=?", (venue, symbol, timeframe)
+                )
+                removed += cur.rowcount
+                db.execute(
+                    "UPDATE series SET floor_ts=NULL, floor_recheck_at=NULL WHERE venue=? AND symbol=? AND timeframe=?",
+                    (venue, symbol, timeframe),
+                )
+        return removed
 
     # --- fetch log ---------------------------------------------------------------------------------------------
 
@@ -271,11 +390,13 @@ class Registry:
         outcome: str,
         holder: str,
         detail: dict | None = None,
+        *,
+        reask: bool = False,
     ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO fetches (venue, symbol, timeframe, start_ts, end_ts, kind, rows, outcome, holder, at,"
-                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " detail, reask) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     venue,
                     symbol,
@@ -288,13 +409,16 @@ class Registry:
                     holder,
                     time.time(),
                     json.dumps(detail) if detail else None,
+                    int(reask),
                 ),
             )
 
     def fetches(self, venue: str | None = None) -> list[dict]:
+        """The fetch log, oldest first: one row per range asked (`reask`: the holder's delayed second ask of a range
+        it had just missed; every other ask of a (symbol, range) is the only one across all processes)."""
         conn = self._conn()
         cur = conn.execute(
-            "SELECT venue, symbol, timeframe, start_ts, end_ts, kind, rows, outcome, holder, at FROM fetches"
+            "SELECT venue, symbol, timeframe, start_ts, end_ts, kind, rows, outcome, holder, at, reask FROM fetches"
             + (" WHERE venue=?" if venue else "")
             + " ORDER BY id",
             (venue,) if venue else (),
@@ -317,6 +441,21 @@ class Registry:
             db.execute(
                 "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
                 (venue, symbol, timeframe, holder, now + lease_s),
+            )
+            return True
+
+    def renew_lease(self, venue: str, symbol: str, timeframe: str, holder: str, lease_s: float) -> bool:
+        """Push our lease's expiry to now + `lease_s`; False when another holder has it (ours expired and was
+        taken over: stop working on the series)."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT holder FROM leases WHERE venue=? AND symbol=? AND timeframe=?", (venue, symbol, timeframe)
+            ).fetchone()
+            if row is not None and row[0] != holder:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                (venue, symbol, timeframe, holder, time.time() + lease_s),
             )
             return True
 

@@ -30,6 +30,8 @@ def repair_policy(settings: Settings) -> RepairPolicy:
         retry_wait_max_s=d.retry_wait_max_s,
         lease_s=d.lease_s,
         lease_wait_s=d.lease_wait_s,
+        hole_recheck_days=d.hole_recheck_days,
+        recheck_holes=d.recheck_holes,
         progress=d.progress,
     )
 
@@ -68,7 +70,10 @@ def repairer(lakehouse: Lakehouse, venue: Venue, repair_policy: RepairPolicy, as
 def audit_before(
     repairer: Repairer, audit_candidates: list[Candidate], active_quarantine: dict[str, dict]
 ) -> list[SymbolAudit]:
-    """Every candidate's status before any repair."""
+    """Every candidate's status before any repair; with `data.recheck_holes` the candidates' confirmed holes and
+    venue floors are forgotten first, so their ranges are asked again."""
+    if repairer.policy.recheck_holes:
+        repairer.forget_holes(audit_candidates)
     return repairer.audit_all(audit_candidates, active_quarantine)
 
 

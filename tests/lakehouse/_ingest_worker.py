@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-rounds", type=int, default=3)
     p.add_argument("--lease-s", type=float, default=60.0)
     p.add_argument("--lease-wait-s", type=float, default=120.0)
+    p.add_argument("--reask-delay-s", type=float, default=0.05, help="re-ask a missed range after this")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-crypto", type=int, default=22)
     p.add_argument("--n-equity", type=int, default=5)
@@ -131,6 +132,7 @@ def ingest(args: argparse.Namespace, trace) -> int:
             retry_wait_max_s=0.05,
             lease_s=args.lease_s,
             lease_wait_s=args.lease_wait_s,
+            reask_delay_s=args.reask_delay_s,
             progress=False,
         )
         report = Repairer(lh, venue, policy, as_of).run(candidates(venue, symbols))
