@@ -53,4 +53,5 @@ def venue__files(settings: Settings, as_of_ms: int) -> Venue:
         as_of_ms=as_of_ms,
         metadata=v.metadata,
         timeframe=settings.data.timeframe,
+        max_file_mb=settings.data.max_file_mb,
     )

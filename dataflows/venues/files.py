@@ -1,7 +1,10 @@
 """The files venue: a folder of the user's own OHLCV bars, one CSV or Parquet file per symbol.
 
 Files: `*.csv` and `*.parquet` directly in the folder (case-insensitive suffix; hidden files and other suffixes are
-ignored). Each file is read once per venue instance, validated, and served from memory.
+ignored). A file larger than `max_file_mb` (`data.max_file_mb`) is refused, naming it and its size. Files are read
+lazily, only their timestamp and OHLCV columns: discovery (`markets()`, `tickers()`) reads one file at a time and
+keeps per file only its first bar and the bars around `as_of_ms`; a symbol's full bars are read when they are
+fetched (the last few files are cached), so memory never holds every file's history at once.
 
 Symbol of a file, first rule that applies:
 
@@ -26,7 +29,7 @@ Hostile input raises `BadPayload` naming the file, the problem and the first off
 excluded): unreadable or truncated files, missing or ambiguous columns, non-numeric, missing, NaN/inf, zero or
 negative prices, negative volume, high < low, high below open/close or low above them, duplicate timestamps, mixed
 epoch units, no rows. Unsorted but unique timestamps are sorted, not rejected. A bad file fails only the calls that
-load it (its symbol's `ohlcv`, and `markets()`/`tickers()`, which load every file); other symbols stay usable.
+load it (its symbol's `ohlcv`, and `markets()`/`tickers()`, which read every file); other symbols stay usable.
 
 Metadata sidecar (optional): `metadata.csv` or `metadata.parquet` in the folder (or any path given as `metadata=`),
 one row per symbol, column `symbol` plus any of `base`, `quote`, `type`, `tick_size`, `lot_size`, `min_notional`
@@ -52,6 +55,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +88,7 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)
 _TIMEFRAME = re.compile(r"^(\d+)([smhdwM])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
 _ROW = "__row"
+CACHED_FILES = 4  # full files kept in memory for fetches (about one per fetch thread)
 
 
 class FilesVenue:
@@ -101,7 +107,9 @@ class FilesVenue:
         as_of_ms: int | None = None,
         metadata: str | Path | None = None,
         timeframe: str = "1d",
+        max_file_mb: float | None = 1024.0,
     ) -> None:
+        self.max_file_mb = max_file_mb
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             msg = f"venue folder {str(folder)!r} is not a directory"
@@ -136,7 +144,9 @@ class FilesVenue:
         self.name: str = name
         self.asset_class = asset_class
         self._sources: dict[str, Path] | None = None
-        self._bars: dict[Path, pl.DataFrame] = {}
+        self._bars: OrderedDict[Path, pl.DataFrame] = OrderedDict()  # LRU of full files (fetches)
+        self._lock = threading.Lock()
+        self._summaries: dict[str, tuple[object, pl.DataFrame]] = {}  # symbol -> (first bar, bars near as_of)
         self._meta: dict[str, dict] | None = None
 
     def __repr__(self) -> str:
@@ -169,7 +179,7 @@ class FilesVenue:
                     C.TICK_SIZE: known.get(C.TICK_SIZE),
                     C.LOT_SIZE: known.get(C.LOT_SIZE),
                     C.MIN_NOTIONAL: known.get(C.MIN_NOTIONAL),
-                    C.LISTED_AT: listed if listed is not None else self.bars(symbol)[C.TS][0],
+                    C.LISTED_AT: listed if listed is not None else self._summary(symbol)[0],
                     C.ACTIVE: True,
                 }
             )
@@ -182,7 +192,7 @@ class FilesVenue:
 
         bar_ms = timeframe_ms(self.timeframe) or DAY_MS
         as_of = self.as_of_ms if self.as_of_ms is not None else MAX_EPOCH_MS
-        return tickers_from_bars({s: self.bars(s) for s in self.symbols()}, as_of, bar_ms)
+        return tickers_from_bars({s: self._summary(s)[1] for s in self.symbols()}, as_of, bar_ms)
 
     def metadata(self) -> dict[str, dict]:
         """The sidecar's known values per symbol (empty without a sidecar); validated once."""
@@ -213,9 +223,35 @@ class FilesVenue:
             msg = f"{self.name}: no file for symbol {symbol!r} in {self.folder} (symbols: {shown})"
             raise VenueError(msg)
         path = sources[symbol]
-        if path not in self._bars:
-            self._bars[path] = read_bars(path)
-        return self._bars[path]
+        with self._lock:  # one file read at a time: memory holds at most CACHED_FILES + 1 full files
+            if path in self._bars:
+                self._bars.move_to_end(path)
+                return self._bars[path]
+            bars = read_bars(path, max_file_mb=self.max_file_mb)
+            self._bars[path] = bars
+            while len(self._bars) > CACHED_FILES:
+                self._bars.popitem(last=False)
+            return bars
+
+    def _summary(self, symbol: str) -> tuple[object, pl.DataFrame]:
+        """What discovery needs of a file: its first bar's open time and the completed bars around `as_of_ms` (the
+        last one, the 24 hours before it, and the latest bar at least 24 hours older). The file is read once and
+        dropped; only this is kept."""
+        if symbol not in self._summaries:
+            bars = self.bars(symbol)
+            bar_ms = timeframe_ms(self.timeframe) or DAY_MS
+            as_of = self.as_of_ms if self.as_of_ms is not None else MAX_EPOCH_MS
+            ts = bars[C.TS].dt.epoch("ms")
+            done = bars.filter(ts + bar_ms <= as_of)
+            if done.height:
+                done_ts = done[C.TS].dt.epoch("ms")
+                older = done_ts.filter(done_ts <= int(done_ts[-1]) - DAY_MS)
+                cut = int(older[-1]) if older.len() else int(done_ts[-1]) - DAY_MS
+                done = done.filter(done_ts >= cut)
+            self._summaries[symbol] = (bars[C.TS][0], done)
+            with self._lock:  # discovery walks every file once: do not keep them all
+                self._bars.pop(self.sources()[symbol], None)
+        return self._summaries[symbol]
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -251,6 +287,8 @@ class FilesVenue:
             if not files:
                 msg = f"venue folder {str(self.folder)!r} has no .csv or .parquet files"
                 raise ConfigError(msg)
+            for path in files:
+                check_size(path, self.max_file_mb)
             sources: dict[str, Path] = {}
             for path in files:
                 symbol = symbol_of(path)
@@ -353,11 +391,26 @@ def symbol_of(path: Path) -> str:
         raise BadPayload(msg) from exc
 
 
-def read_bars(path: Path) -> pl.DataFrame:
-    """One file as validated, sorted bars in `columns.ohlcv_schema()`, or `BadPayload` naming file and row."""
+def check_size(path: Path, max_file_mb: float | None) -> None:
+    """`BadPayload` naming the file, its size and `data.max_file_mb` when the file is larger than that."""
+    if max_file_mb is None:
+        return
+    size = path.stat().st_size
+    if size > max_file_mb * 2**20:
+        msg = (
+            f"{path}: {size / 2**20:,.0f} MB is over data.max_file_mb={max_file_mb:g}; split the file, keep only the "
+            "bars you need, or raise data.max_file_mb"
+        )
+        raise BadPayload(msg)
+
+
+def read_bars(path: Path, *, max_file_mb: float | None = None) -> pl.DataFrame:
+    """One file as validated, sorted bars in `columns.ohlcv_schema()`, or `BadPayload` naming file and row. Only the
+    timestamp and OHLCV columns are read."""
     import polars as pl
 
-    raw = _read(path)
+    check_size(path, max_file_mb)
+    raw = _read(path, wanted=(*TS_NAMES, *C.PRICES, C.VOLUME))
     by_lower: dict[str, str] = {}
     for name in raw.columns:
         key = name.strip().lower()
@@ -407,24 +460,33 @@ def timeframe_ms(timeframe: str) -> int | None:
     return None if unit is None else int(match[1]) * unit
 
 
-def _read(path: Path, *, symbol_only: bool = False) -> pl.DataFrame:
-    """The file as read (CSV: every column a string); with `symbol_only`, just its `symbol` column if any."""
+def _read(path: Path, *, symbol_only: bool = False, wanted: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The file as read lazily (CSV: every column a string): with `wanted`, only the columns whose lower-cased,
+    stripped names are in it; with `symbol_only`, just the distinct values of its `symbol` column if any."""
     import polars as pl
 
     kind = path.suffix.lower().lstrip(".")
     try:
         if kind == "csv":
-            if symbol_only:
-                header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-                names = [n for n in header if n.strip().lower() == C.SYMBOL]
-                return pl.read_csv(path, columns=names[:1], infer_schema=False) if names else pl.DataFrame()
-            return pl.read_csv(path, infer_schema=False)
+            header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+            lazy = pl.scan_csv(path, infer_schema=False)
+        else:
+            header = list(pl.read_parquet_schema(path))
+            lazy = pl.scan_parquet(path)
         if symbol_only:
-            names = [n for n in pl.read_parquet_schema(path) if n.strip().lower() == C.SYMBOL]
-            return pl.read_parquet(path, columns=names[:1]) if names else pl.DataFrame()
-        return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        msg = f"{path}: unreadable {kind} file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            names = [n for n in header if n.strip().lower() == C.SYMBOL]
+            if not names:
+                return pl.DataFrame()
+            return lazy.select(pl.col(names[0]).cast(pl.String).str.strip_chars()).unique().head(10).collect()
+        if wanted is not None:
+            names = [n for n in header if n.strip().lower() in wanted]
+            if not names:
+                return pl.DataFrame(schema=dict.fromkeys(header, pl.String))
+            return lazy.select(names).collect()
+        return lazy.collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        msg = f"{path}: unreadable {kind} file ({type(exc).__name__}: {first})"
         raise BadPayload(msg) from exc
 
 
