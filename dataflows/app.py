@@ -101,6 +101,7 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
         from omegaconf import OmegaConf
 
         resolved = OmegaConf.to_container(cfg, resolve=True)
+        check_known_keys(resolved)
         if verb == "run":
             return run(settings, resolved), None
         if verb == "audit":
@@ -132,11 +133,33 @@ def check_group_choices() -> None:
     choices = HydraConfig.get().runtime.choices
     for group in OPTIONAL_GROUPS:
         name = choices.get(group)
-        if name is None or (conf_dir() / group / f"{name}.yaml").is_file():
+        folder = (conf_dir() / group).resolve()
+        path = (folder / f"{name}.yaml").resolve()
+        if name is None or (path.is_file() and path.parent == folder):  # `../profile/x` is not a scanner
             continue
-        known = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
         msg = f"{group}={name}: no such {group} (no conf/{group}/{name}.yaml); known {group} options: {known}"
         raise ConfigError(msg)
+
+
+def check_known_keys(resolved: Any, cls: type = Settings, prefix: str = "") -> None:
+    """Every key of the composed config is a field of `Settings` (free-form dicts such as `venue.options`, `scanner`
+    and `meta` excepted). Hydra refuses unknown keys, but `+key=value` appends them to the typed schema, where
+    nothing would read them: `ConfigError` (exit 2) naming the key."""
+    import dataclasses
+    import typing
+
+    if not isinstance(resolved, dict):
+        return
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key, value in resolved.items():
+        if key not in names:
+            msg = f"{prefix}{key} is not a config key (nothing reads it); known keys here: {names}"
+            raise ConfigError(msg)
+        hint = hints.get(key)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            check_known_keys(value, hint, f"{prefix}{key}.")
 
 
 class Terminated(KeyboardInterrupt):
@@ -265,13 +288,18 @@ def viz(settings: Settings) -> int:
 
     from dataflows.driver import build_driver, run_outputs
 
-    if shutil.which("dot") is None:
-        msg = "graphviz's `dot` is not installed: `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
-        raise ConfigError(msg)
     out = Path(settings.viz.output).expanduser().resolve()
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in ("svg", "png", "pdf"):
         msg = f"viz.output={settings.viz.output!r} must end in .svg, .png or .pdf"
+        raise ConfigError(msg)
+    if shutil.which("dot") is None:
+        msg = "graphviz's `dot` is not installed: `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
+        raise ConfigError(msg)
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None or (out.exists() and out.is_dir()):
+        what = f"{blocker} is a file" if blocker is not None else "it is a folder"
+        msg = f"viz.output={settings.viz.output!r}: cannot write there ({what}); choose a file path in a folder"
         raise ConfigError(msg)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

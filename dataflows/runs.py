@@ -245,8 +245,8 @@ def failure(exc: BaseException) -> tuple[str, int]:
     """(one-line reason, exit code) of an exception ending a run."""
     if isinstance(exc, DataflowsError):
         return str(exc), exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (KeyboardInterrupt)", 130
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into one by the CLI (`app.Terminated`)
+        return str(exc) or "interrupted (Ctrl-C)", int(getattr(exc, "exit_code", 130))
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else 1
         return f"stopped (SystemExit {exc.code})", code
