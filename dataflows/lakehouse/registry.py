@@ -330,13 +330,22 @@ class Registry:
         return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
 
     def drop_miss(self, venue: str, symbol: str, timeframe: str, start_ts: int, end_ts: int) -> None:
-        """Forget an unconfirmed miss of exactly this range (the venue delivered it after all)."""
+        """Forget the miss of exactly this range unless it is a confirmation in force (the venue delivered it after
+        all); a due venue floor goes with a head miss."""
+        key, now = (venue, symbol, timeframe, start_ts, end_ts), time.time()
+        where = (
+            "WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?"
+            " AND (recheck_at IS NULL OR recheck_at <= ?)"
+        )
         with self._tx() as db:
-            db.execute(
-                "DELETE FROM holes WHERE venue=? AND symbol=? AND timeframe=? AND start_ts=? AND end_ts=?"
-                " AND recheck_at IS NULL",
-                (venue, symbol, timeframe, start_ts, end_ts),
-            )
+            kinds = {r[0] for r in db.execute(f"SELECT kind FROM holes {where}", (*key, now))}
+            db.execute(f"DELETE FROM holes {where}", (*key, now))
+            if "head" in kinds:
+                db.execute(
+                    "UPDATE series SET floor_ts=NULL, floor_recheck_at=NULL WHERE venue=? AND symbol=? AND timeframe=?"
+                    " AND (floor_recheck_at IS NULL OR floor_recheck_at <= ?)",
+                    (venue, symbol, timeframe, now),
+                )
 
     def holes(
         self, venue: str, symbol: str, timeframe: str, *, confirmed_only: bool = True, now: float | None = None
