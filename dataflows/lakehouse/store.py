@@ -205,7 +205,10 @@ def inspect_bars(
         on = np.asarray(calendar.is_trading(ts_np), dtype=bool)
         label = f"off-calendar bar (not a bar open time of {calendar.name})"
         rows = rows.with_columns(
-            pl.when(pl.col("problem").is_null() & ~pl.Series(on)).then(pl.lit(label)).otherwise(pl.col("problem"))
+            pl.when(pl.col("problem").is_null() & ~pl.Series(on))
+            .then(pl.lit(label))
+            .otherwise(pl.col("problem"))
+            .alias("problem")
         )
     unsorted = bool(frame.height > 1 and not frame[C.TS].drop_nulls().is_sorted())
     good = rows.filter(pl.col("problem").is_null())
@@ -257,6 +260,9 @@ class _SnapshotRegistry(Registry):
                 mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         mem.executescript(SCHEMA)
         self._mem = mem
+        migrate = getattr(self, "_migrate", None)
+        if migrate is not None:  # an older registry's copy gains the columns this code reads (in memory only)
+            migrate()
 
     def _conn(self) -> sqlite3.Connection:
         return self._mem
@@ -315,11 +321,17 @@ class Lakehouse:
         the venue again), the fetch log and leases."""
         registry = None
         try:
+            if path.exists() and path.stat().st_size:  # checked read-only first: a damaged file is kept as found
+                probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=60.0)
+                try:
+                    _check_integrity(probe, path)
+                finally:
+                    probe.close()
             registry = Registry(path)
             _check_integrity(registry._conn(), path)
             return registry
         except (sqlite3.DatabaseError, LakehouseError) as exc:
-            if isinstance(exc, LakehouseError) and "locked" in str(exc):
+            if "locked" in str(exc):
                 raise
             if registry is not None:
                 registry.close()
