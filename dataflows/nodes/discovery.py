@@ -19,7 +19,7 @@ import polars as pl
 from dataflows import columns as C
 from dataflows import scanners
 from dataflows.config import Settings, conf_dir
-from dataflows.errors import ConfigError, RateLimited, TransientVenueError, VenueError
+from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
 from dataflows.lakehouse import atomic
 from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
@@ -60,9 +60,26 @@ def venue_call(venue: Venue, settings: Settings, call: str, fn: Callable[[], pl.
         raise VenueError(msg) from exc
 
 
+def _shaped(venue: Venue, call: str, frame: object, schema: dict) -> pl.DataFrame:
+    """The venue's answer in `schema`, or `BadPayload` naming the venue, the call and what is wrong."""
+    if not isinstance(frame, pl.DataFrame):
+        msg = f"{venue.name} {call} returned {type(frame).__name__}, expected a table with columns {list(schema)}"
+        raise BadPayload(msg)
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        msg = f"{venue.name} {call} returned columns {frame.columns}, missing {missing}"
+        raise BadPayload(msg)
+    try:
+        return frame.cast(schema)  # type: ignore[arg-type]
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        msg = f"{venue.name} {call} returned values of the wrong type ({exc.__class__.__name__}: {first})"
+        raise BadPayload(msg) from exc
+
+
 def markets(venue: Venue, settings: Settings) -> pl.DataFrame:
     """Every market the venue lists, in the canonical market schema (listing dates are applied by the scanners)."""
-    return venue_call(venue, settings, "markets()", venue.markets).cast(market_schema())  # type: ignore[arg-type]
+    return _shaped(venue, "markets()", venue_call(venue, settings, "markets()", venue.markets), market_schema())
 
 
 def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
@@ -89,7 +106,7 @@ def tickers(
     bar_ms = timeframe_ms(tf)
     live = getattr(venue, "as_of_ms", None) == as_of_ms or as_of_ms >= time.time() * 1000 - bar_ms
     if live:
-        return venue_call(venue, settings, "tickers()", venue.tickers).cast(ticker_schema())  # type: ignore[arg-type]
+        return _shaped(venue, "tickers()", venue_call(venue, settings, "tickers()", venue.tickers), ticker_schema())
     classes: dict[str, str] = {}
     for spec in scanner_specs:
         universe = scanners.universe_frame(spec, markets, as_of_ms)

@@ -170,11 +170,18 @@ def fetch_range(venue: Venue, symbol: str, timeframe: str, start_ms: int, end_ms
     """
     import polars as pl
 
-    own = getattr(venue, "ohlcv_range", None)
-    if own is not None:
-        frame = own(symbol, timeframe, start_ms, end_ms)
-    else:
-        pages = page_ohlcv(venue, symbol, timeframe, start_ms, end_ms)
-        frame = pl.concat(pages) if pages else pl.DataFrame(schema=C.ohlcv_schema())
-    ts = pl.col(C.TS).dt.epoch("ms")
-    return frame.filter((ts >= start_ms) & (ts <= end_ms)).unique(C.TS, keep="last", maintain_order=True).sort(C.TS)
+    from dataflows.errors import BadPayload
+
+    try:
+        own = getattr(venue, "ohlcv_range", None)
+        if own is not None:
+            frame = own(symbol, timeframe, start_ms, end_ms)
+        else:
+            pages = page_ohlcv(venue, symbol, timeframe, start_ms, end_ms)
+            frame = pl.concat(pages) if pages else pl.DataFrame(schema=C.ohlcv_schema())
+        ts = pl.col(C.TS).dt.epoch("ms")
+        return frame.filter((ts >= start_ms) & (ts <= end_ms)).unique(C.TS, keep="last", maintain_order=True).sort(C.TS)
+    except (pl.exceptions.PolarsError, AttributeError, TypeError) as exc:  # a page that is not a frame of bars
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        msg = f"{venue.name} ohlcv({symbol!r}, {timeframe!r}) returned a malformed page ({exc.__class__.__name__}: {first})"
+        raise BadPayload(msg) from exc
