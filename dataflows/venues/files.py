@@ -482,12 +482,41 @@ def _read(path: Path, *, symbol_only: bool = False, wanted: tuple[str, ...] | No
             names = [n for n in header if n.strip().lower() in wanted]
             if not names:
                 return pl.DataFrame(schema=dict.fromkeys(header, pl.String))
-            return lazy.select(names).collect()
+            lazy = lazy.select(names)
+            if kind == "csv":
+                lazy = _numeric_csv_columns(lazy, names)
+            return lazy.collect(engine="streaming")
         return lazy.collect()
     except (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException) as exc:
         first = str(exc).splitlines()[0][:200] if str(exc) else ""
         msg = f"{path}: unreadable {kind} file ({type(exc).__name__}: {first})"
         raise BadPayload(msg) from exc
+
+
+def _numeric_csv_columns(lazy: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Parse CSV number columns while streaming, so a file's text is never held whole: one pass finds which price and
+    volume columns hold only numbers (or empty cells) and which timestamp columns hold only epoch numbers; those are
+    read as Float64. Any other column stays text, so `_numbers`/`_epoch_ms` report its first bad cell as before."""
+    import polars as pl
+
+    numeric = [n for n in names if n.strip().lower() in (*C.PRICES, C.VOLUME)]
+    stamps = [n for n in names if n.strip().lower() in TS_NAMES]
+
+    def text(n: str) -> pl.Expr:
+        return pl.col(n).str.strip_chars()
+
+    probe = lazy.select(
+        *(
+            (text(n).cast(pl.Float64, strict=False).is_null() & text(n).is_not_null() & (text(n) != ""))
+            .any()
+            .alias(f"bad{i}")
+            for i, n in enumerate(numeric)
+        ),
+        *(text(n).str.contains(_EPOCH.pattern).all().alias(f"epoch{i}") for i, n in enumerate(stamps)),
+    ).collect(engine="streaming")
+    clean = [n for i, n in enumerate(numeric) if not probe[f"bad{i}"][0]]
+    clean += [n for i, n in enumerate(stamps) if probe[f"epoch{i}"][0]]
+    return lazy.with_columns(*(text(n).cast(pl.Float64, strict=False).alias(n) for n in clean))
 
 
 def _numbers(column: pl.Series, path: Path) -> pl.Series:
