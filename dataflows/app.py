@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from typing import Any
 
 from dataflows.config import Settings, conf_dir, register_schema, settings_from_cfg
@@ -108,6 +109,8 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
             return audit(settings), None
         if verb == "viz":
             return viz(settings), None
+        if verb == "runs":
+            return runs(settings), None
         msg = f"unknown verb {verb!r}"
         raise DataflowsError(msg)
     except DataflowsError as exc:
@@ -265,7 +268,7 @@ def audit(settings: Settings) -> int:
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import check_data_root
 
-    lh = Lakehouse(check_data_root(settings))
+    lh = Lakehouse(check_data_root(settings, create=False))
     dr = build_driver(settings)  # the audit needs no run folder: it writes nothing but the registry's reconcile
     res = dr.execute(list(AUDIT_OUTPUTS), inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms})
     table = res["audit_before_table"]
@@ -278,6 +281,29 @@ def audit(settings: Settings) -> int:
     console.print(out)
     counts = ", ".join(f"{s}: {n}" for s, n in sorted(table["status"].value_counts().rows()))
     console.print(f"{table.height} symbols — {counts}")
+    return 0
+
+
+def runs(settings: Settings) -> int:
+    """Print every run folder under `data.root` with its state (see `dataflows.runs.run_state`)."""
+    from dataflows.runs import list_runs
+
+    states = list_runs(settings.data_root)
+    width = max((len(s.run_id) for s in states), default=6)
+    lines = [f"{'run_id':<{width}}  {'state':<19}  {'as_of':<25}  {'started_at':<32}  reason"]
+    for s in states:
+        m = s.manifest
+        lines.append(
+            f"{s.run_id:<{width}}  {s.state:<19}  {m.get('as_of') or '':<25}  {m.get('started_at') or '':<32}  "
+            + (s.reason or "")
+        )
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(s.state for s in states).items()))
+    sys.stdout.write(
+        "\n".join(lines)
+        + f"\n{len(states)} run(s) in {settings.data_root / 'runs'}"
+        + (f" — {counts}" if counts else "")
+        + "\n"
+    )
     return 0
 
 

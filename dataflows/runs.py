@@ -73,8 +73,9 @@ class RunContext:
 # --------------------------------------------------------------------------------------------- data root
 
 
-def check_data_root(settings: Settings) -> Path:
-    """`data.root` exists (created if needed), is a folder and is writable; else one `ConfigError` naming it."""
+def check_data_root(settings: Settings, *, create: bool = True) -> Path:
+    """`data.root` exists (created if needed), is a folder and is writable; else one `ConfigError` naming it.
+    `create=False` (readers such as `audit`) only refuses a root that is, or lies under, a file."""
     root = settings.data_root
     where = f"data.root={settings.data.root!r}"
     hint = "set data.root to a writable folder (it is created if missing)"
@@ -83,6 +84,8 @@ def check_data_root(settings: Settings) -> Path:
         what = "is a file" if blocker == root else f"is inside {blocker}, which is a file"
         msg = f"{where} {what}, not a folder; {hint}"
         raise ConfigError(msg)
+    if not create:
+        return root
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-probe-{os.getpid()}-{secrets.token_hex(3)}"
@@ -345,7 +348,7 @@ def run_state(folder: Path) -> RunState:
     """Read a run folder's manifest; a `running` manifest whose process died on this host is `interrupted`."""
     path = folder / MANIFEST
     if not path.is_file():
-        return RunState(folder.name, folder, NO_MANIFEST, "it never started properly or predates manifests", {})
+        return RunState(folder.name, folder, NO_MANIFEST, "the folder has no manifest.json", {})
     try:
         body = json.loads(path.read_text())
         if not isinstance(body, dict):

@@ -34,7 +34,7 @@ def test_run_then_audit(tmp_path):
     run_dir = Path(done.stdout.strip().splitlines()[-1])
     assert run_dir == root.resolve() / "runs" / "first"
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["outcome"] == "ok" and manifest["run_id"] == "first"
+    assert manifest["outcome"] == "ok" and manifest["run_id"] == "first" and manifest["exit_code"] == 0
     assert manifest["config"]["run"]["as_of"] == "2026-06-30"
     assert manifest["packages"]["polars"] and manifest["node_timings_s"]["repair_report"] > 0
     assert all(len(h) == 64 for h in manifest["inputs"]["ohlcv_sha256"].values())
@@ -89,12 +89,13 @@ def test_health_gate_failure_exits_non_zero_naming_symbol(tmp_path):
     assert done.returncode == 3
     assert "PURGED/USDT: UNREPAIRABLE" in done.stderr and "Traceback" not in done.stderr
     manifest = json.loads(next((tmp_path / "data" / "runs").glob("*/manifest.json")).read_text())
-    assert manifest["outcome"] == "failed" and "PURGED/USDT" in manifest["error"]
+    assert manifest["outcome"] == "failed" and "PURGED/USDT" in manifest["error"] and manifest["exit_code"] == 3
+    assert manifest["failed_node"] and manifest["pid"] and manifest["finished_at"]
 
 
 def test_help_lists_verbs(tmp_path):
     done = cli("--help", cwd=tmp_path)
-    assert done.returncode == 0 and "run" in done.stdout and "viz" in done.stdout
+    assert done.returncode == 0 and all(verb in done.stdout for verb in ("run", "audit", "viz", "runs"))
 
 
 def test_viz_writes_a_picture_or_says_how(tmp_path):

@@ -17,6 +17,10 @@ Run folder of a meta run `data/runs/<RUN_ID>/`:
   `flattened_weights.csv`, `sleeves.json` (per sleeve: kind, status, reason, stream, folder, dropped or not),
   `report.html` (the meta's own page, linking each sleeve's report), `manifest.json`.
 
+Every run folder here (the meta's, each profile sleeve's, each nested meta's) holds a `running` manifest from its
+first moment, ended `ok`/`failed` by the `RunRecorder` lifecycle adapter (`dataflows.runs`, `dataflows.driver`).
+A pinned sleeve must name a run that finished `ok` (checked when the config is parsed and again when it is read).
+
 Return streams: a sleeve whose run folder has `backtest/returns.parquet` (walk-forward validation) contributes its
 out-of-sample stream (column `profile`); otherwise its in-sample stream (the `in_sample` node's returns over the
 training window; for a pinned run without one, its weights file applied to the lakehouse returns of its training

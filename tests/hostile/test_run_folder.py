@@ -101,12 +101,17 @@ def _campaign(root: Path, points: list[tuple[str, float]], tag: str) -> dict[str
         run_id = f"{tag}{i}"
         proc = _start(root, run_id)
         outcome = _run_until(proc, root / "runs" / run_id, wait_for, delay, signal.SIGKILL)
+        folder = root / "runs" / run_id
+        if outcome == "killed" and run_state(folder).state == OK:
+            outcome = "finished"  # killed while exiting, after its manifest said ok: a finished run
         counts[outcome] += 1
         if outcome == "killed":
             assert proc.returncode == -signal.SIGKILL
             _assert_unfinished_and_refused(root, run_id, proc.pid)
-        else:  # finished before the kill: then it is ok and pinnable
-            assert run_state(root / "runs" / run_id).state == OK
+        else:  # finished before the kill: ok, and only after every file was written
+            assert run_state(folder).state == OK
+            for name in ("weights.csv", "selection.json", "report.html", "backtest/metrics.json"):
+                assert (folder / name).is_file(), name
     return counts
 
 
@@ -115,20 +120,27 @@ def test_sigkill_in_the_sleeve_phase_never_looks_finished(warm_root: Path) -> No
     assert counts["killed"] >= 2, counts
     # the CLI refuses to pin one of them: one line naming the run and its state, exit 2
     pin = "meta.sleeves.short={profile: crypto_short, run_id: kill0}"
+    assert run_state(warm_root / "runs" / "kill0").state == INTERRUPTED  # killed at selection.json: mid-sleeve
     code, _, err = cli("run", "meta=crypto_long_short", pin, f"data.root={warm_root}", f"run.as_of={AS_OF}")
     assert code == 2 and "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("error: ")]
     assert "meta.sleeves.short.run_id: run 'kill0' is interrupted" in line
     assert run_state(warm_root / "runs" / "ok_run").state == OK  # the control: a finished run stays pinnable
+    code, out, err = cli("runs", f"data.root={warm_root}")  # the listing says so too
+    assert code == 0 and "Traceback" not in err
+    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:-1]}
+    killed = [run_id for run_id, state in states.items() if run_id.startswith("kill") and state != OK]
+    assert states["ok_run"] == OK and len(killed) == counts["killed"]
+    assert all(states[run_id] == INTERRUPTED for run_id in killed)
 
 
 @pytest.mark.slow
 def test_sigkill_campaign(warm_root: Path) -> None:
     rng = random.Random(11)
-    points = [(rng.choice(SLEEVE_FILES), rng.uniform(0.0, 0.6)) for _ in range(30)]
-    counts = _campaign(warm_root, points, "campaign")
-    print(f"SIGKILL campaign: {counts}")
-    assert counts["killed"] >= 20, counts
+    points = [(rng.choice(SLEEVE_FILES), rng.uniform(0.0, 0.3)) for _ in range(40)]
+    counts = _campaign(warm_root, points, "campaign")  # a late kill may land after the run finished: then it is ok
+    print(f"SIGKILL campaign: {counts} ({len(points)} runs)")
+    assert counts["killed"] >= len(points) // 2, counts
 
 
 def test_sigterm_ends_the_run_as_failed(warm_root: Path) -> None:

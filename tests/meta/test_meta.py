@@ -211,6 +211,25 @@ def test_a_retried_sleeve_moves_an_interrupted_attempt_aside(shared_root: Path, 
     assert not again.ok and "already holds a finished sleeve" in str(again.reason)
 
 
+def test_a_retried_sleeve_moves_a_running_attempt_aside(shared_root: Path, tmp_path: Path) -> None:
+    """The dead attempt got past its first moment: its folder holds a `running` manifest (of a worker now gone)."""
+    import dataclasses
+
+    from dataflows.meta.run import meta_plan_for, run_sleeve
+
+    plan = meta_plan_for(make_settings(shared_root, "meta=crypto_long_short"))
+    (job,) = [j for j in plan.jobs() if j.spec.name == "short"]
+    job = dataclasses.replace(job, run_dir=tmp_path / "run" / "sleeves" / "short")
+    job.run_dir.mkdir(parents=True)
+    (job.run_dir / "manifest.json").write_text(json.dumps({"outcome": "running", "pid": 1, "host": "gone.invalid"}))
+    result = run_sleeve(job)
+    assert result.ok, result.reason
+    (aside,) = (tmp_path / "run" / "sleeves").glob(".short.interrupted-*")
+    assert json.loads((aside / "manifest.json").read_text())["outcome"] == "running"
+    body = json.loads((job.run_dir / "manifest.json").read_text())
+    assert body["outcome"] == "ok" and body["pid"] == os.getpid() and body["config"]["meta_sleeve"] == "short"
+
+
 def test_missing_pinned_run_is_a_clear_error(shared_root: Path) -> None:
     from dataflows.meta.run import run_meta
 
