@@ -583,3 +583,28 @@ def test_run_on_tampered_files_keeps_every_good_bar(cli_lake, case):
     audit = json.loads((cli_lake / "runs" / "t" / "audit.json").read_text())
     row = next(a for a in audit["before"] if a["symbol"] == SYMBOL)
     assert "content_problems" in row["evidence"] or "reconciled" in row["evidence"], row
+
+
+def test_damaged_registry_in_a_subprocess(cli_lake):
+    """The same through `python -m dataflows run` in its own process: one warning line, exit 0, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    reg = cli_lake / "lakehouse" / "registry.sqlite"
+    _checkpoint(reg)
+    _garbage_pages(reg)
+    repo = Path(__file__).resolve().parents[2]
+    args = ["run.id=sub", f"data.root={cli_lake}", "run.as_of=2026-06-30", "data.progress=false", "flow.data_only=true"]
+    done = subprocess.run(
+        [sys.executable, "-m", "dataflows", "run", *args, *SMALL],
+        cwd=cli_lake.parent,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"registry {reg} is damaged" in done.stderr and "rebuilt from the files" in done.stderr
