@@ -117,6 +117,7 @@ def _campaign(root: Path, points: list[tuple[str, float]], tag: str) -> dict[str
 
 def test_sigkill_in_the_sleeve_phase_never_looks_finished(warm_root: Path) -> None:
     counts = _campaign(warm_root, [(f, 0.0) for f in SLEEVE_FILES], "kill")
+    print(f"SIGKILL default: {counts}")
     assert counts["killed"] >= 2, counts
     # the CLI refuses to pin one of them: one line naming the run and its state, exit 2
     pin = "meta.sleeves.short={profile: crypto_short, run_id: kill0}"
