@@ -4,14 +4,20 @@ done) and leave exactly the lakehouse a single serial run leaves.
 
 - Two processes (the real case: two runs on one machine) released together by a barrier file after their imports,
   and two threads in one process (separate `Lakehouse` objects, registry connections and venue connections).
-- The lease itself: mutual exclusion between holders with separate registry connections.
+- The lease itself: mutual exclusion between holders with separate registry connections; a repair keeps it across
+  passes and rounds and renews it while a fetch outlasts `lease_s`; a dead holder's lease on this host is taken over
+  at once, another host's only when it expires; two repairs wanting each other's symbols never wait for each other.
 - Deterministic reproductions of defects the end-to-end tests once ran into (regression tests; reasons below).
+(The real CLI, several processes at once: `test_multiprocess.py`.)
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,10 +26,11 @@ import polars as pl
 import pytest
 
 from dataflows import columns as C
-from dataflows.lakehouse.audit import Candidate, audit_symbol
+from dataflows.lakehouse.audit import Candidate, SymbolAudit, audit_symbol
 from dataflows.lakehouse.repair import Repairer, RepairPolicy
 from dataflows.lakehouse.store import Lakehouse, file_hash
-from dataflows.venues.synthetic import SyntheticVenue
+from dataflows.venues.synthetic import GAPPY, SyntheticVenue
+from tests.lakehouse._fetchlog import duplicate_fetches, split_symbols
 from tests.lakehouse.conftest import (
     AS_OF_MS,
     MORE_SYMBOLS,
@@ -64,14 +71,14 @@ def stored_fetches(state: LakeState) -> collections.Counter:
     return collections.Counter(
         (f["symbol"], f["start_ts"], f["end_ts"], f["kind"])
         for f in state.fetches
-        if f["outcome"] == "ok" and f["rows"]
+        if f["outcome"] == "ok" and f["rows"] and not f["reask"]
     )
 
 
 def fetch_multiset(state: LakeState) -> collections.Counter:
     """Every fetch (including the ones the venue answered with nothing), without who made it or when."""
     return collections.Counter(
-        (f["symbol"], f["start_ts"], f["end_ts"], f["kind"], f["rows"], f["outcome"]) for f in state.fetches
+        (f["symbol"], f["start_ts"], f["end_ts"], f["kind"], f["rows"], f["outcome"], f["reask"]) for f in state.fetches
     )
 
 
@@ -92,6 +99,8 @@ def assert_like_serial(state: LakeState, serial: LakeState) -> None:
     assert not state.temps
     twice = {k: n for k, n in stored_fetches(state).items() if n > 1}
     assert not twice, f"{len(twice)} ranges fetched more than once, e.g. {list(twice.items())[:3]}"
+    twice = duplicate_fetches(state.fetches)
+    assert not twice, f"{len(twice)} ranges asked more than once, e.g. {list(twice.items())[:3]}"
     assert fetch_multiset(state) == fetch_multiset(serial), "the fetches differ from a serial run's"
 
 
@@ -164,6 +173,148 @@ def test_lease_is_mutually_exclusive(tmp_path):
     lh = Lakehouse(root)
     assert lh.registry.lease_holder(VENUE, "BTC/USDT", TIMEFRAME) is None  # every holder released it
     lh.registry.close()
+
+
+GAPPY_CAND = Candidate(GAPPY, C.CRYPTO, None)
+
+
+def _venue(**kw: object) -> SyntheticVenue:
+    return SyntheticVenue(seed=0, as_of_ms=AS_OF_MS, n_crypto=22, n_equity=0, **kw)
+
+
+def _policy(**kw: object) -> RepairPolicy:
+    opts = dict(history_days=200, concurrency=1, progress=False, retry_wait_s=0.01, reask_delay_s=0.05, lease_s=30)
+    return RepairPolicy(**(opts | kw))
+
+
+class SlowVenue(SyntheticVenue):
+    """A venue whose candle calls take `delay_s` (a slow exchange)."""
+
+    def __init__(self, delay_s: float, **kw: object) -> None:
+        super().__init__(seed=0, as_of_ms=AS_OF_MS, n_crypto=22, n_equity=0, **kw)
+        self.delay_s = delay_s
+
+    def ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> pl.DataFrame:
+        time.sleep(self.delay_s)
+        return super().ohlcv(symbol, timeframe, since_ms, limit)
+
+
+def test_lease_is_kept_across_passes_and_rounds(tmp_path):
+    """GAPPY takes two rounds (the whole series, then its transient gap). The measured defect: the lease covered
+    one pass, so another process took the symbol between rounds and fetched the gap too. Between the rounds of one
+    repair no other holder can take it now; afterwards it is free."""
+    lh, other = Lakehouse(tmp_path), Lakehouse(tmp_path)
+    free_between: list[bool] = []
+
+    class Watched(Repairer):
+        def audit_all(self, cands: list[Candidate], quarantine: dict) -> list[SymbolAudit]:
+            out = super().audit_all(cands, quarantine)
+            took = other.registry.try_lease(VENUE, GAPPY, TIMEFRAME, "intruder", 30)
+            if took:
+                other.registry.release(VENUE, GAPPY, TIMEFRAME, "intruder")
+            free_between.append(took)
+            return out
+
+    report = Watched(lh, _venue(), _policy(), AS_OF_MS).run([GAPPY_CAND])
+    assert [a.pass_name for a in report.actions] == ["missing", "sync"] and report.after[0].reason == "complete"
+    assert free_between == [True, False, False]  # before the repair; after round 1; after round 2 (still held)
+    assert lh.registry.lease_holder(VENUE, GAPPY, TIMEFRAME) is None
+    assert len({f["holder"] for f in lh.registry.fetches(VENUE)}) == 1
+
+
+def test_lease_is_renewed_while_a_fetch_outlasts_lease_s(tmp_path):
+    """`lease_s` is the expiry if the holder dies; a live holder renews it, so a slow fetch keeps it."""
+    lh, other = Lakehouse(tmp_path), Lakehouse(tmp_path)
+    stop, stolen, seen = threading.Event(), [], []
+
+    def intrude() -> None:
+        while not stop.is_set():
+            row = other.registry.lease_holder(VENUE, "BTC/USDT", TIMEFRAME)
+            if row is not None:
+                seen.append(row[0])
+                if other.registry.try_lease(VENUE, "BTC/USDT", TIMEFRAME, "intruder", 30):
+                    stolen.append(time.monotonic())
+                    other.registry.release(VENUE, "BTC/USDT", TIMEFRAME, "intruder")
+            time.sleep(0.02)
+        other.registry.close()
+
+    t = threading.Thread(target=intrude)
+    t.start()
+    try:
+        report = Repairer(lh, SlowVenue(1.2), _policy(lease_s=0.3), AS_OF_MS).run([Candidate("BTC/USDT", C.CRYPTO)])
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert report.after[0].reason == "complete"
+    assert seen and not stolen, f"another holder took the lease {len(stolen)} times during a 1.2 s fetch"
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_dead_holders_lease_on_this_host_is_taken_over_at_once(tmp_path):
+    lh = Lakehouse(tmp_path)
+    dead = f"{socket.gethostname()}:{_dead_pid()}:1:crashed"
+    assert lh.registry.try_lease(VENUE, GAPPY, TIMEFRAME, dead, 3600)
+    t0 = time.monotonic()
+    report = Repairer(lh, _venue(), _policy(lease_wait_s=60), AS_OF_MS).run([GAPPY_CAND])
+    assert time.monotonic() - t0 < 10 and report.after[0].reason == "complete"
+    assert [a.outcome for a in report.actions] == ["ok", "ok"]
+
+
+def test_another_hosts_lease_is_waited_for_until_it_expires(tmp_path):
+    """A holder on another host cannot be checked for life: its lease counts until `lease_s` expires it. The
+    loser waits (bounded by `lease_wait_s`), then repairs; if it would wait longer, the symbol ends naming the key."""
+    lh = Lakehouse(tmp_path)
+    assert lh.registry.try_lease(VENUE, GAPPY, TIMEFRAME, "elsewhere.example:1:1:x", 1.0)
+    t0 = time.monotonic()
+    report = Repairer(lh, _venue(), _policy(lease_wait_s=30), AS_OF_MS).run([GAPPY_CAND])
+    assert time.monotonic() - t0 >= 0.8 and report.after[0].reason == "complete"
+
+    lh2 = Lakehouse(tmp_path / "b")
+    assert lh2.registry.try_lease(VENUE, GAPPY, TIMEFRAME, "elsewhere.example:1:1:x", 3600)
+    venue = _venue()
+    report = Repairer(lh2, venue, _policy(lease_wait_s=0.3), AS_OF_MS).run([GAPPY_CAND])
+    assert report.after[0].status == "UNREPAIRABLE" and "data.lease_wait_s" in report.after[0].reason
+    assert "elsewhere.example" in report.after[0].reason and venue.ohlcv_requests == []
+
+
+def test_two_repairs_wanting_each_others_symbols_do_not_wait_for_each_other(tmp_path):
+    """A keeps its leases across rounds, so a repair that *waited* for a lease while holding others could wait for
+    one that waits for it. Repairs never wait while holding a lease: each does what it can take, then waits."""
+    root = tmp_path / "data"
+    Lakehouse(root).registry.close()
+    symbols = ["BTC/USDT", "ETH/USDT", GAPPY, "SOL/USDT"]
+    orders = [symbols, symbols[::-1]]
+    gate, errors, reports = threading.Barrier(2), [], []
+
+    def repair(order: list[str]) -> None:
+        try:
+            lh = Lakehouse(root)
+            venue = SlowVenue(0.1)
+            cands = _candidates(venue, tuple(order))
+            cands.sort(key=lambda c: order.index(c.symbol))
+            gate.wait(timeout=30)
+            reports.append(Repairer(lh, venue, _policy(lease_wait_s=60), AS_OF_MS).run(cands))
+            lh.registry.close()
+        except BaseException as exc:  # re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=repair, args=(o,)) for o in orders]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert time.monotonic() - t0 < 30
+    for report in reports:
+        assert {a.data_status for a in report.after} == {"FRESH"}
+    fetches = Lakehouse(root).registry.fetches(VENUE)
+    assert not duplicate_fetches(fetches) and not split_symbols(fetches)
 
 
 # --- two ingests at once -------------------------------------------------------------------------------------
