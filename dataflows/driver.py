@@ -130,10 +130,9 @@ def _recorder_class() -> type:
 
             if error is not None or not success:
                 if error is not None:
-                    self.record.fail(error)
-                    if self.failed_node:
+                    if self.failed_node and not self.record.finished:
                         self.record.body["failed_node"] = self.failed_node
-                        self.record.write()
+                    self.record.fail(error)
                 return
             if results is None:  # a BaseException (Ctrl-C) passed through: the caller records it
                 return
