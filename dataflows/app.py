@@ -176,29 +176,39 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run(settings: Settings, resolved: dict) -> int:
-    """The main job: data phase, then (unless flow.data_only) the sleeve; prints the run folder.
+    """The main job: data phase, then (unless flow.data_only) the sleeve — or a meta-portfolio; prints the run folder.
 
-    The run folder holds a `running` manifest from its first moment; the `RunRecorder` lifecycle adapter records
-    node timings and ends it as `ok` or `failed` (a failure before or outside the graph is recorded here)."""
-    import functools
+    SIGTERM unwinds the run like Ctrl-C (`Terminated`), so its manifest ends as `failed` (exit 143)."""
     import signal
     import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+    try:
+        if settings.meta is not None:  # a meta-portfolio over several sleeves
+            from dataflows.meta.run import run_meta
+
+            return run_meta(settings, resolved)
+        return run_single(settings, resolved)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run_single(settings: Settings, resolved: dict) -> int:
+    """One sleeve run. Its folder holds a `running` manifest from its first moment; the `RunRecorder` lifecycle
+    adapter records node timings and ends it as `ok` or `failed` (a failure outside the graph is recorded here)."""
+    import functools
 
     from dataflows.driver import build_driver, run_outputs, run_recorder
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import new_record
 
-    if settings.meta is not None:  # a meta-portfolio over several sleeves
-        from dataflows.meta.run import run_meta
-
-        return run_meta(settings, resolved)
     if settings.executor.kind != "local":
         msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
         raise ConfigError(msg)
     record = new_record(settings, config=resolved)
     ctx = record.ctx
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     try:
         lh = Lakehouse(settings.data_root)
         recorder = run_recorder(record, functools.partial(summarize_run, settings, ctx, lh))
@@ -209,9 +219,6 @@ def run(settings: Settings, resolved: dict) -> int:
     except BaseException as exc:
         record.fail(exc)  # no-op when the adapter recorded the failure already
         raise
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
     log.info("run %s ok: %s", ctx.run_id, record.body.get("health"))
     sys.stdout.write(f"{ctx.run_dir}\n")
     return 0

@@ -31,11 +31,11 @@ FAST = ("profile=crypto_short", "flow.skip_analysis=true", "data.progress=false"
 SLEEVE_FILES = ("selection.json", "weights.csv", "backtest/returns.parquet")
 
 
-def _start(root: Path, run_id: str) -> subprocess.Popen:
+def _start(root: Path, run_id: str, *extra: str) -> subprocess.Popen:
     env = os.environ | {"PYTHONPATH": str(REPO), "HAMILTON_TELEMETRY_ENABLED": "false"}
     args = [sys.executable, "-m", "dataflows", "run", f"run.as_of={AS_OF}", f"data.root={root}", f"run.id={run_id}"]
     return subprocess.Popen(
-        [*args, *FAST], cwd=root.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*args, *FAST, *extra], cwd=root.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -151,6 +151,27 @@ def test_sigterm_ends_the_run_as_failed(warm_root: Path) -> None:
     manifest = json.loads((warm_root / "runs" / "termed" / "manifest.json").read_text())
     assert manifest["outcome"] == "failed" and manifest["exit_code"] == 143
     assert manifest["error"] == "terminated by SIGTERM" and manifest["finished_at"]
+
+
+META = ("meta=crypto_long_short", "meta.sleeves.long=crypto_short", "flow.skip_validation=true")
+
+
+def test_sigkill_in_a_meta_sleeve_leaves_every_folder_interrupted(warm_root: Path) -> None:
+    proc = _start(warm_root, "meta_killed", *META)
+    folder = warm_root / "runs" / "meta_killed"
+    assert _run_until(proc, folder, "sleeves/long/selection.json", 0.0, signal.SIGKILL) == "killed"
+    assert run_state(folder).state == INTERRUPTED
+    assert run_state(folder / "sleeves" / "long").state == INTERRUPTED
+
+
+def test_sigterm_in_a_meta_sleeve_ends_it_as_failed(warm_root: Path) -> None:
+    proc = _start(warm_root, "meta_termed", *META)
+    folder = warm_root / "runs" / "meta_termed"
+    assert _run_until(proc, folder, "sleeves/long/selection.json", 0.0, signal.SIGTERM) == "killed"
+    assert proc.returncode == 143
+    for where in (folder, folder / "sleeves" / "long"):
+        body = json.loads((where / "manifest.json").read_text())
+        assert (body["outcome"], body["exit_code"], body["error"]) == ("failed", 143, "terminated by SIGTERM"), where
 
 
 def test_manifest_lifecycle_fields(warm_root: Path) -> None:
