@@ -293,9 +293,9 @@ def audit(settings: Settings) -> int:
 
 def runs(settings: Settings) -> int:
     """Print every run folder under `data.root` with its state (see `dataflows.runs.run_state`)."""
-    from dataflows.runs import list_runs
+    from dataflows.runs import check_data_root, list_runs
 
-    states = list_runs(settings.data_root)
+    states = list_runs(check_data_root(settings, create=False))
     width = max((len(s.run_id) for s in states), default=6)
     lines = [f"{'run_id':<{width}}  {'state':<19}  {'as_of':<25}  {'started_at':<32}  reason"]
     for s in states:

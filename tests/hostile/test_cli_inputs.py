@@ -145,6 +145,7 @@ CASES = [
     ("root-is-file", ("run", "data.root={afile}"), 2, "data.root"),
     ("root-under-file", ("run", "data.root={afile}/sub"), 2, "data.root"),
     ("audit-root-is-file", ("audit", "data.root={afile}"), 2, "data.root"),
+    ("runs-root-is-file", ("runs", "data.root={afile}"), 2, "data.root"),
     ("executor-ray-single", ("run", "executor=ray"), 2, "executor=ray"),
     ("meta-data-only", ("run", "meta=crypto_long_short", "flow.data_only=true"), 2, "flow.data_only"),
     ("meta-bad-method", ("run", "meta=crypto_long_short", "meta.method=foo"), 2, "meta.method"),
