@@ -454,19 +454,14 @@ class Registry:
             return True
 
     def renew_lease(self, venue: str, symbol: str, timeframe: str, holder: str, lease_s: float) -> bool:
-        """Push our lease's expiry to now + `lease_s`; False when another holder has it (ours expired and was
-        taken over: stop working on the series)."""
+        """Push our lease's expiry to now + `lease_s`; False when it is no longer ours (released, or it expired and
+        another holder took it over: stop working on the series). Never creates a lease."""
         with self._tx() as db:
-            row = db.execute(
-                "SELECT holder FROM leases WHERE venue=? AND symbol=? AND timeframe=?", (venue, symbol, timeframe)
-            ).fetchone()
-            if row is not None and row[0] != holder:
-                return False
-            db.execute(
-                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
-                (venue, symbol, timeframe, holder, time.time() + lease_s),
+            cur = db.execute(
+                "UPDATE leases SET expires_at=? WHERE venue=? AND symbol=? AND timeframe=? AND holder=?",
+                (time.time() + lease_s, venue, symbol, timeframe, holder),
             )
-            return True
+            return cur.rowcount == 1
 
     def release(self, venue: str, symbol: str, timeframe: str, holder: str) -> None:
         with self._tx() as db:

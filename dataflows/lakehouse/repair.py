@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -218,16 +219,17 @@ class Leases:
                 for symbol in self.held():
                     try:
                         ok = reg.renew_lease(self.venue, symbol, self.timeframe, self.holder, self.lease_s)
-                    except (LakehouseError, OSError, RuntimeError) as exc:  # retried on the next beat
+                        who = None if ok else reg.lease_holder(self.venue, symbol, self.timeframe)
+                    except (LakehouseError, sqlite3.Error, OSError) as exc:  # retried on the next beat
                         log.warning("could not renew the fetch lease of %s: %s", symbol, exc)
                         continue
                     if not ok:
-                        who = reg.lease_holder(self.venue, symbol, self.timeframe)
                         with self._lock:
+                            if symbol not in self._held:  # released meanwhile
+                                continue
                             self._held.discard(symbol)
-                            self._lost[symbol] = (
-                                f"it expired (data.lease_s={self.lease_s:g}) and {who[0] if who else 'another holder'}"
-                                " took it over"
+                            self._lost[symbol] = f"it expired (data.lease_s={self.lease_s:g})" + (
+                                f" and {who[0]} took it over" if who else ""
                             )
         finally:
             reg.close()  # this thread's connection

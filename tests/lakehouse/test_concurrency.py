@@ -249,6 +249,25 @@ def test_lease_is_renewed_while_a_fetch_outlasts_lease_s(tmp_path):
     assert seen and not stolen, f"another holder took the lease {len(stolen)} times during a 1.2 s fetch"
 
 
+def test_a_released_lease_stays_released_while_the_heartbeat_beats(tmp_path):
+    """The heartbeat renews only leases that are still ours: it never re-creates one just released."""
+    from dataflows.lakehouse.repair import Leases
+
+    lh = Lakehouse(tmp_path)
+    leases = Leases(lh, VENUE, TIMEFRAME, lease_s=0.04)  # beats every 10 ms
+    try:
+        for _ in range(30):
+            assert leases.take("BTC/USDT") and leases.take("ETH/USDT")
+            time.sleep(0.012)
+            leases.release("BTC/USDT")
+            time.sleep(0.012)
+            assert lh.registry.lease_holder(VENUE, "BTC/USDT", TIMEFRAME) is None
+            assert lh.registry.lease_holder(VENUE, "ETH/USDT", TIMEFRAME)[0] == leases.holder
+    finally:
+        leases.close()
+    assert lh.registry.lease_holder(VENUE, "ETH/USDT", TIMEFRAME) is None
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
