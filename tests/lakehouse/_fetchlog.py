@@ -13,18 +13,18 @@ def duplicate_fetches(fetches: list[dict]) -> dict:
         asks[(f["symbol"], f["start_ts"], f["end_ts"])].append(f)
     covering = collections.defaultdict(list)  # symbol -> plain asks: (start, end, holder, log position)
     for i, f in enumerate(fetches):
-        if not f["reask"]:
+        if not f.get("reask", 0):
             covering[f["symbol"]].append((f["start_ts"], f["end_ts"], f["holder"], i))
     out = {}
     for (symbol, start, end), rows in asks.items():
-        plain = [a for a in rows if not a["reask"]]
-        reasks = [a for a in rows if a["reask"]]
+        plain = [a for a in rows if not a.get("reask", 0)]
+        reasks = [a for a in rows if a.get("reask", 0)]
         ok = len(plain) <= 1 and len(reasks) <= 1 and (plain or reasks)
         for r in reasks:
             pos = fetches.index(r)
             ok = ok and any(s <= start and end <= e and h == r["holder"] and i < pos for s, e, h, i in covering[symbol])
         if not ok:
-            out[(symbol, start, end)] = [(a["holder"], a["reask"], a["rows"]) for a in rows]
+            out[(symbol, start, end)] = [(a["holder"], a.get("reask", 0), a["rows"]) for a in rows]
     return out
 
 

@@ -79,7 +79,8 @@ def launch(root: Path, specs: list[tuple[str, ...]], logs: Path) -> list[tuple[i
 
 def fetch_multiset(state: LakeState) -> collections.Counter:
     return collections.Counter(
-        (f["symbol"], f["start_ts"], f["end_ts"], f["kind"], f["rows"], f["outcome"], f["reask"]) for f in state.fetches
+        (f["symbol"], f["start_ts"], f["end_ts"], f["kind"], f["rows"], f["outcome"], f.get("reask", 0))
+        for f in state.fetches
     )
 
 
