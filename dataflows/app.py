@@ -275,8 +275,8 @@ def audit(settings: Settings) -> int:
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import check_data_root
 
-    lh = Lakehouse(check_data_root(settings, create=False))
-    dr = build_driver(settings)  # the audit needs no run folder: it writes nothing but the registry's reconcile
+    lh = Lakehouse(check_data_root(settings, create=False), read_only=True)
+    dr = build_driver(settings)  # the audit needs no run folder and writes nothing (a read-only lakehouse)
     res = dr.execute(list(AUDIT_OUTPUTS), inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms})
     table = res["audit_before_table"]
     console = Console(width=160)

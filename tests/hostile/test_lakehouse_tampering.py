@@ -432,11 +432,10 @@ def test_damaged_registry_is_moved_aside_and_rebuilt_by_run(cli_lake, case):
 
 
 @pytest.mark.parametrize("case", ["garbage_pages", "all_junk"])
-def test_damaged_registry_audit_reads_the_files_and_changes_nothing(cli_lake, case, monkeypatch):
+def test_damaged_registry_audit_reads_the_files_and_changes_nothing(cli_lake, case):
     reg = cli_lake / "lakehouse" / "registry.sqlite"
     _checkpoint(reg)
     REGISTRY[case](reg)
-    _read_only_audit_verb(monkeypatch)
     before = tree_hashes(cli_lake / "lakehouse")
     code, err = dispatch("audit", cli_lake)
     assert code == 0 and "Traceback" not in err, err
@@ -491,7 +490,6 @@ def test_quarantine_evidence_that_is_not_json_is_reported(cli_lake, evidence, mo
     audit = json.loads((cli_lake / "runs" / "q" / "audit.json").read_text())
     row = next(a for a in audit["before"] if a["symbol"] == SYMBOL)
     assert row["status"] == "TOXIC" and "unparsed_evidence" in json.dumps(row["evidence"])
-    _read_only_audit_verb(monkeypatch)
     before = tree_hashes(cli_lake / "lakehouse")
     code, err = dispatch("audit", cli_lake)
     assert code == 0 and "Traceback" not in err, err
@@ -527,19 +525,8 @@ def test_unreadable_shared_table_is_one_line_naming_it(cli_lake, table, damage):
     assert all(after.get(k) == v for k, v in ohlcv.items())
 
 
-def _read_only_audit_verb(monkeypatch) -> None:
-    """The `audit` verb with the lakehouse opened read-only (`Lakehouse(root, read_only=True)` in `app.audit`)."""
-    from dataflows.lakehouse import store
-
-    class ReadOnly(store.Lakehouse):
-        def __init__(self, root, **kw):
-            super().__init__(root, read_only=True)
-
-    monkeypatch.setattr(store, "Lakehouse", ReadOnly)
-
-
 @pytest.mark.parametrize("case", ["us_utc", "duplicate_differing", "nan_close", "garbage", "off_boundary"])
-def test_audit_verb_on_tampered_files_changes_nothing(cli_lake, case, monkeypatch):
+def test_audit_verb_on_tampered_files_changes_nothing(cli_lake, case):
     path = _path(cli_lake, SYMBOL)
     if case in UNITS:
         _pyarrow(pl.read_parquet(path), path, UNITS[case])
@@ -547,17 +534,12 @@ def test_audit_verb_on_tampered_files_changes_nothing(cli_lake, case, monkeypatc
         ROWS[case][0](pl.read_parquet(path)).write_parquet(path)
     else:
         UNREADABLE[case](path)
-    _read_only_audit_verb(monkeypatch)
     before = tree_hashes(cli_lake / "lakehouse")
     code, err = dispatch("audit", cli_lake)
     assert code == 0 and "Traceback" not in err, err
     assert tree_hashes(cli_lake / "lakehouse") == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.audit must open the lakehouse with Lakehouse(settings.data_root, read_only=True) (app.py, lead)",
-)
 def test_audit_verb_as_shipped_changes_nothing(cli_lake):
     path = _path(cli_lake, SYMBOL)
     UNREADABLE["garbage"](path)
