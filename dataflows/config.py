@@ -237,7 +237,16 @@ class Settings:
         timeframe_ms(self.data.timeframe)
         if self.run.id is not None:
             validate_run_id(self.run.id)
-        parse_as_of(self.run.as_of)
+        as_of = parse_as_of(self.run.as_of)
+        if as_of > dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+            msg = f"run.as_of={self.run.as_of!r} is in the future: no bar after now is complete; use today or an earlier date"
+            raise ConfigError(msg)
+        if self.venue.kind == "synthetic":
+            from dataflows.venues.synthetic import GENESIS
+
+            if as_of < dt.datetime.fromisoformat(GENESIS).replace(tzinfo=dt.UTC):
+                msg = f"run.as_of={self.run.as_of!r} is before the synthetic venue's first day {GENESIS}"
+                raise ConfigError(msg)
         _positive("data.history_days", self.data.history_days)
         _positive("data.max_repair_rounds", self.data.max_repair_rounds)
         _positive("data.concurrency", self.data.concurrency)

@@ -102,3 +102,11 @@ def test_venue_keys_of_another_venue_are_refused(tmp_path, overrides, key):
 
     with pytest.raises(ConfigError, match=rf"{re.escape(key)} does not apply to venue="):
         make_settings(tmp_path, *overrides)
+
+
+@pytest.mark.parametrize(("as_of", "fragment"), [("2999-01-01", "is in the future"), ("2010-01-01", "first day")])
+def test_as_of_outside_the_world_is_refused(tmp_path, as_of, fragment):
+    from tests.conftest import make_settings
+
+    with pytest.raises(ConfigError, match=rf"run\.as_of='{as_of}' {fragment}" if "future" in fragment else fragment):
+        make_settings(tmp_path, f"run.as_of={as_of}")
