@@ -128,6 +128,9 @@ def _retrying(policy: RepairPolicy, fn: Callable[[], pl.DataFrame]) -> pl.DataFr
     raise AssertionError("unreachable")
 
 
+WAITED = "handled by another process under its lease (repaired, or the venue's holes confirmed); re-audited after it"
+
+
 class Leases:
     """The fetch leases one repair holds (one holder id): taken without waiting, kept across passes and rounds,
     renewed every `lease_s / 4` by a heartbeat thread, released when a symbol needs nothing more or at `close`."""
@@ -323,9 +326,7 @@ class Repairer:
                 leases.release(symbol)
             for symbol in sorted(others - wanted):
                 if tries[symbol] == 0:
-                    report.actions.append(
-                        Action(symbol, 0, "wait", [], "done_by_other", detail="repaired by another process")
-                    )
+                    report.actions.append(Action(symbol, 0, "wait", [], "done_by_other", detail=WAITED))
             others &= wanted
             if not todo:
                 return current
