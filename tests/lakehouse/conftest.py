@@ -29,8 +29,8 @@ AS_OF_MS = int(dt.datetime(2026, 6, 30, 15, tzinfo=dt.UTC).timestamp() * 1000)  
 # the head is confirmed missing and the registry gets a floor), GONE (delisted: the tail is confirmed missing),
 # PUMP (a +900% close, stored like any bar), a digit symbol, a perp with ':' and an equity with '.'.
 # GAPPY (a transient gap served to the *first* response of each venue instance) is left out of the random
-# campaigns: a range counts as confirmed missing after two fetches without it, and a run of kills can make every
-# restarted process's first response the one that omits it. One restart converges (test_crash_safety covers it).
+# campaigns, which compare against one fixed expected lakehouse: a killed run's fresh venue connection omits the gap
+# again, and the same run's re-ask in its next round is what fills it (tests/lakehouse/test_holes.py covers it).
 SYMBOLS = (
     "BTC/USDT",
     "PURGED/USDT",

@@ -290,14 +290,6 @@ def test_registry_behind_file_is_reconciled(tmp_path):
     lh.registry.close()
 
 
-GAPPY_HOLE = (
-    "repair.py Repairer._confirm_missing records a hole after one targeted fetch came back without the bars; a process "
-    "restarted between round 1 (the 'all' fetch that lost GAPPY's transient gap) and round 2 makes its first gap "
-    "request to a fresh venue connection, gets the gap omitted again and confirms it forever (UNREPAIRABLE), while "
-    "an uninterrupted run fills it"
-)
-
-
 def test_restart_between_rounds_converges_with_transient_gap(tmp_path):
     """The planted GAPPY defect: the first response of a venue connection that covers 2026-02-01..05 omits those
     bars; later responses have them. Uninterrupted, round 2 fetches the gap and the series is FRESH. Killed after
