@@ -423,15 +423,7 @@ class Lakehouse:
             note = self._set_aside_rows(path, insp, f"{venue}/{timeframe}/{symbol}")
             atomic.write_parquet(path, insp.clean)
             result = self._describe(insp.clean, path, added=0, conflicts=0)
-            self.registry.record_file(
-                venue,
-                symbol,
-                timeframe,
-                first_ts=result.first_ts,
-                last_ts=result.last_ts,
-                rows=result.rows,
-                content_hash=result.content_hash,
-            )
+            self._record(venue, symbol, timeframe, result)
             insp.notes.append(note)
             return insp
 
@@ -519,6 +511,11 @@ class Lakehouse:
         else:
             atomic.write_parquet(path, merged)
             result = self._describe(merged, path, added=added, conflicts=conflicts)
+        self._record(venue, symbol, timeframe, result)
+        return result
+
+    def _record(self, venue: str, symbol: str, timeframe: str, result: WriteResult) -> None:
+        """Record what was just written in the registry (only after the file is on disk)."""
         self.registry.record_file(
             venue,
             symbol,
@@ -528,7 +525,6 @@ class Lakehouse:
             rows=result.rows,
             content_hash=result.content_hash,
         )
-        return result
 
     @staticmethod
     def _describe(frame: pl.DataFrame, path: Path, *, added: int, conflicts: int) -> WriteResult:
