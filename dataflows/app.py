@@ -103,6 +103,10 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
 
         resolved = OmegaConf.to_container(cfg, resolve=True)
         check_known_keys(resolved)
+        resolved["data"]["root"] = settings.data.root  # absolute, as every process of this run uses it
+        for key in ("path", "metadata"):
+            if resolved.get("venue", {}).get(key) is not None:
+                resolved["venue"][key] = getattr(settings.venue, key)
         if verb == "run":
             return run(settings, resolved), None
         if verb == "audit":

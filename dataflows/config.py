@@ -409,7 +409,21 @@ def settings_from_cfg(cfg: Any) -> Settings:
     obj = OmegaConf.to_object(cfg)
     if isinstance(obj, dict):  # composed without the schema (e.g. a test's bare compose)
         obj = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema_class(Settings)), cfg))
-    return _freeze(Settings, obj).validate()
+    return absolute_paths(_freeze(Settings, obj).validate())
+
+
+def absolute_paths(settings: Settings) -> Settings:
+    """`data.root`, `venue.path` and `venue.metadata` as absolute paths, resolved once here at the edge: a Ray worker
+    started from another folder must use the driver's lakehouse and files, not resolve them against its own cwd."""
+
+    def absolute(value: str | None) -> str | None:
+        return None if value is None else str(Path(value).expanduser().resolve())
+
+    venue = dataclasses.replace(
+        settings.venue, path=absolute(settings.venue.path), metadata=absolute(settings.venue.metadata)
+    )
+    data = dataclasses.replace(settings.data, root=str(absolute(settings.data.root)))
+    return dataclasses.replace(settings, data=data, venue=venue)
 
 
 def conf_dir() -> Path:

@@ -110,3 +110,20 @@ def test_as_of_outside_the_world_is_refused(tmp_path, as_of, fragment):
 
     with pytest.raises(ConfigError, match=rf"run\.as_of='{as_of}' {fragment}" if "future" in fragment else fragment):
         make_settings(tmp_path, f"run.as_of={as_of}")
+
+
+def test_paths_are_absolute_once_at_the_edge(tmp_path, monkeypatch):
+    """A Ray worker started from another folder must see the driver's lakehouse and files, not its own cwd's."""
+    from dataflows.config import settings_from_cfg
+
+    (tmp_path / "driver" / "ohlcv").mkdir(parents=True)
+    (tmp_path / "worker").mkdir()
+    monkeypatch.chdir(tmp_path / "driver")
+    settings = settings_from_cfg(
+        compose(["data.root=./data", "venue=files", "venue.path=ohlcv", "venue.metadata=ohlcv/meta.csv"])
+    )
+    monkeypatch.chdir(tmp_path / "worker")  # what a worker in another folder would do with the same Settings
+    assert settings.data_root == tmp_path / "driver" / "data"
+    assert settings.venue.path == str(tmp_path / "driver" / "ohlcv")
+    assert settings.venue.metadata == str(tmp_path / "driver" / "ohlcv" / "meta.csv")
+    assert settings.venue_name.startswith("files-ohlcv-")
