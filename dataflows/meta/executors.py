@@ -122,11 +122,59 @@ def ray_executor(address: str | None = None, num_cpus: int | None = None) -> tup
         kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": worker_runtime_env()}
         if address == "local":
             kwargs["num_cpus"] = num_cpus
+        else:
+            probe_address(address)
         # Ray starts its workers at nice 15 by default: on a machine doing anything else they then lose the CPU
         os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            raise _connect_error(address, exc) from exc
         started = True
     return RaySleeveExecutor(), (ray.shutdown if started else lambda: None)
+
+
+PROBE_SECONDS = 3.0
+"""How long `probe_address` waits for a TCP connection to the Ray head before calling it unreachable."""
+
+
+def probe_address(address: str) -> None:
+    """Fail in seconds, naming `executor.address`, when nothing listens there (Ray itself retries for 30-120 s)."""
+    import socket
+
+    from dataflows.errors import ConfigError
+
+    target = address.removeprefix("ray://")
+    if target in ("auto", ""):
+        return
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        msg = f"executor.address={address!r} is not host:port or ray://host:port (e.g. ray://10.0.0.5:10001)"
+        raise ConfigError(msg)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        msg = (
+            f"executor.address={address!r} is unreachable ({exc.__class__.__name__}: {exc}): start the head there "
+            "(`ray start --head`, client port 10001 for ray://) or fix the address"
+        )
+        raise ConfigError(msg) from exc
+
+
+def _connect_error(address: str, exc: BaseException) -> Exception:
+    """Ray's connection failure as one line naming the address and the likely cause."""
+    from dataflows.errors import ConfigError
+
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    lowered = str(exc).lower()
+    if "auth" in lowered or "token" in lowered:
+        cause = "token authentication differs: set RAY_AUTH_MODE (and the token) the same on the driver and the cluster"
+    elif "version" in lowered:
+        cause = "the cluster runs another Ray or Python version: install the same versions as this environment"
+    else:
+        cause = "check that a Ray head listens there and accepts this client"
+    return ConfigError(f"executor.address={address!r}: cannot connect to Ray ({text[:200]}); {cause}")
 
 
 def worker_runtime_env() -> dict[str, Any]:

@@ -83,3 +83,23 @@ def test_nested_fan_out_from_inside_ray_tasks_does_not_deadlock(ray_cluster: obj
     ready, _ = ray.wait(refs, num_returns=2, timeout=120)
     assert len(ready) == 2, "nested fan-out deadlocked: the parents kept their CPUs while waiting"
     assert ray.get(refs) == [pytest.approx(0.4)] * 2
+
+
+@pytest.mark.parametrize("address", ["ray://127.0.0.1:1", "127.0.0.1:1", "no-port", "ray://host:notaport"])
+def test_unreachable_ray_address_is_one_line_within_seconds(address: str) -> None:
+    """Ray itself retries an unreachable head for 30 s (ray://) to 2 minutes (GCS address); we probe first."""
+    import socket
+
+    from dataflows.errors import ConfigError
+    from dataflows.meta.executors import _connect_error, probe_address
+
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"executor\.address=") as info:
+        probe_address(address)
+    assert time.perf_counter() - start < 10 and "\n" not in str(info.value)
+    with socket.socket() as listener:  # something listens: the probe passes, Ray's own answer is then translated
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        probe_address(f"ray://127.0.0.1:{listener.getsockname()[1]}")
+    err = _connect_error("ray://h:1", ConnectionError("Authentication failed: invalid token\nmore"))
+    assert "RAY_AUTH_MODE" in str(err) and "\n" not in str(err)
