@@ -79,6 +79,7 @@ class SleeveJob:
     settings: Settings  # the meta run's settings (venue, data, as_of fixed); the sleeve swaps in its profile
     run_dir: Path
     run_id: str
+    shared: dict[str, Any] | None = None  # discovery's venue answers, asked once by the driver (node overrides)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class MetaPlan:
     settings: Settings
     run_dir: Path
     run_id: str
+    shared: dict[str, Any] | None = None  # `markets` and `tickers` for every sleeve (see `shared_discovery`)
 
     def jobs(self) -> list[SleeveJob]:
         """One job per sleeve, longest first so the workers finish together: nested metas (several sleeves each),
@@ -159,7 +161,7 @@ class MetaPlan:
         out = []
         for i, s in enumerate(self.spec.sleeves):
             folder = self.run_dir / "sleeves" / s.name
-            out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}"))
+            out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}", self.shared))
         return sorted(out, key=lambda job: _SUBMIT_ORDER.get(job.spec.kind, 1))
 
     def bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +232,7 @@ def _profile_sleeve(job: SleeveJob) -> SleeveResult:
         dr = build_driver(settings, adapters=(run_recorder(record, summarize),))
         inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
         wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
-        results = dr.execute(wanted, inputs=inputs)
+        results = dr.execute(wanted, inputs=inputs, overrides=job.shared or None)
     except BaseException as exc:
         record.fail(exc)
         raise
@@ -309,7 +311,7 @@ def _nested_sleeve(job: SleeveJob) -> SleeveResult:
     spec = job.spec
     assert spec.meta is not None
     record = _new_sleeve_record(job, {"nested_meta": spec.meta.name}, kind="meta")
-    plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id)
+    plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id, job.shared)
     results = _execute_and_record(plan, record, executor=_nested_executor(job.settings))
     flat = results["flattened"]
     weights = pl.DataFrame({"symbol": list(flat.symbols), "weight": flat.gross, "net_weight": flat.net})
@@ -548,6 +550,37 @@ def _meta_summary(plan: MetaPlan, results: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- entry points
 
 
+def _profile_settings(spec: MetaSpec, base: Settings) -> list[Settings]:
+    """The settings of every profile sleeve, nested metas included (pinned runs ask the venue nothing)."""
+    out = []
+    for s in spec.sleeves:
+        if s.kind == "meta" and s.meta is not None:
+            out.extend(_profile_settings(s.meta, base))
+        elif s.kind != "pinned" and s.profile is not None:
+            out.append(sleeve_settings(base, s.profile, s.optimizer, "shared"))
+    return out
+
+
+def shared_discovery(plan: MetaPlan) -> dict[str, Any]:
+    """Ask the venue for its markets and tickers once, for the union of every sleeve's scanners, as of the meta's
+    as_of; each sleeve then scans these frames with its own scanners (a meta of N sleeves called the tickers
+    endpoint N times). The frames do not depend on the profile: the same as_of, venue and lakehouse for all."""
+    from dataflows.driver import build_driver
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.nodes.discovery import scanner_specs
+
+    sleeves = _profile_settings(plan.spec, plan.settings)
+    if not sleeves:
+        return {}
+    specs: list = []
+    for settings in sleeves:
+        specs.extend(spec for spec in scanner_specs(settings) if spec not in specs)
+    settings = sleeves[0]
+    inputs = {"settings": settings, "lakehouse": Lakehouse(settings.data_root), "as_of_ms": settings.as_of_ms}
+    dr = build_driver(settings)
+    return dr.execute(["markets", "tickers"], inputs=inputs, overrides={"scanner_specs": specs})
+
+
 def meta_plan_for(settings: Settings, *, run_dir: Path | None = None, run_id: str = "viz") -> MetaPlan:
     """Parse `settings.meta` and fix the clock: every sleeve sees the same as_of."""
     assert settings.meta is not None
@@ -574,6 +607,7 @@ def run_meta(settings: Settings, resolved: dict) -> int:
         "meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, spec.name, len(spec.sleeves), kind, ctx.run_dir
     )
     try:
+        plan = dataclasses.replace(plan, shared=shared_discovery(plan))
         executor, shutdown = meta_executor(settings)
     except BaseException as exc:
         record.fail(exc)
