@@ -114,7 +114,9 @@ class RepairReport:
         }
 
 
-def _retrying(policy: RepairPolicy, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+def retrying(policy: RepairPolicy, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """`fn()` retried on 429s and network errors with exponential backoff (`policy.retries`, `retry_wait_s`,
+    `retry_wait_max_s`); the last failure is re-raised. Every venue call of the data phase goes through it."""
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
     for attempt in Retrying(
@@ -485,7 +487,7 @@ class Repairer:
         source = f"{venue}/{cand.symbol} {iso(rng.start)}..{iso(rng.end)}"
         leases.check(cand.symbol)
         try:
-            raw = _retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
+            raw = retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
             bars = validate_bars(raw, source=source, bar_ms=self.bar_ms, max_ts_ms=self.as_of_ms)
         except VenueError as exc:  # BadPayload included: nothing is stored for this range
             bad = isinstance(exc, BadPayload)

@@ -23,6 +23,7 @@ from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenu
 from dataflows.lakehouse import atomic
 from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
+from dataflows.lakehouse.repair import RepairPolicy, retrying
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.venues.base import Venue, fetch_range, market_schema, throttle, ticker_schema, tickers_from_bars
 
@@ -36,25 +37,23 @@ class NoCandidates(ConfigError):
     """Discovery found nothing: the message shows each scanner's funnel and the step that removed the markets."""
 
 
-def venue_call(venue: Venue, settings: Settings, call: str, fn: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    """`fn()` (throttled) under the repair's retry policy: 429s and network errors are retried with exponential
-    backoff (`data.retries`, `data.retry_wait_s`, `data.retry_wait_max_s`); a final failure is one `VenueError`
-    naming the call and the keys to change."""
-    from dataflows.lakehouse.repair import RepairPolicy, _retrying
-
-    d, v = settings.data, settings.venue
-    policy = RepairPolicy(retries=d.retries, retry_wait_s=d.retry_wait_s, retry_wait_max_s=d.retry_wait_max_s)
+def _venue_call(
+    venue: Venue, policy: RepairPolicy, settings: Settings, call: str, fn: Callable[[], pl.DataFrame]
+) -> pl.DataFrame:
+    """`fn()` (throttled) under the repair's retry policy; a final failure is one `VenueError` naming the call and
+    the keys to change."""
 
     def once() -> pl.DataFrame:
         throttle(venue)
         return fn()
 
     try:
-        return _retrying(policy, once)
+        return retrying(policy, once)
     except (RateLimited, TransientVenueError) as exc:
-        injected = f"; venue.error_rate={v.error_rate} injects these failures" if v.error_rate else ""
+        rate = settings.venue.error_rate
+        injected = f"; venue.error_rate={rate} injects these failures" if rate else ""
         msg = (
-            f"{venue.name} {call} failed after data.retries={d.retries} attempts "
+            f"{venue.name} {call} failed after data.retries={policy.retries} attempts "
             f"({exc.__class__.__name__}: {exc}): retry later or raise data.retries{injected}"
         )
         raise VenueError(msg) from exc
@@ -77,9 +76,10 @@ def _shaped(venue: Venue, call: str, frame: object, schema: dict) -> pl.DataFram
         raise BadPayload(msg) from exc
 
 
-def markets(venue: Venue, settings: Settings) -> pl.DataFrame:
+def markets(venue: Venue, repair_policy: RepairPolicy, settings: Settings) -> pl.DataFrame:
     """Every market the venue lists, in the canonical market schema (listing dates are applied by the scanners)."""
-    return _shaped(venue, "markets()", venue_call(venue, settings, "markets()", venue.markets), market_schema())
+    answer = _venue_call(venue, repair_policy, settings, "markets()", venue.markets)
+    return _shaped(venue, "markets()", answer, market_schema())
 
 
 def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
@@ -96,6 +96,7 @@ def tickers(
     scanner_specs: list[scanners.ScannerSpec],
     lakehouse: Lakehouse,
     equity_calendar: str,
+    repair_policy: RepairPolicy,
     settings: Settings,
     as_of_ms: int,
 ) -> pl.DataFrame:
@@ -106,7 +107,8 @@ def tickers(
     bar_ms = timeframe_ms(tf)
     live = getattr(venue, "as_of_ms", None) == as_of_ms or as_of_ms >= time.time() * 1000 - bar_ms
     if live:
-        return _shaped(venue, "tickers()", venue_call(venue, settings, "tickers()", venue.tickers), ticker_schema())
+        answer = _venue_call(venue, repair_policy, settings, "tickers()", venue.tickers)
+        return _shaped(venue, "tickers()", answer, ticker_schema())
     classes: dict[str, str] = {}
     for spec in scanner_specs:
         universe = scanners.universe_frame(spec, markets, as_of_ms)
@@ -121,7 +123,9 @@ def tickers(
             stored = stored.filter((ts >= start) & (ts <= last))
         if stored is None or stored.height == 0 or int(stored[C.TS].dt.epoch("ms").max()) < last:
             call = f"ohlcv({symbol!r}, {tf!r}) for its ticker as of {iso(as_of_ms)}"
-            stored = venue_call(venue, settings, call, lambda s=symbol: fetch_range(venue, s, tf, start, as_of_ms - 1))
+            stored = _venue_call(
+                venue, repair_policy, settings, call, lambda s=symbol: fetch_range(venue, s, tf, start, as_of_ms - 1)
+            )
             fetched += 1
         bars[symbol] = stored
     log.info("tickers as of %s derived from bars of %d symbols (%d fetched)", iso(as_of_ms), len(bars), fetched)

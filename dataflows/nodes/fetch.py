@@ -4,7 +4,7 @@ checking that the venue can serve bars as old as the repair needs."""
 from __future__ import annotations
 
 from dataflows.errors import HistoryUnavailable
-from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit
+from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit, iso
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.repair import Repairer, RepairReport
 
@@ -40,14 +40,8 @@ def check_history_reach(repairer: Repairer, audits: list[SymbolAudit]) -> None:
     more = f" and {len(starts) - 1} more range(s)" if len(starts) > 1 else ""
     fits = max(1, (last - floor) // DAY_MS + 1)  # history_days whose window starts at or after the floor
     msg = (
-        f"{repairer.venue.name} serves only its latest {cap} {tf} bars ({_day(floor)}..); "
-        f"data.history_days={days} needs bars from {_day(start)} ({symbol}{more}): "
+        f"{repairer.venue.name} serves only its latest {cap} {tf} bars ({iso(floor)[:10]}..); "
+        f"data.history_days={days} needs bars from {iso(start)[:10]} ({symbol}{more}): "
         f"set data.history_days<={fits} (or run.as_of later), or use another venue"
     )
     raise HistoryUnavailable(msg)
-
-
-def _day(ts_ms: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).strftime("%Y-%m-%d")

@@ -298,15 +298,16 @@ def _settings(tmp_path, *extra):
 @pytest.mark.parametrize("call", ["markets", "tickers"])
 def test_discovery_call_failing_beyond_the_budget_names_call_and_keys(tmp_path, call, error):
     from dataflows.nodes import discovery
+    from dataflows.nodes.audit import repair_policy
 
     settings = _settings(tmp_path)
     venue = Flaky(synthetic_venue(settings), {call}, error)
     if call == "markets":
         with pytest.raises(VenueError) as info:
-            discovery.markets(venue, settings)
+            discovery.markets(venue, repair_policy(settings), settings)
     else:
         with pytest.raises(VenueError) as info:
-            discovery.tickers(venue, None, [], None, "XNYS", settings, venue.as_of_ms)
+            discovery.tickers(venue, None, [], None, "XNYS", repair_policy(settings), settings, venue.as_of_ms)
     msg = str(info.value)
     assert f"{call}()" in msg and "data.retries=3" in msg and error.__name__ in msg
     assert venue.calls[call] == 3
@@ -315,16 +316,18 @@ def test_discovery_call_failing_beyond_the_budget_names_call_and_keys(tmp_path, 
 @pytest.mark.parametrize("error", [RateLimited, TransientVenueError])
 def test_discovery_retries_within_the_budget(tmp_path, error):
     from dataflows.nodes import discovery
+    from dataflows.nodes.audit import repair_policy
 
     settings = _settings(tmp_path)
     venue = Flaky(synthetic_venue(settings), {"markets"}, error, times=2)
-    assert discovery.markets(venue, settings).height > 0
+    assert discovery.markets(venue, repair_policy(settings), settings).height > 0
     assert venue.calls["markets"] == 3
 
 
 @pytest.mark.parametrize("error", [RateLimited, TransientVenueError])
 def test_derived_tickers_fetch_failing_beyond_the_budget(tmp_path, error):
     from dataflows.nodes import discovery
+    from dataflows.nodes.audit import repair_policy
 
     settings = _settings(tmp_path)
     inner = synthetic_venue(settings)
@@ -334,7 +337,7 @@ def test_derived_tickers_fetch_failing_beyond_the_budget(tmp_path, error):
     markets = inner.markets()
     lh = Lakehouse(tmp_path / "data")
     with pytest.raises(VenueError) as info:
-        discovery.tickers(venue, markets, specs, lh, "XNYS", settings, settings.as_of_ms)
+        discovery.tickers(venue, markets, specs, lh, "XNYS", repair_policy(settings), settings, settings.as_of_ms)
     msg = str(info.value)
     assert "ohlcv(" in msg and "for its ticker" in msg and "data.retries=3" in msg
 
@@ -391,11 +394,12 @@ def test_error_rate_within_the_budget_through_the_cli(tmp_path):
 )
 def test_malformed_markets_payload_is_bad_payload(tmp_path, payload, match):
     from dataflows.nodes import discovery
+    from dataflows.nodes.audit import repair_policy
 
     settings = _settings(tmp_path)
     venue = Flaky(synthetic_venue(settings), {"markets"}, RateLimited, payload=payload)
     with pytest.raises(BadPayload, match=match):
-        discovery.markets(venue, settings)
+        discovery.markets(venue, repair_policy(settings), settings)
 
 
 def _seed(tmp_path) -> tuple:
