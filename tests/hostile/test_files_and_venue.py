@@ -6,10 +6,7 @@ key), no traceback through the CLI entry (`dataflows.app.dispatch`), and that st
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import logging
 import shutil
 from pathlib import Path
 
@@ -22,7 +19,8 @@ from dataflows.lakehouse.audit import Candidate
 from dataflows.lakehouse.repair import Repairer, RepairPolicy
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.venues.files import FilesVenue
-from tests.conftest import compose, make_settings, synthetic_venue
+from tests.conftest import make_settings, synthetic_venue
+from tests.hostile._dispatch import dispatch_captured
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -55,21 +53,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def dispatch(verb: str, *overrides: str) -> tuple[int, str]:
-    """`dataflows.app.dispatch` with stderr captured (the CLI's log handler rebound to it)."""
-    from dataflows.app import dispatch as app_dispatch
-
-    logger = logging.getLogger()
-    for h in [h for h in logger.handlers if getattr(h, "_dataflows", False)]:
-        logger.removeHandler(h)
-    err = io.StringIO()
-    cfg = compose(["data.progress=false", "data.retry_wait_s=0.01", "data.retry_wait_max_s=0.02", *overrides])
-    try:
-        with contextlib.redirect_stderr(err):
-            code = app_dispatch(verb, cfg)
-    finally:
-        for h in [h for h in logger.handlers if getattr(h, "_dataflows", False)]:
-            logger.removeHandler(h)
-    return code, err.getvalue()
+    return dispatch_captured(verb, list(overrides))
 
 
 def files_run(src: Path, root: Path, *extra: str, verb: str = "run") -> tuple[int, str]:

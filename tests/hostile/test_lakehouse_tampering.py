@@ -7,12 +7,9 @@ byte-identical afterwards (read-only audit) or still readable (every good bar ke
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import io
 import json
-import logging
 import shutil
 import sqlite3
 import threading
@@ -29,7 +26,8 @@ from dataflows.errors import LakehouseError
 from dataflows.lakehouse.audit import Candidate, audit_symbol
 from dataflows.lakehouse.repair import Repairer, RepairPolicy
 from dataflows.lakehouse.store import Lakehouse
-from tests.conftest import compose, make_settings, synthetic_venue
+from tests.conftest import make_settings, synthetic_venue
+from tests.hostile._dispatch import dispatch_captured
 
 DAYS = 60
 SMALL = ("venue.n_crypto=22", "venue.n_equity=4", "venue.defects=false", f"data.history_days={DAYS}")
@@ -339,32 +337,9 @@ class _NoHistory:
 
 
 def dispatch(verb: str, root: Path, *overrides: str) -> tuple[int, str]:
-    """`dataflows.app.dispatch` with a captured stderr (the CLI's log handler is rebound to it)."""
-    from dataflows.app import dispatch as app_dispatch
-
-    logger = logging.getLogger()
-    for h in [h for h in logger.handlers if getattr(h, "_dataflows", False)]:
-        logger.removeHandler(h)
-    err = io.StringIO()
-    cfg = compose(
-        [
-            f"data.root={root}",
-            "run.as_of=2026-06-30",
-            "data.progress=false",
-            "data.retry_wait_s=0.01",
-            "data.retry_wait_max_s=0.02",
-            "flow.data_only=true",
-            *SMALL,
-            *overrides,
-        ]
-    )
-    try:
-        with contextlib.redirect_stderr(err):
-            code = app_dispatch(verb, cfg)
-    finally:
-        for h in [h for h in logger.handlers if getattr(h, "_dataflows", False)]:
-            logger.removeHandler(h)
-    return code, err.getvalue()
+    """The CLI entry on `root` (data phase only, small universe) with stderr captured."""
+    base = [f"data.root={root}", "run.as_of=2026-06-30", "flow.data_only=true", *SMALL]
+    return dispatch_captured(verb, [*base, *overrides])
 
 
 @pytest.fixture(scope="module")
