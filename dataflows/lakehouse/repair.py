@@ -486,6 +486,12 @@ class Repairer:
         cal = calendar_for(cand.asset_class, tf, cand.calendar)
         source = f"{venue}/{cand.symbol} {iso(rng.start)}..{iso(rng.end)}"
         leases.check(cand.symbol)
+
+        def log_fetch(rows: int, outcome: str, detail: dict | None = None) -> None:
+            reg.log_fetch(
+                venue, cand.symbol, tf, rng.start, rng.end, rng.kind, rows, outcome, leases.holder, detail, reask=reask
+            )
+
         try:
             raw = retrying(self.policy, lambda: fetch_range(self.venue, cand.symbol, tf, rng.start, rng.end))
             bars = validate_bars(raw, source=source, bar_ms=self.bar_ms, max_ts_ms=self.as_of_ms)
@@ -493,40 +499,16 @@ class Repairer:
             bad = isinstance(exc, BadPayload)
             action.outcome = "bad_payload" if bad else "venue_error"
             action.detail = str(exc) if bad else f"{exc.__class__.__name__}: {exc}"
-            reg.log_fetch(
-                venue,
-                cand.symbol,
-                tf,
-                rng.start,
-                rng.end,
-                rng.kind,
-                0,
-                action.outcome,
-                leases.holder,
-                {"error": str(exc)},
-                reask=reask,
-            )
+            log_fetch(0, action.outcome, {"error": str(exc)})
             return None
         ts = bars[C.TS].dt.epoch("ms").to_numpy()
-        completed = np.asarray(cal.completes_at(ts)) <= self.as_of_ms
-        trading = np.asarray(cal.is_trading(ts), dtype=bool)
-        bars = bars.filter(pl.Series(completed & trading))  # never store a forming or off-calendar bar as final
+        keep = (np.asarray(cal.completes_at(ts)) <= self.as_of_ms) & np.asarray(cal.is_trading(ts), dtype=bool)
+        bars, ts = bars.filter(pl.Series(keep)), ts[keep]  # never store a forming or off-calendar bar as final
         action.rows_fetched += bars.height
         if bars.height:
             leases.check(cand.symbol)
             res = self.lh.merge_write(venue, tf, cand.symbol, bars)
             action.added += res.added
             action.conflicts += res.conflicts
-        reg.log_fetch(
-            venue,
-            cand.symbol,
-            tf,
-            rng.start,
-            rng.end,
-            rng.kind,
-            bars.height,
-            "ok" if bars.height else "no_data",
-            leases.holder,
-            reask=reask,
-        )
-        return bars[C.TS].dt.epoch("ms").to_numpy() if bars.height else np.empty(0, dtype=np.int64)
+        log_fetch(bars.height, "ok" if bars.height else "no_data")
+        return ts
