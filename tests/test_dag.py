@@ -44,3 +44,14 @@ def test_optimizer_variant_is_visible_and_chosen_by_config():
 def test_data_only_stops_before_the_sleeve():
     settings = settings_from_cfg(compose(["flow.data_only=true"]))
     assert "weights_files" not in run_outputs(settings) and "healthy_symbols" in run_outputs(settings)
+
+
+def test_no_helper_is_a_stray_node(tmp_path):
+    """A public helper in a node module becomes a Hamilton node whose parameters look like DAG inputs."""
+    from dataflows.driver import build_driver
+    from tests.conftest import make_settings
+
+    dr = build_driver(make_settings(tmp_path))
+    external = {v.name for v in dr.list_available_variables() if v.is_external_input}
+    config_keys = {"executor_kind", "optimizer", "validate", "venue_kind"}
+    assert external - config_keys == {"as_of_ms", "lakehouse", "run_dir", "settings"}

@@ -17,11 +17,11 @@ def repair_report(
 ) -> RepairReport:
     """Bounded audit → fetch → re-audit rounds; every action recorded. Raises `HistoryUnavailable` before any
     fetch when a range to repair starts before the oldest bar the venue can serve."""
-    check_history_reach(repairer, audit_before)
+    _check_history_reach(repairer, audit_before)
     return repairer.run(audit_candidates, active_quarantine, before=audit_before)
 
 
-def check_history_reach(repairer: Repairer, audits: list[SymbolAudit]) -> None:
+def _check_history_reach(repairer: Repairer, audits: list[SymbolAudit]) -> None:
     """`HistoryUnavailable` when the venue's OHLC history is capped (`history_floor_ms`, e.g. kraken's latest 720
     bars) and a range the repair would fetch starts earlier: those bars exist, the venue just cannot serve them, so
     the symbols must not end UNREPAIRABLE for it. Ranges already stored are not fetched and do not count."""
