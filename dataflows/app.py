@@ -120,10 +120,15 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
     except DataflowsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code, str(exc)
-    except KeyboardInterrupt as exc:
-        reason = str(exc) or "interrupted"
+    except (KeyboardInterrupt, Exception) as exc:
+        from dataflows.runs import interrupt_of
+
+        interrupted = interrupt_of(exc)
+        if interrupted is None:
+            raise
+        reason = str(interrupted) or "interrupted"
         sys.stderr.write(f"error: {reason}\n")
-        return getattr(exc, "exit_code", 130), reason
+        return getattr(interrupted, "exit_code", 130), reason
 
 
 OPTIONAL_GROUPS = ("scanner", "meta")  # `optional` in conf/config.yaml: Hydra ignores an unknown name silently

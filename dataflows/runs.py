@@ -244,12 +244,26 @@ class RunRecord:
         self.finish(FAILED, error=error, exit_code=code)
 
 
+def interrupt_of(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / SIGTERM (`app.Terminated`) behind `exc`, also when a library caught it and raised its own error
+    in its place (found through `__cause__` / `__context__`), else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def failure(exc: BaseException) -> tuple[str, int]:
     """(one-line reason, exit code) of an exception ending a run."""
     if isinstance(exc, DataflowsError):
         return str(exc), exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM turned into one by the CLI (`app.Terminated`)
-        return str(exc) or "interrupted (Ctrl-C)", int(getattr(exc, "exit_code", 130))
+    interrupted = interrupt_of(exc)
+    if interrupted is not None:  # Ctrl-C, or SIGTERM turned into one by the CLI (`app.Terminated`)
+        return str(interrupted) or "interrupted (Ctrl-C)", int(getattr(interrupted, "exit_code", 130))
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else 1
         return f"stopped (SystemExit {exc.code})", code

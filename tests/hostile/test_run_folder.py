@@ -39,9 +39,12 @@ def _start(root: Path, run_id: str, *extra: str) -> subprocess.Popen:
     )
 
 
-def _run_until(proc: subprocess.Popen, folder: Path, wait_for: str, delay: float, sig: int) -> str:
+def _run_until(
+    proc: subprocess.Popen, folder: Path, wait_for: str, delay: float, sig: int, stderr: list[str] | None = None
+) -> str:
     """Poll every 5 ms until `folder/wait_for` exists, wait `delay`, send `sig`. Whenever the folder is seen, its
-    manifest must be there. Returns 'killed' or 'finished' (the run ended before the signal)."""
+    manifest must be there. Returns 'killed' or 'finished' (the run ended before the signal); the process's stderr
+    is appended to `stderr` when given (to explain an unexpected exit)."""
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
@@ -63,6 +66,8 @@ def _run_until(proc: subprocess.Popen, folder: Path, wait_for: str, delay: float
             proc.kill()
         proc.wait(timeout=60)
         if proc.stderr is not None:
+            if stderr is not None:
+                stderr.append(proc.stderr.read())
             proc.stderr.close()
     return "finished"
 
@@ -146,8 +151,9 @@ def test_sigkill_campaign(warm_root: Path) -> None:
 
 def test_sigterm_ends_the_run_as_failed(warm_root: Path) -> None:
     proc = _start(warm_root, "termed")
-    assert _run_until(proc, warm_root / "runs" / "termed", "selection.json", 0.0, signal.SIGTERM) == "killed"
-    assert proc.returncode == 143
+    stderr: list[str] = []
+    assert _run_until(proc, warm_root / "runs" / "termed", "selection.json", 0.0, signal.SIGTERM, stderr) == "killed"
+    assert proc.returncode == 143, stderr[0][-3000:]
     manifest = json.loads((warm_root / "runs" / "termed" / "manifest.json").read_text())
     assert manifest["outcome"] == "failed" and manifest["exit_code"] == 143
     assert manifest["error"] == "terminated by SIGTERM" and manifest["finished_at"]
@@ -226,3 +232,20 @@ def test_a_failure_before_the_graph_is_recorded(tmp_path: Path, monkeypatch: pyt
         run(settings, {"test": True})
     body = json.loads((tmp_path / "data" / "runs" / "early" / "manifest.json").read_text())
     assert body["outcome"] == "failed" and body["error"] == "RuntimeError: no driver today" and body["exit_code"] == 1
+
+
+def test_a_sigterm_wrapped_by_a_library_is_still_a_termination() -> None:
+    """A library that catches the SIGTERM (`app.Terminated`) and raises its own error must not turn exit 143 into 1."""
+    from dataflows.app import Terminated
+    from dataflows.runs import failure
+
+    def library_call() -> None:
+        try:
+            raise Terminated("terminated by SIGTERM")
+        except BaseException as inner:
+            raise RuntimeError("compilation failed") from inner
+
+    with pytest.raises(RuntimeError) as wrapped:
+        library_call()
+    assert failure(wrapped.value) == ("terminated by SIGTERM", 143)
+    assert failure(RuntimeError("plain")) == ("RuntimeError: plain", 1)
