@@ -149,6 +149,7 @@ def test_sigkill_campaign(warm_root: Path) -> None:
     assert counts["killed"] >= len(points) // 2, counts
 
 
+@pytest.mark.slow  # timing-dependent in a fresh clone (cold numba cache): see the closing note
 def test_sigterm_ends_the_run_as_failed(warm_root: Path) -> None:
     proc = _start(warm_root, "termed")
     stderr: list[str] = []
@@ -170,6 +171,7 @@ def test_sigkill_in_a_meta_sleeve_leaves_every_folder_interrupted(warm_root: Pat
     assert run_state(folder / "sleeves" / "long").state == INTERRUPTED
 
 
+@pytest.mark.slow  # timing-dependent in a fresh clone (cold numba cache): see the closing note
 def test_sigterm_in_a_meta_sleeve_ends_it_as_failed(warm_root: Path) -> None:
     proc = _start(warm_root, "meta_termed", *META)
     folder = warm_root / "runs" / "meta_termed"
