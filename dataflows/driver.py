@@ -92,23 +92,29 @@ def run_recorder(record: Any, summarize: Any = None) -> Any:
     return _recorder_class()(record, summarize)
 
 
-_RECORDER: list[type] = []
+def node_timer(timings: dict[str, float] | None = None) -> Any:
+    """A Hamilton adapter that adds each node's wall time (seconds) into `timings` and remembers the first node
+    that failed (`.failed_node`); what the run recorder does besides finishing the manifest."""
+    return _adapter_classes()[0](timings if timings is not None else {})
+
+
+_ADAPTERS: list[type] = []
 
 
 def _recorder_class() -> type:
-    if _RECORDER:
-        return _RECORDER[0]
+    return _adapter_classes()[1]
+
+
+def _adapter_classes() -> list[type]:
+    if _ADAPTERS:
+        return _ADAPTERS
     from hamilton.lifecycle import GraphExecutionHook, NodeExecutionHook
 
-    class RunRecorder(GraphExecutionHook, NodeExecutionHook):
-        def __init__(self, record: Any, summarize: Any = None) -> None:
-            self.record = record
-            self.summarize = summarize
+    class NodeTimer(NodeExecutionHook):
+        def __init__(self, timings: dict[str, float]) -> None:
+            self.timings = timings
             self.failed_node: str | None = None
             self._t0: dict[str, float] = {}
-
-        def run_before_graph_execution(self, **_: Any) -> None:
-            self._t0.clear()
 
         def run_before_node_execution(self, *, node_name: str, task_id: str | None = None, **_: Any) -> None:
             self._t0[f"{task_id}/{node_name}"] = time.perf_counter()
@@ -118,10 +124,18 @@ def _recorder_class() -> type:
         ) -> None:
             t0 = self._t0.pop(f"{task_id}/{node_name}", None)
             if t0 is not None:
-                timings = self.record.timings
-                timings[node_name] = round(timings.get(node_name, 0.0) + time.perf_counter() - t0, 6)
+                self.timings[node_name] = round(self.timings.get(node_name, 0.0) + time.perf_counter() - t0, 6)
             if not success and self.failed_node is None:
                 self.failed_node = node_name
+
+    class RunRecorder(NodeTimer, GraphExecutionHook):
+        def __init__(self, record: Any, summarize: Any = None) -> None:
+            super().__init__(record.timings)
+            self.record = record
+            self.summarize = summarize
+
+        def run_before_graph_execution(self, **_: Any) -> None:
+            self._t0.clear()
 
         def run_after_graph_execution(
             self, *, success: bool, error: Exception | None, results: dict | None, **_: Any
@@ -143,8 +157,8 @@ def _recorder_class() -> type:
                 raise
             self.record.finish(OK, **(extra or {}))
 
-    _RECORDER.append(RunRecorder)
-    return RunRecorder
+    _ADAPTERS.extend([NodeTimer, RunRecorder])
+    return _ADAPTERS
 
 
 def quiet_hamilton() -> None:

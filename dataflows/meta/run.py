@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dataflows.config import ExecutorConfig, ProfileConfig, RunConfig, Settings
+from dataflows.config import RunConfig, Settings
 from dataflows.errors import ConfigError, DataflowsError
 from dataflows.meta.config import MetaSpec, SleeveSpec, check_bounds, parse_meta
 
@@ -79,7 +79,6 @@ class SleeveJob:
     settings: Settings  # the meta run's settings (venue, data, as_of fixed); the sleeve swaps in its profile
     run_dir: Path
     run_id: str
-    shared: dict[str, Any] | None = None  # discovery's venue answers, asked once by the driver (node overrides)
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,6 @@ class MetaPlan:
     settings: Settings
     run_dir: Path
     run_id: str
-    shared: dict[str, Any] | None = None  # `markets` and `tickers` for every sleeve (see `shared_discovery`)
 
     def jobs(self) -> list[SleeveJob]:
         """One job per sleeve, longest first so the workers finish together: nested metas (several sleeves each),
@@ -161,7 +159,7 @@ class MetaPlan:
         out = []
         for i, s in enumerate(self.spec.sleeves):
             folder = self.run_dir / "sleeves" / s.name
-            out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}", self.shared))
+            out.append(SleeveJob(i, s, self.settings, folder, f"{self.run_id}.{s.name}"))
         return sorted(out, key=lambda job: _SUBMIT_ORDER.get(job.spec.kind, 1))
 
     def bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -178,100 +176,33 @@ class MetaPlan:
 # --------------------------------------------------------------------------------------------- sleeves
 
 
-def run_sleeve(job: SleeveJob) -> SleeveResult:
-    """Run one sleeve (fresh profile run, pinned run or nested meta); any failure becomes a failed result."""
-    from dataflows.driver import quiet_hamilton
+def sleeve_results(plan: MetaPlan, prepared: Any, outputs: dict[str, Any]) -> list[SleeveResult]:
+    """The results of `plan`'s sleeves in config order, in the driver: a profile sleeve's decision written into its
+    folder (`dataflows.meta.sleeves.finish`), a pinned run read, a nested meta composed from its own sleeves."""
+    from dataflows.meta import sleeves
 
-    quiet_hamilton()  # on a Ray worker too: a failed sleeve is one line, never Hamilton's tracebacks
-    t0 = time.perf_counter()
-    spec = job.spec
-    try:
-        if spec.kind == "pinned":
-            result = _pinned_sleeve(job)
-        elif spec.kind == "meta":
-            result = _nested_sleeve(job)
-        else:
-            result = _profile_sleeve(job)
-    except Exception as exc:  # reported per sleeve; the meta decides (fail, or drop if allowed)
-        reason = str(exc) if isinstance(exc, DataflowsError) else f"{exc.__class__.__name__}: {exc}"
-        log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
-        return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, str(job.run_dir))
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    return dataclasses.replace(result, seconds=time.perf_counter() - t0, worker=worker)
-
-
-def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | None, run_id: str) -> Settings:
-    """The settings of one sleeve: the meta's venue, data and as_of with the sleeve's profile."""
-    return dataclasses.replace(
-        base,
-        profile=profile,
-        optimizer=optimizer or base.optimizer,
-        scanner=None,
-        meta=None,
-        run=RunConfig(as_of=base.run.as_of, id=run_id),
-        executor=ExecutorConfig(kind="local"),
-        flow=dataclasses.replace(base.flow, data_only=False),
-    ).validate()
-
-
-def _profile_sleeve(job: SleeveJob) -> SleeveResult:
-    import functools
-
-    from dataflows.driver import build_driver, run_outputs, run_recorder
-    from dataflows.lakehouse.store import Lakehouse
-
-    spec = job.spec
-    assert spec.profile is not None
-    settings = sleeve_settings(job.settings, spec.profile, spec.optimizer, job.run_id)
-    config = {"meta_sleeve": spec.name, **dataclasses.asdict(settings)}
-    record = _new_sleeve_record(job, config, kind="run")
-    ctx = record.ctx
-    lh = Lakehouse(settings.data_root)
-    try:
-        summarize = functools.partial(_summarize_sleeve, settings, ctx, lh)
-        dr = build_driver(settings, adapters=(run_recorder(record, summarize),))
-        inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
-        wanted = [*run_outputs(settings), "in_sample", "training_returns", "optimization_input"]
-        results = dr.execute(wanted, inputs=inputs, overrides=job.shared or None)
-    except BaseException as exc:
-        record.fail(exc)
-        raise
-    weights = results["weights_table"].select("symbol", "weight", "net_weight")
-    stream = pl.read_parquet(job.run_dir / "sleeve_returns.parquet")
-    dates = stream["date"].to_numpy().astype(np.int64)
-    rets = stream["returns"].to_numpy().astype(np.float64)
-    kind = str(stream["stream"][0]) if stream.height else IN_SAMPLE
-    metrics = {k: _num(v) for k, v in results["in_sample"]["metrics"].items()}
-    return SleeveResult(
-        job.index,
-        spec.name,
-        spec.kind,
-        spec.label,
-        True,
-        None,
-        str(job.run_dir),
-        kind,
-        dates,
-        rets,
-        weights,
-        0.0,
-        metrics,
-    )
-
-
-def _summarize_sleeve(settings: Settings, ctx: Any, lh: Any, results: dict[str, Any]) -> dict[str, Any]:
-    """A sleeve's manifest fields (as a single run's) after writing its return stream, before it is `ok`."""
-    from dataflows.app import summarize_run
-
-    oos = _backtest_stream(ctx.run_dir)
-    if oos is not None:
-        dates, rets, kind = *oos, OUT_OF_SAMPLE
-    else:
-        first = results["optimization_input"].first_row
-        dates = np.asarray(results["training_returns"].dates[first:], dtype=np.int64)
-        rets, kind = np.asarray(results["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
-    _write_stream(ctx.run_dir / "sleeve_returns.parquet", dates, rets, kind)
-    return summarize_run(settings, ctx, lh, results)
+    out = []
+    for job in sorted(plan.jobs(), key=lambda j: j.index):
+        key, spec = str(job.run_dir), job.spec
+        t0 = time.perf_counter()
+        try:
+            if spec.kind == "pinned":
+                result = _pinned_sleeve(job)
+            elif spec.kind == "meta":
+                result = _nested_sleeve(job, prepared, outputs)
+            elif key in prepared.failed:
+                result = sleeves.failed_before_task(prepared, job)
+            else:
+                result = sleeves.finish(outputs[key], prepared, job)
+        except Exception as exc:  # reported per sleeve; the meta decides (fail, or drop if allowed)
+            reason = str(exc) if isinstance(exc, DataflowsError) else f"{exc.__class__.__name__}: {exc}"
+            log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
+            result = SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, key)
+        if spec.kind != "profile":
+            worker = f"{socket.gethostname()}:{os.getpid()}"
+            result = dataclasses.replace(result, seconds=time.perf_counter() - t0, worker=worker)
+        out.append(result)
+    return out
 
 
 def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
@@ -305,14 +236,19 @@ def _pinned_sleeve(job: SleeveJob) -> SleeveResult:
     )
 
 
-def _nested_sleeve(job: SleeveJob) -> SleeveResult:
-    """A nested meta (its own meta DAG): its flattened weights and stream are one sleeve. On Ray its sleeves fan out
-    as Ray tasks from the worker running it (which lends its CPU while it waits); locally they run in-process."""
+def nested_plan(job: SleeveJob) -> MetaPlan:
+    """The plan of a nested meta sleeve: its own folder and run id under the parent's."""
+    assert job.spec.meta is not None
+    return MetaPlan(job.spec.meta, job.settings, job.run_dir, job.run_id)
+
+
+def _nested_sleeve(job: SleeveJob, prepared: Any, outputs: dict[str, Any]) -> SleeveResult:
+    """A nested meta (its own meta DAG, from its sleeves' results on): its flattened weights and stream are one
+    sleeve. Its folder and `running` manifest were made before its sleeves' (`dataflows.meta.sleeves.prepare`)."""
     spec = job.spec
-    assert spec.meta is not None
-    record = _new_sleeve_record(job, {"nested_meta": spec.meta.name}, kind="meta")
-    plan = MetaPlan(spec.meta, job.settings, job.run_dir, job.run_id, job.shared)
-    results = _execute_and_record(plan, record, executor=_nested_executor(job.settings))
+    plan = nested_plan(job)
+    record = prepared.records[str(job.run_dir)]
+    results = _execute_and_record(plan, record, overrides={"sleeve_results": sleeve_results(plan, prepared, outputs)})
     flat = results["flattened"]
     weights = pl.DataFrame({"symbol": list(flat.symbols), "weight": flat.gross, "net_weight": flat.net})
     stream = results["meta_stream"]
@@ -342,7 +278,7 @@ def _claim_sleeve_folder(folder: Path) -> None:
     log.warning("sleeve folder %s was left by an interrupted attempt; moved to %s", folder, aside.name)
 
 
-def _new_sleeve_record(job: SleeveJob, config: dict[str, Any], *, kind: str) -> Any:
+def new_sleeve_record(job: SleeveJob, config: dict[str, Any], *, kind: str) -> Any:
     """The sleeve's own folder, holding a `running` manifest from its first moment (see `dataflows.runs`)."""
     from dataflows.runs import RunContext, place, start_record
 
@@ -350,19 +286,6 @@ def _new_sleeve_record(job: SleeveJob, config: dict[str, Any], *, kind: str) -> 
     job.run_dir.parent.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(job.run_id, job.run_dir, job.settings.as_of, dt.datetime.now(dt.UTC))
     return place(start_record(ctx, config, kind=kind), f"sleeve folder {job.run_dir} appeared meanwhile")
-
-
-def _nested_executor(settings: Settings) -> Any:
-    """Ray tasks when the meta runs on Ray (and this process is connected to it), else in-process."""
-    if settings.executor.kind != "ray":
-        return None
-    import ray
-
-    if not ray.is_initialized():
-        return None
-    from dataflows.meta.executors import RaySleeveExecutor
-
-    return RaySleeveExecutor()
 
 
 def survivors(results: list[SleeveResult], spec: MetaSpec) -> list[SleeveResult]:
@@ -441,13 +364,6 @@ def reconstructed_stream(folder: Path, weights: pl.DataFrame, base: Settings) ->
     return np.asarray(panel.dates[first:], dtype=np.int64), x @ weights["net_weight"].to_numpy().astype(np.float64)
 
 
-def _write_stream(path: Path, dates: np.ndarray, returns: np.ndarray, kind: str) -> None:
-    from dataflows.lakehouse import atomic
-
-    frame = pl.DataFrame({"date": dates, "returns": returns, "stream": [kind] * len(dates)})
-    atomic.write_parquet(path, frame)
-
-
 # --------------------------------------------------------------------------------------------- driver
 
 
@@ -481,13 +397,21 @@ def build_meta_driver(spec: MetaSpec, executor: Any = None, adapters: tuple = ()
 
 
 def execute_meta(plan: MetaPlan, executor: Any = None) -> dict[str, Any]:
-    """Run the meta DAG for `plan`; returns the node results (outputs written into `plan.run_dir`)."""
-    return build_meta_driver(plan.spec, executor).execute(list(META_OUTPUTS), inputs={"meta_plan": plan})
+    """Run the meta DAG for `plan` without the meta's own manifest (benchmarks); its sleeves' folders and manifests
+    are written as in a run."""
+    return build_meta_driver(plan.spec, executor).execute([*META_OUTPUTS, "sleeve_inputs"], inputs={"meta_plan": plan})
 
 
-def _execute_and_record(plan: MetaPlan, record: Any, executor: Any) -> dict[str, Any]:
-    """execute_meta with the `RunRecorder` adapter: on success sleeves.json, report.html and an `ok` manifest, on
-    failure a `failed` one (reason and exit code)."""
+def _execute_and_record(
+    plan: MetaPlan,
+    record: Any,
+    executor: Any = None,
+    overrides: dict[str, Any] | None = None,
+    outputs: tuple[str, ...] = META_OUTPUTS,
+) -> dict[str, Any]:
+    """Run the meta DAG for `plan` with the `RunRecorder` adapter: on success sleeves.json, report.html and an `ok`
+    manifest, on failure a `failed` one (reason and exit code). A nested meta passes its `sleeve_results` as an
+    override (composed in the driver from its sleeves' results), so its DAG starts after the fan-out."""
     import functools
 
     from dataflows.driver import run_recorder
@@ -495,7 +419,7 @@ def _execute_and_record(plan: MetaPlan, record: Any, executor: Any) -> dict[str,
     recorder = run_recorder(record, functools.partial(_summarize_meta, plan, record.ctx))
     try:
         return build_meta_driver(plan.spec, executor, adapters=(recorder,)).execute(
-            list(META_OUTPUTS), inputs={"meta_plan": plan}
+            list(outputs), inputs={"meta_plan": plan}, overrides=overrides
         )
     except BaseException as exc:
         record.fail(exc)
@@ -510,6 +434,9 @@ def _summarize_meta(plan: MetaPlan, ctx: Any, results: dict[str, Any]) -> dict[s
     atomic.write_json(plan.run_dir / "sleeves.json", extra["sleeves"])
     extra["report"] = _meta_report(plan, ctx, extra)
     extra["sleeve_seconds"] = {r.name: round(r.seconds, 3) for r in results.get("sleeve_results", [])}
+    if "sleeve_inputs" in results:  # the top-level meta ran the one data phase of all its sleeves
+        prepared = results["sleeve_inputs"]
+        extra["data_phase"] = prepared.union | {"inputs_bytes": prepared.inputs_bytes}
     return {"inputs": {"lakehouse": str(plan.settings.data_root / "lakehouse")}, "extra": extra}
 
 
@@ -550,37 +477,6 @@ def _meta_summary(plan: MetaPlan, results: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- entry points
 
 
-def _profile_settings(spec: MetaSpec, base: Settings) -> list[Settings]:
-    """The settings of every profile sleeve, nested metas included (pinned runs ask the venue nothing)."""
-    out = []
-    for s in spec.sleeves:
-        if s.kind == "meta" and s.meta is not None:
-            out.extend(_profile_settings(s.meta, base))
-        elif s.kind != "pinned" and s.profile is not None:
-            out.append(sleeve_settings(base, s.profile, s.optimizer, "shared"))
-    return out
-
-
-def shared_discovery(plan: MetaPlan) -> dict[str, Any]:
-    """Ask the venue for its markets and tickers once, for the union of every sleeve's scanners, as of the meta's
-    as_of; each sleeve then scans these frames with its own scanners (a meta of N sleeves called the tickers
-    endpoint N times). The frames do not depend on the profile: the same as_of, venue and lakehouse for all."""
-    from dataflows.driver import build_driver
-    from dataflows.lakehouse.store import Lakehouse
-    from dataflows.nodes.discovery import scanner_specs
-
-    sleeves = _profile_settings(plan.spec, plan.settings)
-    if not sleeves:
-        return {}
-    specs: list = []
-    for settings in sleeves:
-        specs.extend(spec for spec in scanner_specs(settings) if spec not in specs)
-    settings = sleeves[0]
-    inputs = {"settings": settings, "lakehouse": Lakehouse(settings.data_root), "as_of_ms": settings.as_of_ms}
-    dr = build_driver(settings)
-    return dr.execute(["markets", "tickers"], inputs=inputs, overrides={"scanner_specs": specs})
-
-
 def meta_plan_for(settings: Settings, *, run_dir: Path | None = None, run_id: str = "viz") -> MetaPlan:
     """Parse `settings.meta` and fix the clock: every sleeve sees the same as_of."""
     assert settings.meta is not None
@@ -607,13 +503,12 @@ def run_meta(settings: Settings, resolved: dict) -> int:
         "meta run %s (%s, %d sleeves, executor %s) → %s", ctx.run_id, spec.name, len(spec.sleeves), kind, ctx.run_dir
     )
     try:
-        plan = dataclasses.replace(plan, shared=shared_discovery(plan))
         executor, shutdown = meta_executor(settings)
     except BaseException as exc:
         record.fail(exc)
         raise
     try:
-        _execute_and_record(plan, record, executor)
+        _execute_and_record(plan, record, executor, outputs=(*META_OUTPUTS, "sleeve_inputs"))
     finally:
         shutdown()
     log.info("meta run %s ok", ctx.run_id)

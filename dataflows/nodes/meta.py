@@ -1,9 +1,11 @@
-"""Meta-portfolio stage: sleeves fan out (one full sleeve run each), meta-returns, meta-optimization, flattening.
+"""Meta-portfolio stage: one data phase, sleeve decisions fanned out, meta-returns, meta-optimization, flattening.
 
 This module defines a `Parallelizable` node, so Hamilton can only load it with dynamic execution enabled; it has its
 own driver (`dataflows.meta.run.build_meta_driver`), never mixed with the single-sleeve stage modules.
 
-    meta_plan ─▶ sleeve_job (Parallelizable) ─▶ sleeve_result ─▶ sleeve_results (Collect) ─▶ meta_sleeves
+    meta_plan ─▶ sleeve_inputs (driver: discovery + one data phase for all sleeves, see dataflows.meta.sleeves)
+      ─▶ sleeve_task (Parallelizable) ─▶ sleeve_output (pure; a Ray worker or in-process) ─▶ sleeve_outputs (Collect)
+      ─▶ sleeve_results (driver: folders, pinned runs, nested metas) ─▶ meta_sleeves
       ─▶ meta_returns ─▶ meta_weights (@config.when meta_method) ─▶ flattened ─▶ *_file nodes
 """
 
@@ -17,23 +19,49 @@ from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
 from dataflows.lakehouse import atomic
+from dataflows.meta import sleeves
 from dataflows.meta.flatten import Flattened, SleeveBook, flatten, meta_optimize
-from dataflows.meta.run import MetaPlan, MetaWeights, SleeveJob, SleeveResult, run_sleeve, survivors
+from dataflows.meta.run import MetaPlan, MetaWeights, SleeveResult, survivors
 
 
-def sleeve_job(meta_plan: MetaPlan) -> Parallelizable[SleeveJob]:
-    """One job per sleeve (profile run, pinned run or nested meta), each with its own folder."""
-    yield from meta_plan.jobs()
+def sleeve_inputs(meta_plan: MetaPlan) -> sleeves.Prepared:
+    """Discovery, the data phase for the union of every profile sleeve's candidates (nested metas included), each
+    sleeve's folder, gate and inputs: everything that reads the lakehouse, in the driver."""
+    return sleeves.prepare(meta_plan)
 
 
-def sleeve_result(sleeve_job: SleeveJob) -> SleeveResult:
-    """Run one sleeve in its own folder (in this process or on a Ray worker); failures are returned, not raised."""
-    return run_sleeve(sleeve_job)
+def sleeve_task(sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan) -> Parallelizable[sleeves.SleeveInputs]:
+    """One decision task per profile sleeve; on Ray the inputs go to the object store once and travel by reference."""
+    items = list(sleeve_inputs.inputs)
+    if meta_plan.settings.executor.kind == "ray" and items:
+        import ray
+
+        if ray.is_initialized():
+            items = [ray.put(i) for i in items]
+    yield from items
 
 
-def sleeve_results(sleeve_result: Collect[SleeveResult]) -> list[SleeveResult]:
-    """Every sleeve's result, in config order."""
-    return sorted(sleeve_result, key=lambda r: r.index)
+def sleeve_output(sleeve_task: sleeves.SleeveInputs) -> sleeves.SleeveOutput:
+    """One sleeve's decision (pure: no lakehouse, no shared path); failures are returned, not raised."""
+    if not isinstance(sleeve_task, sleeves.SleeveInputs):  # a Ray object reference
+        import ray
+
+        sleeve_task = ray.get(sleeve_task)
+    return sleeves.decide(sleeve_task)
+
+
+def sleeve_outputs(sleeve_output: Collect[sleeves.SleeveOutput]) -> dict[str, sleeves.SleeveOutput]:
+    """Every decision's output by sleeve folder."""
+    return {o.key: o for o in sleeve_output}
+
+
+def sleeve_results(
+    sleeve_outputs: dict[str, sleeves.SleeveOutput], sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan
+) -> list[SleeveResult]:
+    """Every sleeve's result in config order; the driver writes each folder (a nested meta is composed here)."""
+    from dataflows.meta.run import sleeve_results as results
+
+    return results(meta_plan, sleeve_inputs, sleeve_outputs)
 
 
 def meta_sleeves(sleeve_results: list[SleeveResult], meta_plan: MetaPlan) -> list[SleeveResult]:

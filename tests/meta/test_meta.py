@@ -191,43 +191,59 @@ def test_pinned_run_is_used_as_given(shared_root: Path, capsys: pytest.CaptureFi
     assert flat.filter(pl.col("symbol") == table["symbol"][0])["net"].item() == pytest.approx(-0.5 * w_short)
 
 
-def test_a_retried_sleeve_moves_an_interrupted_attempt_aside(shared_root: Path, tmp_path: Path) -> None:
-    """Ray retries a task whose worker died: the half-written folder is kept aside, a finished one never reused."""
+def test_a_decision_task_is_pure_and_a_retry_is_harmless(shared_root: Path, tmp_path: Path) -> None:
+    """The driver reads everything a sleeve needs; the task never opens the lakehouse or a shared path (here the
+    data root is gone while it runs), writes nothing outside its scratch folder, and a retry returns the same."""
+    import shutil
+
+    from dataflows.meta import sleeves
+    from dataflows.meta.run import meta_plan_for
+
+    root = tmp_path / "data"
+    shutil.copytree(shared_root / "lakehouse", root / "lakehouse")
+    plan = meta_plan_for(make_settings(root, "meta=crypto_long_short"), run_dir=tmp_path / "run")
+    prepared = sleeves.prepare(plan)
+    assert not prepared.failed and len(prepared.inputs) == 2
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    root.rename(tmp_path / "moved")  # the decision cannot read the lakehouse, even by accident
+    first = [sleeves.decide(i) for i in prepared.inputs]
+    again = [sleeves.decide(i) for i in prepared.inputs]
+    assert all(o.ok for o in first), [o.reason for o in first]
+    assert not root.exists()
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert after == sorted(p if p.parts[0] != "data" else Path("moved", *p.parts[1:]) for p in before)
+    for a, b in zip(first, again, strict=True):
+        assert a.files.keys() == b.files.keys() and {"weights.csv", "report.html"} <= a.files.keys()
+        assert a.files["weights.csv"] == b.files["weights.csv"]
+        assert a.results["weights_table"].equals(b.results["weights_table"])
+
+
+def test_a_sleeve_folder_left_by_an_interrupted_driver_is_moved_aside(tmp_path: Path) -> None:
+    """A folder left half-written (no manifest, or a `running` one of a process now gone) is kept aside; a
+    finished sleeve's folder is never reused."""
     import dataclasses
 
-    from dataflows.meta.run import meta_plan_for, run_sleeve
+    from dataflows.meta.run import meta_plan_for, new_sleeve_record
 
-    plan = meta_plan_for(make_settings(shared_root, "meta=crypto_long_short"))
+    plan = meta_plan_for(make_settings(tmp_path / "data", "meta=crypto_long_short"))
     (job,) = [j for j in plan.jobs() if j.spec.name == "short"]
     job = dataclasses.replace(job, run_dir=tmp_path / "run" / "sleeves" / "short")
     job.run_dir.mkdir(parents=True)
     (job.run_dir / "candidates.json").write_text("{")  # the dead attempt got this far
-    result = run_sleeve(job)
-    assert result.ok, result.reason
+    record = new_sleeve_record(job, {"meta_sleeve": "short"}, kind="run")
     (aside,) = (tmp_path / "run" / "sleeves").glob(".short.interrupted-*")
     assert (aside / "candidates.json").read_text() == "{"
-    assert json.loads((job.run_dir / "manifest.json").read_text())["outcome"] == "ok"
-    again = run_sleeve(job)  # finished: never overwritten
-    assert not again.ok and "already holds a finished sleeve" in str(again.reason)
-
-
-def test_a_retried_sleeve_moves_a_running_attempt_aside(shared_root: Path, tmp_path: Path) -> None:
-    """The dead attempt got past its first moment: its folder holds a `running` manifest (of a worker now gone)."""
-    import dataclasses
-
-    from dataflows.meta.run import meta_plan_for, run_sleeve
-
-    plan = meta_plan_for(make_settings(shared_root, "meta=crypto_long_short"))
-    (job,) = [j for j in plan.jobs() if j.spec.name == "short"]
-    job = dataclasses.replace(job, run_dir=tmp_path / "run" / "sleeves" / "short")
-    job.run_dir.mkdir(parents=True)
-    (job.run_dir / "manifest.json").write_text(json.dumps({"outcome": "running", "pid": 1, "host": "gone.invalid"}))
-    result = run_sleeve(job)
-    assert result.ok, result.reason
-    (aside,) = (tmp_path / "run" / "sleeves").glob(".short.interrupted-*")
-    assert json.loads((aside / "manifest.json").read_text())["outcome"] == "running"
     body = json.loads((job.run_dir / "manifest.json").read_text())
-    assert body["outcome"] == "ok" and body["pid"] == os.getpid() and body["config"]["meta_sleeve"] == "short"
+    assert body["outcome"] == "running" and body["pid"] == os.getpid()
+    record.finish("ok")
+    with pytest.raises(DataflowsError, match="already holds a finished sleeve"):
+        new_sleeve_record(job, {"meta_sleeve": "short"}, kind="run")
+    running = dataclasses.replace(job, run_dir=tmp_path / "run2" / "sleeves" / "short")
+    running.run_dir.mkdir(parents=True)
+    (running.run_dir / "manifest.json").write_text(json.dumps({"outcome": "running", "pid": 1, "host": "gone"}))
+    new_sleeve_record(running, {"meta_sleeve": "short"}, kind="run")
+    (aside,) = (tmp_path / "run2" / "sleeves").glob(".short.interrupted-*")
+    assert json.loads((aside / "manifest.json").read_text())["host"] == "gone"
 
 
 def test_missing_pinned_run_is_a_clear_error(shared_root: Path) -> None:
@@ -346,8 +362,8 @@ def test_each_profile_is_composed_once_per_parse(monkeypatch: pytest.MonkeyPatch
 
 
 def test_jobs_are_submitted_longest_first_and_results_keep_config_order(tmp_path: Path) -> None:
-    from dataflows.meta.run import MetaPlan, SleeveResult
-    from dataflows.nodes.meta import sleeve_results
+    from dataflows.meta import sleeves
+    from dataflows.meta.run import MetaPlan, sleeve_results
 
     raw = {
         "sleeves": {
@@ -361,8 +377,10 @@ def test_jobs_are_submitted_longest_first_and_results_keep_config_order(tmp_path
     jobs = plan.jobs()
     assert [j.spec.name for j in jobs] == ["inner", "plain", "other", "pin"]
     assert [j.index for j in jobs] == [2, 1, 3, 0]
-    done = [SleeveResult(j.index, j.spec.name, j.spec.kind, "", True, None, "") for j in jobs]
-    assert [r.name for r in sleeve_results(done)] == ["pin", "plain", "inner", "other"]
+    failed = {str(j.run_dir): ("not run", 1) for j in jobs if j.spec.kind == "profile"}
+    done = sleeve_results(plan, sleeves.Prepared(failed=failed), {})  # pinned and nested fail: no run, no record
+    assert [r.name for r in done] == ["pin", "plain", "inner", "other"]
+    assert not any(r.ok for r in done)
 
 
 def test_package_placed_profile_is_accepted() -> None:
@@ -479,8 +497,11 @@ def test_nested_meta_fans_out_on_ray_too(ray_cluster: object, tmp_path: Path, ca
     assert _weights(ray_dir) == _weights(local_dir)
     assert _flat(ray_dir).equals(_flat(local_dir))
     here = f":{os.getpid()}"
-    for folder in (ray_dir, ray_dir / "sleeves" / "book"):  # the nested meta's own sleeves ran as Ray tasks too
-        workers = [s["worker"] for s in json.loads((folder / "sleeves.json").read_text())]
-        assert workers and not any(w.endswith(here) for w in workers), workers
+    for folder in (ray_dir, ray_dir / "sleeves" / "book"):  # every profile sleeve, nested ones too, on Ray workers
+        rows = json.loads((folder / "sleeves.json").read_text())
+        workers = {s["sleeve"]: s["worker"] for s in rows if s["kind"] == "profile"}
+        assert workers and not any(w.endswith(here) for w in workers.values()), workers
+        composed = [s["worker"] for s in rows if s["kind"] == "meta"]  # a nested meta is composed in the driver
+        assert all(w.endswith(here) for w in composed), composed
     local = [s["worker"] for s in json.loads((local_dir / "sleeves" / "book" / "sleeves.json").read_text())]
     assert all(w.endswith(here) for w in local)

@@ -1,5 +1,7 @@
-"""A meta run asks the venue for markets and tickers once (for the union of its sleeves' scanners), not per sleeve;
-each sleeve still scans with its own scanners and gets exactly the weights of its profile run alone."""
+"""A meta run has one data phase: the venue's markets and tickers are asked once (for the union of the sleeves'
+scanners), the audit, repair, guard and ratings backfill run once for the union of the sleeves' candidates, and each
+(symbol, range) is fetched once; each sleeve still scans with its own scanners and gets exactly the files of its
+profile run alone."""
 
 from __future__ import annotations
 
@@ -46,3 +48,49 @@ def test_meta_discovery_runs_once_and_sleeves_match_their_profiles(
         for name in ("weights.csv", "candidates.json"):
             together = (meta / "sleeves" / sleeve / name).read_bytes()
             assert together == (alone / name).read_bytes(), (sleeve, name)
+
+
+def test_three_sleeves_one_data_phase(
+    tmp_path: Path, capsys: pytest.CaptureFixture, venue_calls: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """crypto_core: a nested long/short book beside a long sleeve — three profile sleeves, one data phase."""
+    import json
+
+    from dataflows.lakehouse import features
+    from dataflows.lakehouse.store import Lakehouse
+
+    updates: list[int] = []
+    original = features.update
+
+    def counted(lh, venue, timeframe, symbols):
+        updates.append(len(symbols))
+        return original(lh, venue, timeframe, symbols)
+
+    monkeypatch.setattr(features, "update", counted)
+    root = tmp_path / "data"
+    meta = _run(root, capsys, "meta=crypto_core")
+    assert venue_calls == Counter(markets=1, tickers=1)
+    folders = {
+        "long": meta / "sleeves" / "book" / "sleeves" / "long",
+        "short": meta / "sleeves" / "book" / "sleeves" / "short",
+        "trend": meta / "sleeves" / "trend",
+    }
+    union = set()
+    for folder in folders.values():
+        union |= {c["symbol"] for c in json.loads((folder / "candidates.json").read_text())["candidates"]}
+    assert updates == [len(union)]  # the ratings backfill ran once, for the union
+    manifest = json.loads((meta / "manifest.json").read_text())
+    assert manifest["data_phase"]["symbols"] == len(union)
+    fetches = Counter((f["symbol"], f["start_ts"], f["end_ts"]) for f in Lakehouse(root).registry.fetches())
+    assert fetches and max(fetches.values()) == 1
+    for sleeve, overrides in (
+        ("long", ("profile=crypto_long",)),
+        ("short", ("profile=crypto_short",)),
+        ("trend", ("profile=crypto_long", "optimizer=risk_parity")),
+    ):
+        alone = _run(root, capsys, *overrides)
+        for name in ("weights.csv", "candidates.json", "selection.json"):
+            together = (folders[sleeve] / name).read_bytes()
+            assert together == (alone / name).read_bytes(), (sleeve, name)
+        body = json.loads((folders[sleeve] / "manifest.json").read_text())
+        assert body["outcome"] == "ok" and "training_returns" in body["node_timings_s"]

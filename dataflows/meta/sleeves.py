@@ -1,0 +1,424 @@
+"""Sleeves of a meta run: one data phase in the driver, pure decision tasks on the workers, folders by the driver.
+
+A meta of N sleeves (nested metas included, at any depth) runs in three steps:
+
+1. `prepare(plan)` — in the driver, against the driver's lakehouse. The venue's markets and tickers are asked once
+   for every sleeve's scanners; each profile sleeve scans them with its own scanners (its own candidates); the data
+   phase (audit, repair, toxic guard, metadata, ratings backfill and check) runs once for the union of all
+   candidates; then each sleeve gets its folder (a `running` manifest), its `candidates.json` and `audit.json`
+   (its own candidates only), its health gate, and its inputs read from the lakehouse: the training returns, the
+   ratings rows before the decision bar, the walk-forward history, metadata. These are `SleeveInputs`: immutable
+   and picklable, everything the decision needs and nothing that points at a disk.
+2. `decide(inputs)` — on a worker (or in-process): the sleeve's Hamilton DAG from the returns onwards (selection,
+   synthesis, analysis, optimization, report, walk-forward, plots), with the data phase's answers as overrides.
+   It never opens the lakehouse or a shared path: its files are written in a private temporary folder and come
+   back as bytes in the `SleeveOutput` (the folder is removed), with the node timings.
+3. `finish(...)` — in the driver: the files are written into the sleeve's folder, its return stream, and the
+   manifest ends `ok` (or `failed` with the worker's one-line reason).
+
+Nested metas are composed in the driver from their sleeves' results (`dataflows.meta.run`): only profile sleeves
+are tasks, all in one fan-out. Pinned sleeves are only read, in the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from dataflows import columns as C
+from dataflows.config import ExecutorConfig, ProfileConfig, RunConfig, Settings
+
+log = logging.getLogger("dataflows.meta")
+
+# The sleeve DAG's boundary: what the decision reads from the data phase (handed over, never recomputed).
+BOUNDARY = (
+    "candidates",
+    "symbol_metadata",
+    "metadata_required",
+    "audit_after",
+    "decision_ms",
+    "training_returns",
+    "selection_ratings",
+)
+VALIDATION_BOUNDARY = ("backtest_history",)
+# What the driver computes per sleeve (its files, its gate) beside the boundary.
+SLEEVE_DATA_OUTPUTS = ("candidates_json", "audit_json", "healthy_symbols", "health_table")
+# What the data phase computes once for the union of the sleeves' candidates.
+UNION_OUTPUTS = (
+    "repair_report",
+    "toxic_findings",
+    "quarantine_table",
+    "symbol_metadata",
+    "features_update",
+    "ratings_check",
+)
+OUT_OF_SAMPLE, IN_SAMPLE = "out_of_sample", "in_sample"
+
+
+def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | None, run_id: str) -> Settings:
+    """The settings of one sleeve: the meta's venue, data and as_of with the sleeve's profile."""
+    return dataclasses.replace(
+        base,
+        profile=profile,
+        optimizer=optimizer or base.optimizer,
+        scanner=None,
+        meta=None,
+        run=RunConfig(as_of=base.run.as_of, id=run_id),
+        executor=ExecutorConfig(kind="local"),
+        flow=dataclasses.replace(base.flow, data_only=False),
+    ).validate()
+
+
+@dataclass(frozen=True)
+class SleeveInputs:
+    """Everything one profile sleeve's decision needs, read by the driver: no paths, no handles."""
+
+    key: str  # the sleeve's folder (driver side): identifies the sleeve in the fan-out
+    name: str
+    settings: Settings
+    folder_name: str  # the run id the report shows (the folder's name)
+    overrides: dict[str, Any]  # boundary node values (see BOUNDARY)
+
+    def nbytes(self) -> int:
+        """Approximate size of the arrays handed over (for the log)."""
+        panel = self.overrides["training_returns"]
+        size = int(panel.returns.nbytes)
+        history = self.overrides.get("backtest_history")
+        if history is not None:
+            size += int(history.panel.returns.nbytes)
+        return size
+
+
+@dataclass(frozen=True)
+class SleeveOutput:
+    """What a decision task returns: its files (relative path → bytes) and results, or its failure."""
+
+    key: str
+    ok: bool
+    reason: str | None = None
+    exit_code: int = 0
+    failed_node: str | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    worker: str = ""
+
+
+@dataclass
+class Prepared:
+    """The driver's side of the fan-out: the tasks' inputs, and each sleeve's record and data-phase results."""
+
+    inputs: list[SleeveInputs] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)  # folder → RunRecord (profile sleeves, nested metas)
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder → driver-side node results
+    failed: dict[str, tuple[str, int]] = field(default_factory=dict)  # folder → (reason, exit code) before any task
+    union: dict[str, Any] = field(default_factory=dict)  # the shared data phase: symbols, seconds, timings
+    inputs_bytes: int = 0
+
+
+# --------------------------------------------------------------------------------------------- 1. driver
+
+
+def prepare(plan: Any) -> Prepared:
+    """Discovery, the data phase for the union of every profile sleeve's candidates, and each sleeve's inputs."""
+    from dataflows.lakehouse.store import Lakehouse
+
+    out = Prepared()
+    leaves = _leaves(plan, out)
+    if not leaves:
+        return out
+    try:
+        _prepare(plan, leaves, Lakehouse(plan.settings.data_root), out)
+    except BaseException as exc:  # the shared data phase failed: every sleeve folder made so far ends `failed`
+        for record in out.records.values():
+            record.fail(exc)
+        raise
+    out.inputs_bytes = sum(i.nbytes() for i in out.inputs)
+    log.info(
+        "data phase for %d sleeve(s): %d symbol(s) in %.1f s", len(leaves), out.union["symbols"], out.union["seconds"]
+    )
+    return out
+
+
+def _prepare(plan: Any, leaves: list[tuple[Any, Settings]], lh: Any, out: Prepared) -> None:
+    t0 = time.perf_counter()
+    shared = _shared_discovery([s for _job, s in leaves], lh)
+    scans: dict[str, dict[str, Any]] = {}
+    for job, settings in leaves:
+        try:
+            scans[str(job.run_dir)] = _execute(settings, lh, ["candidates", "discovery_funnel"], shared)
+        except Exception as exc:  # this sleeve finds nothing: it fails alone
+            out.failed[str(job.run_dir)] = _failure(exc)
+    union = _union([s["candidates"] for s in scans.values()])
+    timings: dict[str, float] = {}
+    phase: dict[str, Any] = {}
+    if union is not None:
+        first = next(s for job, s in leaves if str(job.run_dir) in scans)
+        phase = _execute(first, lh, list(UNION_OUTPUTS), shared | {"candidates": union}, timings)
+    out.union = {
+        "symbols": 0 if union is None else union.height,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "node_timings_s": timings,
+    }
+    for job, settings in leaves:
+        key = str(job.run_dir)
+        if key in out.failed:
+            _record(job, settings, out)
+            out.records[key].finish("failed", error=out.failed[key][0], exit_code=out.failed[key][1])
+            continue
+        _prepare_sleeve(job, settings, lh, shared, scans[key], phase, out)
+
+
+def _leaves(plan: Any, out: Prepared) -> list[tuple[Any, Settings]]:
+    """Every profile sleeve of the tree (nested metas expanded, longest first as `plan.jobs()` orders them)."""
+    from dataflows.meta.run import nested_plan, new_sleeve_record
+
+    found: list[tuple[Any, Settings]] = []
+    for job in plan.jobs():
+        if job.spec.kind == "meta":
+            assert job.spec.meta is not None
+            record = new_sleeve_record(job, {"nested_meta": job.spec.meta.name}, kind="meta")
+            out.records[str(job.run_dir)] = record
+            found.extend(_leaves(nested_plan(job), out))
+        elif job.spec.kind == "profile":
+            found.append((job, sleeve_settings(job.settings, job.spec.profile, job.spec.optimizer, job.run_id)))
+    return found
+
+
+def _shared_discovery(sleeves: list[Settings], lh: Any) -> dict[str, Any]:
+    """The venue's markets and tickers as of the meta's as_of, asked once for the union of the sleeves' scanners."""
+    from dataflows.nodes.discovery import scanner_specs
+
+    specs: list = []
+    for settings in sleeves:
+        specs.extend(spec for spec in scanner_specs(settings) if spec not in specs)
+    return _execute(sleeves[0], lh, ["markets", "tickers"], {"scanner_specs": specs})
+
+
+def _union(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The union of the sleeves' candidates, one row per symbol (the first sleeve's row wins)."""
+    if not frames:
+        return None
+    return pl.concat(frames, how="diagonal_relaxed").unique(C.SYMBOL, keep="first", maintain_order=True)
+
+
+def _execute(
+    settings: Settings,
+    lh: Any,
+    outputs: list[str],
+    overrides: dict[str, Any],
+    timings: dict[str, float] | None = None,
+    run_dir: Path | None = None,
+) -> dict[str, Any]:
+    from dataflows.driver import build_driver, node_timer
+
+    adapters = (node_timer(timings),) if timings is not None else ()
+    inputs: dict[str, Any] = {"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms}
+    if run_dir is not None:
+        inputs["run_dir"] = run_dir
+    return build_driver(settings, adapters=adapters).execute(outputs, inputs=inputs, overrides=overrides)
+
+
+def _record(job: Any, settings: Settings, out: Prepared) -> Any:
+    from dataflows.meta.run import new_sleeve_record
+
+    config = {"meta_sleeve": job.spec.name, **dataclasses.asdict(settings)}
+    record = new_sleeve_record(job, config, kind="run")
+    out.records[str(job.run_dir)] = record
+    return record
+
+
+def _prepare_sleeve(
+    job: Any,
+    settings: Settings,
+    lh: Any,
+    shared: dict[str, Any],
+    scan: dict[str, Any],
+    phase: dict[str, Any],
+    out: Prepared,
+) -> None:
+    """The sleeve's folder, its view of the data phase (its candidates only), its gate and its inputs."""
+    key = str(job.run_dir)
+    record = _record(job, settings, out)
+    symbols = set(scan["candidates"][C.SYMBOL].to_list())
+    overrides = (
+        shared
+        | scan
+        | {
+            "repair_report": _only_report(phase["repair_report"], symbols),
+            "toxic_findings": phase["toxic_findings"].filter(pl.col(C.SYMBOL).is_in(symbols)),
+            "quarantine_table": phase["quarantine_table"].filter(pl.col(C.SYMBOL).is_in(symbols)),
+            "symbol_metadata": phase["symbol_metadata"].filter(pl.col(C.SYMBOL).is_in(symbols)),
+            "features_update": phase["features_update"],
+        }
+    )
+    boundary = [*BOUNDARY, *(VALIDATION_BOUNDARY if _validates(settings) else ())]
+    try:
+        data = _execute(settings, lh, [*SLEEVE_DATA_OUTPUTS, *boundary], overrides, record.timings, job.run_dir)
+    except Exception as exc:  # e.g. its health gate: this sleeve fails alone
+        record.fail(exc)
+        out.failed[key] = _failure(exc)
+        return
+    data |= {"features_update": phase["features_update"], "ratings_check": phase["ratings_check"]}
+    out.data[key] = data
+    values = {name: data[name] for name in boundary}
+    out.inputs.append(SleeveInputs(key, job.spec.name, settings, job.run_dir.name, values))
+
+
+def _only_report(report: Any, symbols: set[str]) -> Any:
+    """The union's repair report restricted to one sleeve's symbols."""
+    return dataclasses.replace(
+        report,
+        before=[a for a in report.before if a.symbol in symbols],
+        after=[a for a in report.after if a.symbol in symbols],
+        actions=[a for a in report.actions if a.symbol in symbols],
+    )
+
+
+def _validates(settings: Settings) -> bool:
+    from dataflows.driver import hamilton_config
+
+    return bool(hamilton_config(settings)["validate"])
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    from dataflows.runs import failure
+
+    return failure(exc)
+
+
+# --------------------------------------------------------------------------------------------- 2. worker
+
+
+def decide(inputs: SleeveInputs) -> SleeveOutput:
+    """Run one sleeve's decision over its inputs (pure: no lakehouse, no shared path); failures are returned."""
+    from dataflows.driver import node_timer, quiet_hamilton
+
+    quiet_hamilton()  # a failed sleeve is one line, never Hamilton's tracebacks
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    timings: dict[str, float] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="dataflows-sleeve-"))
+    run_dir = scratch / inputs.folder_name
+    run_dir.mkdir()
+    timer = node_timer(timings)
+    try:
+        results = _decide(inputs, run_dir, timer)
+        files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    except Exception as exc:
+        reason, code = _failure(exc)
+        log.warning("sleeve %s failed: %s", inputs.name, reason)
+        return SleeveOutput(
+            inputs.key, False, reason, code, timer.failed_node, timings=timings, worker=worker,
+            seconds=time.perf_counter() - t0,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return SleeveOutput(
+        inputs.key, True, files=files, results=results, timings=timings, seconds=time.perf_counter() - t0, worker=worker
+    )
+
+
+def _decide(inputs: SleeveInputs, run_dir: Path, timer: Any) -> dict[str, Any]:
+    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver, run_outputs
+
+    settings = inputs.settings
+    wanted = [o for o in run_outputs(settings) if o not in DATA_PHASE_OUTPUTS]
+    wanted += ["in_sample", "optimization_input"]
+    dr = build_driver(settings, adapters=(timer,))
+    res = dr.execute(wanted, inputs={"settings": settings, "run_dir": run_dir}, overrides=inputs.overrides)
+    first = res["optimization_input"].first_row
+    dates = np.asarray(inputs.overrides["training_returns"].dates[first:], dtype=np.int64)
+    rets, kind = np.asarray(res["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
+    oos = run_dir / "backtest" / "returns.parquet"
+    if oos.is_file():
+        frame = pl.read_parquet(oos)
+        dates, rets, kind = frame["date"].to_numpy().astype(np.int64), frame["profile"].to_numpy(), OUT_OF_SAMPLE
+    stream = pl.DataFrame({"date": dates, "returns": rets, "stream": [kind] * len(dates)})
+    from dataflows.lakehouse import atomic
+
+    atomic.write_parquet(run_dir / "sleeve_returns.parquet", stream)
+    keep = ("sleeve_weights", "weights_table", "in_sample")
+    results = {k: res[k] for k in keep}
+    if "backtest_files" in res:
+        results["backtest_files"] = {
+            k: Path(v).relative_to(run_dir).as_posix() for k, v in res["backtest_files"].items()
+        }
+    return results
+
+
+# --------------------------------------------------------------------------------------------- 3. driver
+
+
+def finish(output: SleeveOutput, prepared: Prepared, job: Any) -> Any:
+    """Write a decision's files into the sleeve's folder and end its manifest; returns its `SleeveResult`."""
+    from dataflows.app import summarize_run
+    from dataflows.lakehouse import atomic
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.meta.run import SleeveResult
+
+    key, spec = output.key, job.spec
+    record = prepared.records[key]
+    record.timings.update(output.timings)
+    record.body["worker"] = output.worker
+    if not output.ok:
+        if output.failed_node:
+            record.body["failed_node"] = output.failed_node
+        record.finish("failed", error=output.reason, exit_code=output.exit_code)
+        log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, output.reason)
+        return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, output.reason, key)
+    folder = Path(key)
+    for rel, body in output.files.items():
+        atomic.write_bytes(folder / rel, body)
+    settings = next(i.settings for i in prepared.inputs if i.key == key)
+    results = prepared.data[key] | output.results
+    if "backtest_files" in results:
+        results["backtest_files"] = {k: folder / v for k, v in output.results["backtest_files"].items()}
+    try:
+        record.finish("ok", **summarize_run(settings, record.ctx, Lakehouse(settings.data_root), results))
+    except Exception as exc:
+        record.fail(exc)
+        raise
+    stream = pl.read_parquet(folder / "sleeve_returns.parquet")
+    metrics = {
+        k: float(v) if isinstance(v, float | np.floating) else v
+        for k, v in output.results["in_sample"]["metrics"].items()
+    }
+    return SleeveResult(
+        job.index,
+        spec.name,
+        spec.kind,
+        spec.label,
+        True,
+        None,
+        key,
+        str(stream["stream"][0]) if stream.height else IN_SAMPLE,
+        stream["date"].to_numpy().astype(np.int64),
+        stream["returns"].to_numpy().astype(np.float64),
+        output.results["weights_table"].select("symbol", "weight", "net_weight"),
+        output.seconds,
+        metrics,
+        output.worker,
+    )
+
+
+def failed_before_task(prepared: Prepared, job: Any) -> Any:
+    """The result of a sleeve that failed in the driver (discovery or its health gate), never submitted."""
+    from dataflows.meta.run import SleeveResult
+
+    key, spec = str(job.run_dir), job.spec
+    reason = prepared.failed[key][0]
+    log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
+    return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, key)
