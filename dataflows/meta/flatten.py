@@ -1,8 +1,9 @@
 """The meta-portfolio's arithmetic: sleeve weights within bounds, and flattening sleeves to signed asset weights.
 
 Meta-optimization (`meta_optimize`): the sleeves' aligned return streams (T × S, rows = dates, no NaN) give a
-sample covariance; the method gives raw weights (risk parity: exact equal risk contributions; HRP: single linkage;
-MinVar: the box-constrained QP min wᵀΣw s.t. Σw = 1, lo <= w <= hi on Clarabel). Bounds are then enforced by
+sample covariance; the method, run by the optimizer registry (`dataflows.portfolio.registry`, the one the sleeves'
+fallback chains use), gives raw weights (risk parity: exact equal risk contributions; HRP: single linkage; MinVar:
+the box-constrained QP min wᵀΣw s.t. Σw = 1, lo <= w <= hi on Clarabel). Bounds are then enforced by
 `project_bounds`, a proportional projection: w' = clip(t·w, lo, hi) with the one t >= 0 that makes Σw' = 1.
 g(t) = Σ clip(t·w_i, lo_i, hi_i) is continuous, non-decreasing and piecewise linear from Σlo (t = 0) to Σhi, so
 when Σlo <= 1 <= Σhi a solution exists and is found exactly on the segment of the sorted breakpoints
@@ -101,43 +102,25 @@ def _scale(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
 
 
 def meta_optimize(returns: np.ndarray, method: str, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bounded weights, raw weights) of the sleeves' T × S return streams for `method`."""
+    """(bounded weights, raw weights) of the sleeves' T × S return streams for `method` (one of the meta's
+    `METHODS`, run by the optimizer registry); the bounds are then enforced by `project_bounds`."""
+    from dataflows.meta.config import METHODS
+
+    if method not in METHODS:
+        msg = f"meta method {method!r} is not one of {list(METHODS)}"
+        raise ConfigError(msg)
     x = np.ascontiguousarray(returns, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2 or not np.isfinite(x).all():
         msg = f"meta-returns must be a finite (T >= 2) × S panel, got shape {x.shape}"
         raise DataflowsError(msg)
-    s = x.shape[1]
-    if s == 1:
+    if x.shape[1] == 1:
         raw = np.ones(1)
-    elif method == "risk_parity":
-        from dataflows.portfolio.mvo import risk_parity_weights
-
-        raw = risk_parity_weights(np.cov(x, rowvar=False)).weights
-    elif method == "hrp":
-        from dataflows.portfolio.hrp import hrp_weights
-
-        raw = hrp_weights(x, linkage="single").weights
-    elif method == "min_variance":
-        raw = _min_variance_box(np.cov(x, rowvar=False), lo, hi)
     else:
-        msg = f"meta method {method!r} is not one of ['risk_parity', 'hrp', 'min_variance']"
-        raise ConfigError(msg)
+        from dataflows.portfolio.registry import OptimizerInput, optimize
+
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        raw = optimize(method, OptimizerInput(x, np.cov(x, rowvar=False), bounds=(lo, hi), linkage="single"))
     return project_bounds(raw, lo, hi), np.asarray(raw, dtype=np.float64)
-
-
-def _min_variance_box(cov: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """min wᵀΣw s.t. Σw = 1, lo <= w <= hi (a few sleeves: cvxpy + Clarabel)."""
-    import cvxpy as cp
-
-    n = cov.shape[0]
-    scale = float(np.mean(np.diag(cov))) or 1.0
-    w = cp.Variable(n)
-    problem = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(cov / scale))), [cp.sum(w) == 1, w >= lo, w <= hi])
-    problem.solve(solver=cp.CLARABEL)
-    if w.value is None or problem.status not in ("optimal", "optimal_inaccurate"):
-        msg = f"meta min_variance: the solver returned {problem.status!r}"
-        raise DataflowsError(msg)
-    return np.clip(np.asarray(w.value, dtype=np.float64), 0.0, None)
 
 
 def flatten(meta_weights: dict[str, float], books: list[SleeveBook], max_asset_weight: float | None) -> Flattened:
