@@ -26,7 +26,10 @@ def upstream(dr, name: str) -> set[str]:
         ("healthy_symbols", "audit_json"),  # audit.json is written even when the gate fails
         ("features_update", "repair_report"),  # ratings from repaired bars
         ("audit_after", "quarantine_table"),  # new quarantines are part of the final status
-        ("sleeve_weights", "primary_attempt"),  # the configured method is the first link of the chain
+        ("sleeve_decision", "selection_ratings"),  # one decision function reads the training window's inputs
+        ("sleeve_decision", "training_returns"),
+        ("sleeve_weights", "sleeve_decision"),  # weights, regime and selection are the same decision's fields
+        ("market_regime", "sleeve_decision"),
         ("report_html", "weights_table"),
     ],
 )
@@ -34,11 +37,17 @@ def test_stage_order(driver, node, needs):
     assert needs in upstream(driver, node)
 
 
-def test_optimizer_variant_is_visible_and_chosen_by_config():
-    for method in ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight"):
-        dr = build_driver(settings_from_cfg(compose([f"optimizer={method}"])))
-        node = next(n for n in dr.list_available_variables() if n.name == "primary_attempt")
-        assert node.originating_functions[0].__code__.co_name == f"primary_attempt__{method}"
+def test_the_optimizer_is_chosen_inside_the_decision_not_by_a_dag_variant():
+    """The configured optimizer is the first link of the chain run by `dataflows.sleeve` (through the registry):
+    every optimizer builds the same DAG."""
+    names = {
+        method: {
+            n.name for n in build_driver(settings_from_cfg(compose([f"optimizer={method}"]))).list_available_variables()
+        }
+        for method in ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight")
+    }
+    assert len({frozenset(v) for v in names.values()}) == 1
+    assert "sleeve_decision" in names["hrp"] and "primary_attempt" not in names["hrp"]
 
 
 def test_data_only_stops_before_the_sleeve():

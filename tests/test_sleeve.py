@@ -208,3 +208,113 @@ def test_validation_stage_walks_forward_on_real_stage_outputs(tmp_path):
     assert (windows["test_start"].str.to_datetime().diff().drop_nulls().dt.total_days() == 30).all()
     metrics = json.loads(files["metrics"].read_text())
     assert {"profile", "filtered_ew", "raw_ew"} <= set(metrics["books"])
+
+
+DECISION_INPUTS = (
+    "training_returns",
+    "candidates",
+    "symbol_metadata",
+    "selection_ratings",
+    "selection_params",
+    "metadata_required",
+    "decision_ms",
+    "venue",
+    "sleeve_weights",
+    "selection_result",
+    "market_regime",
+    "weights_table",
+)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("optimizer=min_variance", "profile.cluster_cap=0.3"),  # not the profile's own optimizer (hrp)
+        ("optimizer=max_sharpe", "profile.risk_free=10.0"),  # the primary fails: the chain decides
+    ],
+    ids=["min_variance-cluster-cap", "max_sharpe-fallback"],
+)
+def test_the_walk_forward_decides_the_live_window_exactly_as_the_live_sleeve(tmp_path, overrides):
+    """One decision, one place: a walk-forward whose last window trains on exactly the live training window
+    (same rows, same liquidity, same ratings as of the bar before the decision bar) decides it bit for bit as the
+    live sleeve (the `sleeve_weights` node), and so does `dataflows.sleeve.decide` called directly."""
+    from dataflows.lakehouse import features
+    from dataflows.lakehouse.calendar import DAY_MS
+    from dataflows.lakehouse.store import Lakehouse
+    from dataflows.returns import ReturnsPanel
+    from dataflows.sleeve import decide
+    from dataflows.validation.walkforward import (
+        PROFILE,
+        History,
+        SleeveDecider,
+        WalkForwardParams,
+        walk_forward_windows,
+    )
+
+    settings = make_settings(tmp_path / "data", *overrides, "data.history_days=400")
+    r = run_data_phase(settings, venue=synthetic_venue(settings), outputs=DECISION_INPUTS)
+    live, sw = r["training_returns"], r["sleeve_weights"]
+    assert live.dates[-1] == r["decision_ms"]
+    assert sw.attempts[0].method == settings.method != settings.profile.optimizer  # the override leads the chain
+
+    # the live window as the training rows of a one-window walk-forward: one test row after it (never read), and
+    # traded value that gives each symbol the live window's quote volume (one finite row: mean = that value)
+    t, n = live.returns.shape
+    panel = ReturnsPanel(
+        np.append(live.dates, live.dates[-1] + DAY_MS),
+        list(live.symbols),
+        list(live.asset_class),
+        np.vstack([live.returns, np.full((1, n), np.nan)]),
+        np.full(n, np.nan),
+    )
+    traded = np.full((t + 1, n), np.nan)
+    traded[0] = live.quote_volume
+    frame = features.read(Lakehouse(settings.data_root))
+    history = History(panel, traded, frame, r["venue"].name)
+    (window,) = walk_forward_windows(t + 1, WalkForwardParams(train=t, test=1, step=1))
+    decider = SleeveDecider(
+        r["candidates"], r["symbol_metadata"], settings, r["selection_params"], r["metadata_required"]
+    )
+    wf = decider(history, window, tuple(live.symbols))
+
+    assert wf.error is None and wf.pool == tuple(live.symbols)
+    assert wf.selection.winner_ids == r["selection_result"].winner_ids
+    assert wf.regime == r["market_regime"]
+    direct = decide(
+        live,
+        r["candidates"],
+        r["symbol_metadata"],
+        r["selection_ratings"],
+        r["selection_params"],
+        settings,
+        r["metadata_required"],
+    ).sleeve_weights
+    for other in (wf.sleeve, direct):
+        assert other.weights.atom_ids == sw.weights.atom_ids
+        np.testing.assert_array_equal(other.weights.weights, sw.weights.weights)  # bit for bit
+        assert (other.method, other.primary) == (sw.method, sw.primary)
+        assert [(a.method, a.ok, a.reason) for a in other.attempts] == [(a.method, a.ok, a.reason) for a in sw.attempts]
+    table = r["weights_table"]
+    assert wf.books[PROFILE] == {s: w for s, w in zip(table["symbol"], table["net_weight"], strict=True) if w != 0}
+
+
+def test_a_decision_that_stops_keeps_what_it_reached_and_every_attempt():
+    """No optimizer of the chain passes: the decision keeps its regime and input, records each attempt and the
+    error; `reached` raises that error for the artifacts it never reached (the live sleeve fails on it)."""
+    from dataflows import columns as C
+    from dataflows.config import ProfileConfig, Settings
+    from dataflows.returns import ReturnsPanel
+    from dataflows.sleeve import allocate
+    from dataflows.validation.walkforward import _unselected
+
+    x = np.random.default_rng(5).normal(0.0, 0.01, (120, 4))
+    symbols = [f"S{j}/USDT" for j in range(4)]
+    panel = ReturnsPanel(np.arange(120, dtype=np.int64), symbols, [C.CRYPTO] * 4, x, np.full(4, np.nan))
+    profile = ProfileConfig(optimizer="max_sharpe", fallbacks=[], risk_free=100.0, min_history_days=20)
+    d = allocate(_unselected([C.atom_id(s, "all", C.LONG) for s in symbols]), panel, Settings(profile=profile))
+    assert d.sleeve_weights is None and d.regime is not None and d.optimization_input is not None
+    assert [(a.method, a.ok) for a in d.attempts] == [("max_sharpe", False)]
+    assert "NoPositiveExcessReturn" in d.attempts[0].reason
+    assert d.reached("regime") is d.regime
+    with pytest.raises(DataflowsError, match=r"every optimizer in the chain \['max_sharpe'\] failed: max_sharpe: "):
+        d.reached("sleeve_weights")

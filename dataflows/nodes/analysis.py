@@ -8,13 +8,14 @@ import numpy as np
 import polars as pl
 
 from dataflows import columns as C
-from dataflows.analysis import Regime, antifragility, regime, tail_stats
+from dataflows.analysis import Regime, antifragility, tail_stats
+from dataflows.sleeve import SleeveDecision
 from dataflows.synthesis import AtomReturns
 
 
-def market_regime(atom_returns: AtomReturns) -> Regime:
+def market_regime(sleeve_decision: SleeveDecision) -> Regime:
     """Regime of the equal-weight series of the winners' streams (QUIET, NORMAL, TURBULENT, CRISIS)."""
-    return regime(atom_returns.values)
+    return sleeve_decision.reached("regime")
 
 
 def atom_risk_profile(atom_returns: AtomReturns) -> pl.DataFrame:

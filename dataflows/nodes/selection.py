@@ -1,4 +1,9 @@
-"""Natural selection (HTR v3.4) on the training window, and selection.json (the funnel)."""
+"""The sleeve decision on the training window (`dataflows.sleeve.decide`), natural selection's result and
+selection.json (the funnel).
+
+`sleeve_decision` is the one node that decides; the sleeve's artifacts (`selection_result` here, `atom_returns`,
+`market_regime`, `optimization_input`, `sleeve_weights` in the stage modules after it) read its fields, so the
+live sleeve, the walk-forward and every meta sleeve run the same function."""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from pathlib import Path
 
 import polars as pl
 
-from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.lakehouse import atomic
 from dataflows.returns import ReturnsPanel
-from dataflows.selection.htr import ClusterParams, SelectionParams, SelectionResult, select_atoms
+from dataflows.selection.htr import ClusterParams, SelectionParams, SelectionResult
+from dataflows.sleeve import SleeveDecision, decide
 from dataflows.venues.base import Venue
 
 
@@ -33,34 +38,30 @@ def metadata_required(settings: Settings, venue: Venue) -> bool:
     return bool(getattr(venue, "publishes_metadata", True))
 
 
-def selection_result(
+def sleeve_decision(
     training_returns: ReturnsPanel,
     candidates: pl.DataFrame,
     symbol_metadata: pl.DataFrame,
     selection_ratings: pl.DataFrame,
     selection_params: SelectionParams,
+    settings: Settings,
     metadata_required: bool,
-) -> SelectionResult:
-    """Winners with their cluster, score, admitting stage and bypassed vetoes; the funnel per gate."""
-    present = set(training_returns.symbols)
-    atoms = candidates.filter(pl.col(C.SYMBOL).is_in(present))
-    meta = {
-        r[C.SYMBOL]: (r[C.TICK_SIZE] is not None and r[C.LOT_SIZE] is not None) or not metadata_required
-        for r in symbol_metadata.iter_rows(named=True)
-    }
-    bases = dict(atoms.select(C.SYMBOL, C.BASE).unique(C.SYMBOL).iter_rows())
-    ratings = selection_ratings.filter(pl.col(C.SYMBOL).is_in(present))
-    return select_atoms(
-        atoms[C.ATOM_ID].to_list(),
-        training_returns.returns,
-        training_returns.symbols,
-        training_returns.asset_class,
-        training_returns.quote_volume,
-        {s: meta.get(s, False) for s in present},
-        ratings=ratings if ratings.height else None,
-        bases=bases,
-        params=selection_params,
+) -> SleeveDecision:
+    """Selection → synthesis → regime → optimization with the fallback chain, on the training window."""
+    return decide(
+        training_returns,
+        candidates,
+        symbol_metadata,
+        selection_ratings,
+        selection_params,
+        settings,
+        metadata_required,
     )
+
+
+def selection_result(sleeve_decision: SleeveDecision) -> SelectionResult:
+    """Winners with their cluster, score, admitting stage and bypassed vetoes; the funnel per gate."""
+    return sleeve_decision.selection
 
 
 def selection_json(selection_result: SelectionResult, returns_summary: dict, run_dir: Path) -> Path:

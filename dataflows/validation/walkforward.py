@@ -15,11 +15,11 @@ Point in time. Everything the decision at row t sees is strictly before t:
 What is *not* point in time: the universe is today's healthy candidates and their metadata (survivorship); that
 is the sleeve's input contract, and `metrics.json` says so under `universe`.
 
-Decisions reuse the sleeve's own node functions, called directly with keyword arguments on the training rows:
-`selection_result` (HTR) → `atom_returns` (short synthesis) → `market_regime` (analysis: the regime that tightens
-cluster caps) → `optimization_input` → the configured method and `sleeve_weights` (the fallback chain, every
-attempt recorded) → `flatten_weights` (signed per symbol). MinVar and MaxSharpe re-solve problems built once per
-(size, cap) and kept by `dataflows.portfolio.mvo` across windows.
+Decisions are the live sleeve's own decision function, `dataflows.sleeve.decide`, on the training rows: HTR
+selection → short synthesis → regime (it tightens cluster caps) → optimization input → the configured optimizer
+and the fallback chain through the optimizer registry (every attempt recorded); `flatten_weights` then gives the
+signed per-symbol book. MinVar and MaxSharpe re-solve problems built once per (size, cap) and kept by
+`dataflows.portfolio.mvo` across windows.
 A window whose selection ends without winners, or whose whole fallback chain fails, holds cash in that book and
 says why (`WindowDecision.error`); if every window fails, the backtest fails.
 
@@ -47,20 +47,10 @@ from dataflows.lakehouse import features
 from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.store import Lakehouse
-from dataflows.nodes.analysis import market_regime
-from dataflows.nodes.optimization import (
-    PERIODS,
-    SleeveWeights,
-    _attempt,
-    optimization_input,
-    sleeve_weights,
-    training_classes,
-)
-from dataflows.nodes.selection import selection_result
-from dataflows.nodes.synthesis import atom_returns
 from dataflows.returns import NotEnoughHistory, ReturnsPanel
 from dataflows.selection.htr import Funnel, SelectionParams, SelectionResult, Winner
-from dataflows.synthesis import AtomReturns, AtomWeights, flatten_weights, synthesize_atoms
+from dataflows.sleeve import PERIODS, SleeveDecision, SleeveWeights, allocate, decide
+from dataflows.synthesis import AtomWeights, flatten_weights
 from dataflows.validation import metrics as M
 from dataflows.validation.simulate import BookSimulation, simulate_vectorbt, warm_vectorbt
 
@@ -306,22 +296,6 @@ def _equal_weight(atom_ids: Sequence[str]) -> dict[str, float]:
     return {s: float(w) for s, w in zip(exposure.symbols, exposure.net, strict=True) if w != 0}
 
 
-def _optimize(
-    atoms: AtomReturns, panel: ReturnsPanel, selection: SelectionResult, settings: Settings
-) -> tuple[Regime, SleeveWeights]:
-    """The sleeve's analysis and optimization stages on one window: regime, input, method, gate, fallback chain."""
-    regime = market_regime(atom_returns=atoms)
-    inp = optimization_input(
-        atom_returns=atoms,
-        settings=settings,
-        training_classes=training_classes(panel),
-        selection_result=selection,
-        market_regime=regime,
-    )
-    primary = _attempt(settings.method, inp, settings)
-    return regime, sleeve_weights(primary_attempt=primary, optimization_input=inp, settings=settings)
-
-
 def _unselected(atoms: Sequence[str]) -> SelectionResult:
     """A selection that admits every atom, each in its own cluster (for deciders that skip HTR)."""
     winners = []
@@ -332,6 +306,12 @@ def _unselected(atoms: Sequence[str]) -> SelectionResult:
     funnel = Funnel(n, n, {}, {}, n, n, n, {0: n}, n)
     clusters = {k: (a,) for k, a in enumerate(atoms)}
     return SelectionResult(tuple(winners), funnel, 0, clusters, pl.DataFrame({C.ATOM_ID: list(atoms)}), {}, None)
+
+
+def _why(decision: SleeveDecision) -> str:
+    """Why a decision with winners has no weights, as the windows table says it."""
+    exc = decision.error
+    return f"optimization: {exc.__class__.__name__}: {exc}"
 
 
 def _signed(sleeve: SleeveWeights) -> dict[str, float]:
@@ -365,24 +345,23 @@ class SleeveDecider:
             return done(f"no eligible symbol has {self.settings.profile.min_history_days} returns in the training rows")
         panel = train.columns(pool)
         decision_ms = int(history.panel.dates[window.test_start - 1])
-        selection = selection_result(
-            training_returns=panel,
-            candidates=self.candidates,
-            symbol_metadata=self.symbol_metadata,
-            selection_ratings=history.selection_ratings(decision_ms),
-            selection_params=self.selection_params,
-            metadata_required=self.metadata_required,
+        decision = decide(
+            panel,
+            self.candidates,
+            self.symbol_metadata,
+            history.selection_ratings(decision_ms),
+            self.selection_params,
+            self.settings,
+            self.metadata_required,
         )
+        selection = decision.selection
         if not selection.winners:
             return done(f"selection: no winners ({selection.reason})", selection=selection)
         books[FILTERED_EW] = _equal_weight(selection.winner_ids)
-        atoms = atom_returns(selection_result=selection, training_returns=panel)
-        try:
-            regime, sleeve = _optimize(atoms, panel, selection, self.settings)
-        except DataflowsError as exc:  # infeasible caps, too few dense rows, or the whole chain failed
-            return done(f"optimization: {exc.__class__.__name__}: {exc}", selection=selection)
-        books[PROFILE] = _signed(sleeve)
-        return done(selection=selection, regime=regime, sleeve=sleeve)
+        if decision.sleeve_weights is None:  # infeasible caps, too few dense rows, or the whole chain failed
+            return done(_why(decision), selection=selection)
+        books[PROFILE] = _signed(decision.sleeve_weights)
+        return done(selection=selection, regime=decision.regime, sleeve=decision.sleeve_weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -405,17 +384,20 @@ class OptimizerDecider:
         books: dict[str, dict[str, float]] = {RAW_EW: ew, FILTERED_EW: ew}
         if not pool:
             return WindowDecision(window, eligible, (), books, error="empty pool", seconds=time.perf_counter() - t0)
-        panel = train.columns(pool)
-        try:
-            regime, sleeve = _optimize(
-                synthesize_atoms(panel.returns, pool, atoms), panel, _unselected(atoms), self.settings
-            )
-        except DataflowsError as exc:
-            err = f"optimization: {exc.__class__.__name__}: {exc}"
+        decision = allocate(_unselected(atoms), train.columns(pool), self.settings)
+        sleeve = decision.sleeve_weights
+        if sleeve is None:
+            err = _why(decision)
             return WindowDecision(window, eligible, tuple(pool), books, error=err, seconds=time.perf_counter() - t0)
         books[PROFILE] = _signed(sleeve)
         return WindowDecision(
-            window, eligible, tuple(pool), books, regime=regime, sleeve=sleeve, seconds=time.perf_counter() - t0
+            window,
+            eligible,
+            tuple(pool),
+            books,
+            regime=decision.regime,
+            sleeve=sleeve,
+            seconds=time.perf_counter() - t0,
         )
 
 
