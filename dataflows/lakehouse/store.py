@@ -20,6 +20,7 @@ verb) changes nothing on disk: its registry is an in-memory snapshot.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from dataflows.lakehouse.calendar import Calendar
 
 log = logging.getLogger(__name__)
+INSPECTED_CACHE = 4096  # clean inspections kept per Lakehouse (one per stored file of a large universe)
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,10 @@ class Lakehouse:
         self.data_root = Path(data_root).expanduser().resolve()
         self.root = self.data_root / "lakehouse"
         self.read_only = read_only
+        # Clean inspections by (content sha256, bar length, calendar): the stages of one run (audit, guard, ratings,
+        # returns, walk-forward history) read the same files; keyed by content, so a rewritten file is read again.
+        self._inspected: collections.OrderedDict[tuple[str, int, str], Inspection] = collections.OrderedDict()
+        self._inspected_lock = threading.Lock()
         self.notes: list[str] = []  # what opening the lakehouse had to repair (a damaged registry)
         if read_only:
             self.registry: Registry = _SnapshotRegistry(self.root / "registry.sqlite")
@@ -407,9 +413,20 @@ class Lakehouse:
         snap = read_snapshot(path)
         if snap is None:
             return None
+        key = (snap[1], _bar_ms(timeframe), repr(calendar))
+        with self._inspected_lock:
+            insp = self._inspected.get(key)
+            if insp is not None:  # the same bytes inspected the same way: a stage before this one read this file
+                self._inspected.move_to_end(key)
+                return insp
         label = f"lakehouse file for {venue}/{timeframe}/{symbol} ({path})"
         frame, ts_type = parse_ohlcv(snap[0], label)
         insp = inspect_bars(frame, bar_ms=_bar_ms(timeframe), calendar=calendar, ts_type=ts_type)
+        if insp.ok:
+            with self._inspected_lock:
+                self._inspected[key] = insp
+                if len(self._inspected) > INSPECTED_CACHE:
+                    self._inspected.popitem(last=False)
         if insp.ok or not repair or self.read_only:
             return insp
         with self.lease(venue, timeframe, symbol, lease_s=60.0, wait_s=300.0):
