@@ -76,8 +76,6 @@ def hamilton_config(settings: Settings) -> dict[str, Any]:
     """Config that chooses node variants (`@config.when`). No key may equal a node name."""
     return {
         "venue_kind": settings.venue.kind,
-        "executor_kind": settings.executor.kind,
-        "optimizer": settings.method,
         "validate": not (settings.flow.skip_validation or settings.flow.data_only),
     }
 

@@ -62,5 +62,5 @@ def test_no_helper_is_a_stray_node(tmp_path):
 
     dr = build_driver(make_settings(tmp_path))
     external = {v.name for v in dr.list_available_variables() if v.is_external_input}
-    config_keys = {"executor_kind", "optimizer", "validate", "venue_kind"}
+    config_keys = {"validate", "venue_kind"}
     assert external - config_keys == {"as_of_ms", "lakehouse", "run_dir", "settings"}

@@ -318,8 +318,7 @@ def decide(inputs: SleeveInputs) -> SleeveOutput:
         results = _decide(inputs, run_dir, timer)
         files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
     except Exception as exc:
-        reason, code = _failure(exc)
-        log.warning("sleeve %s failed: %s", inputs.name, reason)
+        reason, code = _failure(exc)  # logged once, by the driver (`finish`)
         return SleeveOutput(
             inputs.key, False, reason, code, timer.failed_node, timings=timings, worker=worker,
             seconds=time.perf_counter() - t0,

@@ -6,7 +6,7 @@ own driver (`dataflows.meta.run.build_meta_driver`), never mixed with the single
     meta_plan ─▶ sleeve_inputs (driver: discovery + one data phase for all sleeves, see dataflows.meta.sleeves)
       ─▶ sleeve_task (Parallelizable) ─▶ sleeve_output (pure; a Ray worker or in-process) ─▶ sleeve_outputs (Collect)
       ─▶ sleeve_results (driver: folders, pinned runs, nested metas) ─▶ meta_sleeves
-      ─▶ meta_returns ─▶ meta_weights (@config.when meta_method) ─▶ flattened ─▶ *_file nodes
+      ─▶ meta_returns ─▶ meta_weights ─▶ flattened ─▶ *_file nodes
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
 from dataflows.lakehouse import atomic
@@ -85,33 +84,13 @@ def meta_returns(meta_sleeves: list[SleeveResult]) -> pl.DataFrame:
     return frame.sort("date")
 
 
-def _optimize(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> MetaWeights:
+def meta_weights(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> MetaWeights:
+    """The meta's method across the sleeves' streams (`risk_parity`, `hrp`, `min_variance` from the optimizer
+    registry), then the sleeve bounds (constraints for min_variance, a proportional projection otherwise)."""
     names = [r.name for r in meta_sleeves]
     lo, hi = meta_plan.bounds(names)
     w, raw = meta_optimize(meta_returns.select(names).to_numpy(), meta_plan.spec.method, lo, hi)
     return MetaWeights(tuple(names), w, raw, meta_plan.spec.method, lo, hi)
-
-
-@config.when(meta_method="risk_parity")
-def meta_weights__risk_parity(
-    meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan
-) -> MetaWeights:
-    """Equal risk contributions across sleeves, then the sleeve bounds (proportional projection)."""
-    return _optimize(meta_returns, meta_sleeves, meta_plan)
-
-
-@config.when(meta_method="hrp")
-def meta_weights__hrp(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan) -> MetaWeights:
-    """Hierarchical risk parity across sleeves, then the sleeve bounds."""
-    return _optimize(meta_returns, meta_sleeves, meta_plan)
-
-
-@config.when(meta_method="min_variance")
-def meta_weights__min_variance(
-    meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], meta_plan: MetaPlan
-) -> MetaWeights:
-    """Minimum variance with the sleeve bounds as constraints."""
-    return _optimize(meta_returns, meta_sleeves, meta_plan)
 
 
 def meta_stream(meta_returns: pl.DataFrame, meta_weights: MetaWeights) -> pl.DataFrame:
