@@ -1,18 +1,21 @@
-"""Meta-portfolio fan-out: 4 sleeves on Ray (one local cluster, 2 CPUs) against the same 4 run sequentially.
+"""Meta-portfolio fan-out: 4 sleeves on Ray (2 CPUs) against the same 4 run sequentially, data phase included.
 
-Both run the identical meta DAG (`dataflows.meta.run.execute_meta`), differing only in the sleeve executor:
-Hamilton's `SynchronousLocalTaskExecutor` (baseline) or `RaySleeveExecutor` on a Ray started once before timing
-(`dataflows.meta.executors.ray_executor`, exactly what `executor=ray` uses).
-Ray start-up (`ray.init`) is measured separately and reported as its own row, never inside the ratio.
+Both run the identical meta DAG (`dataflows.meta.run.execute_meta`): one data phase in the driver for the union of
+the sleeves' candidates (discovery, audit, guard, metadata, ratings; each sleeve's inputs read from the lakehouse),
+then the sleeves' decisions (selection, optimization, report, walk-forward on vectorbt) as pure tasks, then the
+driver writes the folders and optimizes across the sleeves. The two differ only in the sleeve executor: Hamilton's
+`SynchronousLocalTaskExecutor` (baseline) or `RaySleeveExecutor` on a Ray started once before timing (what
+`executor=ray` uses). Ray start-up (`ray.init`) is reported as its own row, never inside the ratio.
 
-Input: the synthetic venue as of 2026-06-30 in a temporary data root; an untimed sequential run fills the
-lakehouse first, so every timed run reads a warm lakehouse (no fetches) and measures sleeve compute: data-phase
-audit, selection, optimization, reports. Walk-forward validation is skipped inside the sleeves (when the flow has
-the switch) so the case measures the fan-out, not vectorbt's per-process compilation. Correctness first: the Ray
-run's meta weights and flattened weights must equal the sequential run's exactly.
+A second case is what a user sees once: `python -m dataflows run meta=... executor=ray` against `executor=local`,
+each a fresh process (Ray start-up, fresh workers' imports and numba cache loads included).
 
-Target: Ray ≤ 0.59× sequential (≥ 1.7× speed-up). On this 2-core machine the ceiling is 2×, minus the work that
-stays serial (meta-optimization, pickling sleeve results back) and contention with whatever else runs here.
+Input: the synthetic venue as of 2026-06-30 in a temporary data root; an untimed run fills the lakehouse first, so
+every timed run reads a warm lakehouse (no fetches). Correctness first: the Ray run's meta weights and flattened
+weights must equal the sequential run's exactly.
+
+Targets: Ray ≤ 0.54× sequential (≥ 1.85×) with the data phase inside both; the one-off Ray run no slower than the
+local one (ratio ≤ 1.0). On this 2-core machine the ceiling is 2× minus the work that stays serial.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Row, cli, rows_against, time_it
+from benchmarks._harness import Row, cli, rows_against, time_interleaved
 
 AS_OF = "2026-06-30"
 SLEEVES = (  # crypto_long_short's `long` and `short`, plus two more long sleeves with other optimizers
@@ -37,11 +40,10 @@ def _settings(root: Path, *overrides: str) -> Any:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from dataflows.config import FlowConfig, conf_dir, register_schema, settings_from_cfg
+    from dataflows.config import conf_dir, register_schema, settings_from_cfg
 
     register_schema()
-    fast = ["flow.skip_validation=true"] if "skip_validation" in FlowConfig.__dataclass_fields__ else []
-    base = [f"data.root={root}", f"run.as_of={AS_OF}", "data.progress=false", "meta=crypto_long_short", *fast]
+    base = [f"data.root={root}", f"run.as_of={AS_OF}", "data.progress=false", "meta=crypto_long_short"]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
         cfg = compose(config_name="config", overrides=[*base, *SLEEVES, *overrides])
@@ -92,16 +94,42 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
             assert np.array_equal(ref_w.weights, got_w.weights), "meta weights differ"
             assert np.array_equal(reference["flattened"].net, got["flattened"].net), "flattened weights differ"
             n = 1 if quick else max(repeat, 1)
-            timings = {
-                "sequential": time_it(lambda: _run_once(settings, local, tag), n, 0 if quick else warmup),
-                "ray": time_it(lambda: _run_once(settings, remote, tag), n, 0 if quick else warmup),
-            }
+            timings = time_interleaved(
+                {
+                    "sequential": lambda: _run_once(settings, local, tag),
+                    "ray": lambda: _run_once(settings, remote, tag),
+                },
+                n,
+                0 if quick else warmup,
+            )
         finally:
             shutdown()
-    case = "meta 4 sleeves, 2 CPUs"
-    rows = rows_against(case, timings, "sequential", targets={"ray": 1 / 1.7}, notes={"ray": "start-up excluded"})
-    rows.append(Row(case=case, impl="ray start-up", seconds=startup, median=startup, note="ray.init, once"))
+        case = "meta 4 sleeves + data phase, 2 CPUs"
+        notes = {"ray": "start-up excluded", "sequential": "same DAG, in-process executor"}
+        rows = rows_against(case, timings, "sequential", targets={"ray": 1 / 1.85}, notes=notes)
+        rows.append(Row(case=case, impl="ray start-up", seconds=startup, median=startup, note="ray.init, once"))
+        if not quick:
+            rows += _one_off(root, max(1, min(repeat, 3)))
     return rows
+
+
+def _one_off(root: Path, n: int) -> list[Row]:
+    """`python -m dataflows run meta=... executor=ray|local` in fresh processes on the warm lakehouse."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    args = [f"data.root={root}", f"run.as_of={AS_OF}", "data.progress=false", "meta=crypto_long_short", *SLEEVES]
+    env = {**os.environ, "PYTHONPATH": str(repo), "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def cli_run(executor: str) -> None:
+        cmd = [sys.executable, "-m", "dataflows", "run", *args, f"executor={executor}"]
+        done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=900, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    timings = time_interleaved({"local": lambda: cli_run("local"), "ray": lambda: cli_run("ray")}, n, 0)
+    notes = {"ray": "fresh process: Ray start-up and worker imports included", "local": "fresh process"}
+    return rows_against("one-off CLI meta, 4 sleeves", timings, "local", targets={"ray": 1.0}, notes=notes)
 
 
 if __name__ == "__main__":

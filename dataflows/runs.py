@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import importlib.metadata
 import json
 import os
@@ -100,6 +101,7 @@ def check_data_root(settings: Settings, *, create: bool = True) -> Path:
 # --------------------------------------------------------------------------------------------- identity
 
 
+@functools.cache
 def package_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -110,8 +112,10 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+@functools.cache
 def git_state() -> dict[str, Any]:
-    """Commit and dirtiness of the checkout the package runs from (None outside a git checkout)."""
+    """Commit and dirtiness of the checkout the package runs from (None outside a git checkout); asked once per
+    process (a meta run records it in every sleeve's manifest)."""
     repo = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
@@ -283,8 +287,8 @@ def start_record(ctx: RunContext, config: Any, *, kind: str = "run") -> RunRecor
         "command": command_line(),
         **owner(),
         "config": jsonable(config),
-        "packages": package_versions(),
-        "git": git_state(),
+        "packages": dict(package_versions()),
+        "git": dict(git_state()),
     }
     return RunRecord(ctx, body)
 

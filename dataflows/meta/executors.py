@@ -131,6 +131,7 @@ def ray_executor(address: str | None = None, num_cpus: int | None = None) -> tup
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             raise _connect_error(address, exc) from exc
         started = True
+        warm_workers()
     return RaySleeveExecutor(), (ray.shutdown if started else lambda: None)
 
 
@@ -191,6 +192,25 @@ def worker_runtime_env() -> dict[str, Any]:
         **dict.fromkeys(WORKER_THREAD_VARS, "1"),
     }
     return {"env_vars": env}
+
+
+def warm_workers() -> None:
+    """Start one task per Ray CPU that imports the sleeve DAG's modules and loads the numba kernels from the on-disk
+    cache, without waiting: the workers warm up while the driver runs the
+    data phase, and the sleeves then land on warm workers."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    task = ray.remote(num_cpus=1)(_warm_worker)
+    for _ in range(max(cpus, 1)):
+        task.remote()
+
+
+def _warm_worker() -> None:
+    from dataflows.driver import node_modules
+
+    node_modules()  # every stage module of the sleeve DAG (and what they import at module level)
+    warm_kernels()
 
 
 def warm_kernels() -> None:

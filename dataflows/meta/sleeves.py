@@ -198,13 +198,15 @@ def _leaves(plan: Any, out: Prepared) -> list[tuple[Any, Settings]]:
 
 
 def _shared_discovery(sleeves: list[Settings], lh: Any) -> dict[str, Any]:
-    """The venue's markets and tickers as of the meta's as_of, asked once for the union of the sleeves' scanners."""
+    """The venue (one connection), its markets and tickers as of the meta's as_of, asked once for the union of the
+    sleeves' scanners; every later step of the data phase gets them as overrides."""
     from dataflows.nodes.discovery import scanner_specs
 
     specs: list = []
     for settings in sleeves:
         specs.extend(spec for spec in scanner_specs(settings) if spec not in specs)
-    return _execute(sleeves[0], lh, ["markets", "tickers"], {"scanner_specs": specs})
+    venue = _execute(sleeves[0], lh, ["venue"], {})["venue"]  # one connection for the whole data phase
+    return _execute(sleeves[0], lh, ["venue", "markets", "tickers"], {"scanner_specs": specs, "venue": venue})
 
 
 def _union(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
