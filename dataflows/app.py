@@ -115,6 +115,10 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
             return viz(settings), None
         if verb == "runs":
             return runs(settings), None
+        from dataflows.explore import VERBS as EXPLORE
+
+        if verb in EXPLORE:  # the read-only verbs that help find one's way (list, scan, config)
+            return EXPLORE[verb](settings, resolved), None
         msg = f"unknown verb {verb!r}"
         raise DataflowsError(msg)
     except DataflowsError as exc:
