@@ -74,7 +74,9 @@ def _setup_logging() -> None:
     if sys.stderr.isatty():
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        from dataflows.console import err_console
+
+        handler: logging.Handler = RichHandler(console=err_console(), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -220,19 +222,25 @@ def run_single(settings: Settings, resolved: dict) -> int:
     if settings.executor.kind != "local":
         msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
         raise ConfigError(msg)
+    from dataflows.console import print_summary, stage_display
+
     record = new_record(settings, config=resolved)
     ctx = record.ctx
+    display = stage_display()
     try:
         lh = Lakehouse(settings.data_root)
         recorder = run_recorder(record, functools.partial(summarize_run, settings, ctx, lh))
-        dr = build_driver(settings, adapters=(recorder,))
+        dr = build_driver(settings, adapters=(recorder, display))
         inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
         log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
         dr.execute(run_outputs(settings), inputs=inputs)
     except BaseException as exc:
         record.fail(exc)  # no-op when the adapter recorded the failure already
         raise
-    log.info("run %s ok: %s", ctx.run_id, record.body.get("health"))
+    finally:
+        display.stop()
+    log.info("stages: %s", display.timeline())
+    print_summary(ctx.run_dir)
     sys.stdout.write(f"{ctx.run_dir}\n")
     return 0
 

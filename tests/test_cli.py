@@ -49,7 +49,17 @@ def test_run_then_audit(tmp_path):
         "report.html",
         "backtest",
     }
-    assert (run_dir / "backtest" / "metrics.json").exists()
+    metrics = json.loads((run_dir / "backtest" / "metrics.json").read_text())
+    # the closing summary (stderr) says what the files say; stdout is only the folder
+    assert done.stdout.strip() == str(run_dir)
+    profile, pool = metrics["books"]["profile"], metrics["books"]["raw_ew"]
+    assert f"return {100 * profile['total_return']:+.1f}% · Sharpe {profile['sharpe']:.2f}" in done.stderr
+    assert f"equal-weight pool  return {100 * pool['total_return']:+.1f}%" in done.stderr
+    assert f"report: {run_dir / 'report.html'}" in done.stderr
+    top = manifest["sleeve"]["top_weights"][0]
+    assert f"{top['symbol']} {100 * top['net_weight']:+.1f}%" in done.stderr
+    assert "stage: walk-forward" in done.stderr  # not a terminal: one line per stage
+    assert "WARNING" not in done.stderr  # the embedded venue's planted defects are excluded quietly (INFO)
     assert not list(tmp_path.glob("*.log")) and not (tmp_path / "outputs").exists()
 
     audit = cli("audit", "run.as_of=2026-06-30", f"data.root={root}", cwd=tmp_path)

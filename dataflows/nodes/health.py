@@ -73,8 +73,8 @@ def healthy_symbols(audit_after: list[SymbolAudit], audit_json: Path, settings: 
         failing = [a for a in failing if a.status != UNREPAIRABLE]
     healthy = [a.symbol for a in audit_after if a.status == FRESH]
     excluded = [a for a in audit_after if a.status in (TOXIC, UNREPAIRABLE) and a not in failing]
-    for a in excluded:
-        log.warning("excluded %s: %s — %s", a.symbol, a.status, a.reason)
+    for a in excluded:  # the guard doing its job: recorded in audit.json and the run's summary, not a warning
+        log.info("excluded %s: %s — %s", a.symbol, a.status, a.reason)
     if failing:
         lines = "; ".join(f"{a.symbol}: {a.status} ({a.reason})" for a in failing)
         cause = _beyond_the_data(failing)

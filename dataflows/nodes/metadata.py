@@ -31,15 +31,15 @@ def symbol_metadata(
 
 
 def metadata_gaps(symbol_metadata: pl.DataFrame, metadata_required: bool) -> dict[str, list[str]]:
-    """Which candidates lack which metadata fields (reported, never filled in); one log line for all of them, a
-    warning only where unknown metadata vetoes (`metadata_required`)."""
+    """Which candidates lack which metadata fields (reported in audit.json, never filled in); one log line for all
+    of them (INFO: a veto where `metadata_required` is the rule doing its job, not a fault of the run)."""
     gaps = metadata.missing_fields(symbol_metadata)
     if gaps:
         fields = Counter(f for missing in gaps.values() for f in missing)
         shown = ", ".join(sorted(gaps)[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
         what = ", ".join(f"{f} ({n})" for f, n in sorted(fields.items()))
         if metadata_required:
-            log.warning("metadata unknown for %d candidate(s) (%s): %s — they are vetoed", len(gaps), what, shown)
+            log.info("metadata unknown for %d candidate(s) (%s): %s — they are vetoed", len(gaps), what, shown)
         else:
             log.info("metadata unknown for %d candidate(s) (%s): %s — reported, not a veto", len(gaps), what, shown)
     return gaps
