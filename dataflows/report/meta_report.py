@@ -11,6 +11,7 @@ manifest is not written yet (the meta run renders the report before writing it).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -233,25 +234,10 @@ def _links_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str:
 
 def meta_equity_svg(dates: Sequence[str], meta: np.ndarray, sleeves: Mapping[str, np.ndarray]) -> str:
     """Growth of 1.0 of the meta stream (bold, black) and of each sleeve's stream, on a shared date axis."""
-    import matplotlib
-
-    parsed = plots.parse_dates(dates)
     n = len(dates)
-    x: Any = parsed if parsed is not None else np.arange(n)
-    with matplotlib.rc_context(plots.RC):
-        fig = plots.new_figure(plots.FULL_WIDTH, 4.2)
-        ax = fig.add_subplot()
-        for i, (name, rets) in enumerate(sleeves.items()):
-            eq = np.cumprod(1.0 + np.nan_to_num(np.asarray(rets, dtype=np.float64)[:n]))
-            color = _SLEEVE_COLORS[i % len(_SLEEVE_COLORS)]
-            ax.plot(x[: eq.size], eq, color=color, linewidth=1.0, alpha=0.85, label=plots.tick_label(str(name)))
-        eq = np.cumprod(1.0 + np.nan_to_num(np.asarray(meta, dtype=np.float64)[:n]))
-        ax.plot(x[: eq.size], eq, color=META_COLOR, linewidth=1.9, label="meta", zorder=4)
-        ax.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
-        ax.set_ylabel("equity (start = 1.0)")
-        ax.set_title("Meta portfolio vs. sleeve streams", loc="left")
-        ax.yaxis.grid(True)
-        ax.legend(loc="upper left", frameon=False, fontsize=8.0)
-        plots.date_axis(ax, parsed)
-        plots.style_axes(ax)
-    return plots.to_svg(fig)
+    lines = [
+        (str(name), np.cumprod(1.0 + np.nan_to_num(np.asarray(rets, dtype=np.float64)[:n])), color, 1.0)
+        for (name, rets), color in zip(sleeves.items(), itertools.cycle(_SLEEVE_COLORS), strict=False)
+    ]
+    lines.append(("meta", np.cumprod(1.0 + np.nan_to_num(np.asarray(meta, dtype=np.float64)[:n])), META_COLOR, 1.9))
+    return plots.lines_svg("Meta portfolio vs. sleeve streams", dates, lines, "equity (start = 1.0)", hline=1.0)

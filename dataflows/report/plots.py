@@ -1,26 +1,37 @@
-"""Tearsheet charts as inline SVG strings, drawn with Matplotlib's object API (no pyplot, no global backend switch).
+"""Tearsheet charts as inline SVG strings, drawn by hand (`dataflows.report.svg`), no plotting library.
 
-Every function takes plain arrays/lists and returns an `<svg>` element ready to paste into HTML: the XML prolog is
-dropped, every `id` is prefixed with a per-chart scope (so several charts can live in one page without clashing
-ids), text stays text (`svg.fonttype = none`: searchable, small) and the output is deterministic (fixed hash salt,
-no date metadata). Matplotlib is imported inside the functions, so importing this module is cheap. Figures are
-plain `Figure` objects never registered with pyplot, so they are garbage-collected when the function returns.
+Every function takes plain arrays/lists and returns one `<svg>` element ready to paste into HTML: no XML prolog, no
+`id`s (several charts share a page without clashes), text stays text, and the output is deterministic. Drawing all
+of a run's charts takes milliseconds; nothing heavy is imported.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import itertools
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from dataflows.report.svg import (
+    AXIS,
+    GRID,
+    ZERO,
+    Canvas,
+    Panel,
+    Scale,
+    Series,
+    day_label,
+    diverging_rgb,
+    legend,
+    nice_domain,
+    num,
+    png_data_uri,
+    shorten,
+    text_width,
+    tick_format,
+    time_series,
+)
 
 LONG_COLOR = "#2b6cb0"
 SHORT_COLOR = "#c53030"
@@ -28,254 +39,14 @@ NEUTRAL_COLOR = "#4a5568"
 EQUITY_COLOR = "#2b6cb0"
 DRAWDOWN_COLOR = "#c53030"
 BOUNDARY_COLOR = "#111111"
+BOOK_COLORS = {"profile": EQUITY_COLOR, "filtered_ew": "#2f855a", "raw_ew": "#a0aec0"}
+BOOK_LABELS = {"profile": "profile", "filtered_ew": "filtered EW (winners)", "raw_ew": "raw EW (pool)"}
+FLAG_COLOR = "#dd6b20"
 
-FULL_WIDTH = 10.0  # inches: 720 pt, ~960 CSS px at 100 % zoom
-_HALF_WIDTH = 6.0
-_MAX_LABEL = 24  # characters of a symbol shown on an axis (tables show the full name)
+FULL_WIDTH = 960.0  # CSS px
+HALF_WIDTH = 560.0
 _MAX_BARS = 50  # bar charts of per-asset values show the largest |value|s beyond this (tables list them all)
 _MAX_TICK_LABELS = 80  # beyond this many heatmap rows, axis labels are dropped (unreadable anyway)
-RC = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "dataflows-tearsheet",
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
-    "axes.labelsize": 9.0,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": False,
-    "grid.color": "#e2e8f0",
-    "grid.linewidth": 0.8,
-}
-_SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None, "Format": None, "Type": None}
-_ID_RE = re.compile(r'\bid="([^"]+)"')
-
-
-def tick_label(name: str) -> str:
-    """An axis-safe label: truncated with an ellipsis, `$` escaped so Matplotlib never parses it as mathtext."""
-    text = name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
-    return text.replace("$", r"\$")
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A white, constrained-layout figure on the Agg canvas (no pyplot state), `width` x `height` inches."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained", facecolor="white")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def to_svg(fig: Figure) -> str:
-    """Serialise `fig` to an inline `<svg>` element with page-unique ids."""
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context(RC):  # ticks are created lazily at draw time: draw under the same style
-        fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
-    fig.clear()
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    return _scope_ids(svg, f"c{hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest()[:10]}-")
-
-
-def _scope_ids(svg: str, prefix: str) -> str:
-    """Prefix every `id` and every local reference to it (`url(#id)`, `href="#id"`)."""
-    ids = set(_ID_RE.findall(svg))
-    if not ids:
-        return svg
-
-    def ref(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return f"{match.group(1)}{prefix}{name}" if name in ids else match.group(0)
-
-    svg = _ID_RE.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
-    svg = re.sub(r'(url\(#)([^)"]+)', ref, svg)
-    return re.sub(r'((?:xlink:)?href="#)([^"]+)', ref, svg)
-
-
-def style_axes(ax: Any) -> None:
-    """The house axis style: light ticks and spines."""
-    ax.tick_params(length=3, color="#a0aec0", labelcolor="#2d3748")
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color("#a0aec0")
-
-
-def _bar_height(n: int) -> float:
-    return float(min(max(1.2 + 0.24 * n, 2.0), 16.0))
-
-
-def _hbar(
-    labels: Sequence[str],
-    values: np.ndarray,
-    colors: Sequence[str],
-    *,
-    title: str,
-    xlabel: str,
-    percent: bool,
-    width: float,
-) -> Any:
-    """A horizontal bar chart, first label at the top, with a zero line; returns the figure."""
-    import matplotlib
-    from matplotlib.ticker import PercentFormatter
-
-    n = len(labels)
-    with matplotlib.rc_context(RC):
-        fig = new_figure(width, _bar_height(n))
-        ax = fig.add_subplot()
-        y = np.arange(n)
-        ax.barh(y, values, color=colors, height=0.72, zorder=2)
-        ax.axvline(0.0, color="#718096", linewidth=0.8, zorder=3)
-        ax.set_ylim(n - 0.5, -0.5)
-        ax.set_yticks(y, [tick_label(s) for s in labels], fontsize=8.0 if n <= 30 else 6.5)
-        ax.xaxis.grid(True, zorder=0)
-        ax.set_axisbelow(True)
-        if percent:
-            ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
-        ax.set_xlabel(xlabel)
-        ax.set_title(title, loc="left")
-        style_axes(ax)
-    return fig
-
-
-def _display_order(values: np.ndarray) -> np.ndarray:
-    """Indices to plot, largest value first: all of them, or the `_MAX_BARS` largest by absolute value."""
-    keep = np.arange(values.size)
-    if values.size > _MAX_BARS:
-        keep = np.sort(np.argsort(-np.nan_to_num(np.abs(values), nan=-1.0), kind="stable")[:_MAX_BARS])
-    return keep[np.argsort(-np.nan_to_num(values[keep], nan=-np.inf), kind="stable")]
-
-
-def _shown(shown: int, total: int, by: str) -> str:
-    return f" ({shown} largest {by} of {total})" if shown < total else ""
-
-
-def net_weights_svg(symbols: Sequence[str], net_weights: Sequence[float], directions: Sequence[str]) -> str:
-    """Horizontal bars of signed weights (longs positive, shorts negative and coloured apart), largest long on top."""
-    import matplotlib
-    from matplotlib.patches import Patch
-
-    values = np.asarray(net_weights, dtype=np.float64)
-    order = _display_order(values)
-    labels = [symbols[i] for i in order]
-    short = [directions[i] == "SHORT" or (directions[i] != "LONG" and values[i] < 0) for i in order]
-    colors = [SHORT_COLOR if s else LONG_COLOR for s in short]
-    title = "Net weights" + _shown(len(order), len(values), "|net weight|")
-    fig = _hbar(labels, values[order], colors, title=title, xlabel="net weight", percent=True, width=8.0)
-    with matplotlib.rc_context(RC):
-        present = [(LONG_COLOR, "LONG")] * (not all(short)) + [(SHORT_COLOR, "SHORT")] * any(short)
-        handles = [Patch(color=color, label=label) for color, label in present]
-        if handles:
-            fig.legend(handles=handles, loc="outside upper right", ncols=len(handles), frameon=False, fontsize=8.0)
-    return to_svg(fig)
-
-
-def risk_contributions_svg(symbols: Sequence[str], shares: Sequence[float]) -> str:
-    """Horizontal bars of each asset's share of portfolio variance, largest on top (negative = diversifier)."""
-    values = np.asarray(shares, dtype=np.float64)
-    order = _display_order(values)
-    colors = [SHORT_COLOR if v < 0 else NEUTRAL_COLOR for v in values[order]]
-    fig = _hbar(
-        [symbols[i] for i in order],
-        values[order],
-        colors,
-        title="Share of portfolio variance" + _shown(len(order), len(values), "|share|"),
-        xlabel="risk contribution",
-        percent=True,
-        width=_HALF_WIDTH,
-    )
-    return to_svg(fig)
-
-
-def funnel_svg(stages: Sequence[str], counts: Sequence[int]) -> str:
-    """The selection funnel as horizontal bars, first stage on top, each bar labelled with its count."""
-    import matplotlib
-
-    values = np.asarray(counts, dtype=np.float64)
-    fig = _hbar(
-        list(stages),
-        values,
-        [LONG_COLOR] * len(stages),
-        title="Selection funnel",
-        xlabel="count",
-        percent=False,
-        width=_HALF_WIDTH,
-    )
-    with matplotlib.rc_context(RC):
-        ax = fig.axes[0]
-        top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
-        for y, v in enumerate(values):
-            if np.isfinite(v):
-                ax.annotate(
-                    f"{int(v):,}",
-                    (v, y),
-                    xytext=(3, 0),
-                    textcoords="offset points",
-                    va="center",
-                    fontsize=8.0,
-                    color="#2d3748",
-                )
-        ax.set_xlim(0.0, top * 1.12 if top > 0 else 1.0)
-    return to_svg(fig)
-
-
-def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of: Sequence[int | None]) -> str:
-    """The correlation matrix in dendrogram order with each run of same-cluster symbols outlined on the diagonal.
-
-    `cluster_of[i]` is the cluster id of `symbols[i]` (None when unassigned); a cluster whose members are not
-    contiguous in this order is outlined once per contiguous run.
-    """
-    import matplotlib
-    from matplotlib.patches import Rectangle
-
-    n = len(symbols)
-    side = float(min(max(2.5 + 0.22 * n, 4.0), 10.0))
-    matrix = np.asarray(corr, dtype=np.float64)
-    with matplotlib.rc_context(RC):
-        fig = new_figure(side + 1.2, side)
-        ax = fig.add_subplot()
-        image = ax.imshow(
-            np.ma.masked_invalid(matrix), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="equal"
-        )
-        fig.colorbar(image, ax=ax, shrink=0.8, label="correlation")
-        if n <= _MAX_TICK_LABELS:
-            size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
-            labels = [tick_label(s) for s in symbols]
-            ax.set_xticks(np.arange(n), labels, rotation=90, fontsize=size)
-            ax.set_yticks(np.arange(n), labels, fontsize=size)
-        else:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        for cluster, start, length in value_runs(cluster_of):
-            if cluster is None:
-                continue
-            ax.add_patch(
-                Rectangle(
-                    (start - 0.5, start - 0.5),
-                    length,
-                    length,
-                    fill=False,
-                    edgecolor=BOUNDARY_COLOR,
-                    linewidth=1.6,
-                    zorder=3,
-                )
-            )
-            if n <= _MAX_TICK_LABELS:
-                ax.text(
-                    start - 0.35,
-                    start - 0.35,
-                    f"C{cluster}",
-                    fontsize=7.0,
-                    va="top",
-                    ha="left",
-                    color=BOUNDARY_COLOR,
-                    fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
-                    zorder=4,
-                )
-        ax.set_title("Correlation, dendrogram order", loc="left")
-        ax.tick_params(length=0)
-    return to_svg(fig)
 
 
 def value_runs(values: Sequence[int | None]) -> list[tuple[int | None, int, int]]:
@@ -301,55 +72,207 @@ def parse_dates(dates: Sequence[str]) -> list[datetime] | None:
     return out
 
 
+# ------------------------------------------------------------------------------------------------------- bars
+
+
+def _display_order(values: np.ndarray) -> np.ndarray:
+    """Indices to plot, largest value first: all of them, or the `_MAX_BARS` largest by absolute value."""
+    keep = np.arange(values.size)
+    if values.size > _MAX_BARS:
+        keep = np.sort(np.argsort(-np.nan_to_num(np.abs(values), nan=-1.0), kind="stable")[:_MAX_BARS])
+    return keep[np.argsort(-np.nan_to_num(values[keep], nan=-np.inf), kind="stable")]
+
+
+def _shown(shown: int, total: int, by: str) -> str:
+    return f" ({shown} largest {by} of {total})" if shown < total else ""
+
+
+def _hbar(
+    labels: Sequence[str],
+    values: np.ndarray,
+    colors: Sequence[str],
+    *,
+    title: str,
+    xlabel: str,
+    percent: bool,
+    width: float,
+    counts: bool = False,
+    legend_items: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """Horizontal bars, first label at the top, a zero line, hover titles; `counts` writes each value at its bar."""
+    n = len(labels)
+    size = 10.0 if n <= 30 else 8.5
+    row = 19.0 if n <= 30 else 13.0
+    names = [shorten(str(s)) for s in labels]
+    left = 10.0 + max((text_width(s, size) for s in names), default=0.0)
+    right = 44.0 if counts else 18.0
+    top, bottom = 30.0, 40.0
+    height = top + max(n, 1) * row + bottom
+    canvas = Canvas(width, height, title)
+    canvas.text(left, 13, title, size=12.5)
+    if legend_items:
+        legend(canvas, legend_items, width - right, 13)
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    lo = min(0.0, float(finite.min())) if finite.size else 0.0
+    hi = max(0.0, float(finite.max())) if finite.size else 1.0
+    if lo == hi == 0.0:
+        hi = 1.0
+    lo, hi, ticks = nice_domain(lo, hi, max(2, int((width - left - right) / 80)))
+    xs = Scale(lo, hi, left, width - right)
+    plot_bottom = top + n * row
+    for t, label in zip(ticks, tick_format(ticks, percent), strict=True):
+        canvas.line(xs(t), top, xs(t), plot_bottom, GRID, 0.8)
+        canvas.line(xs(t), plot_bottom, xs(t), plot_bottom + 4, AXIS)
+        canvas.text(xs(t), plot_bottom + 14, label, size=10, anchor="middle")
+    canvas.text((left + width - right) / 2, plot_bottom + 31, xlabel, size=10.5, anchor="middle")
+    zero = xs(0.0)
+    for i, (name, value, color) in enumerate(zip(names, v.tolist(), colors, strict=True)):
+        y = top + i * row
+        canvas.text(left - 6, y + row / 2, name, size=size, anchor="end")
+        if not np.isfinite(value):
+            continue
+        x0, x1 = sorted((zero, xs(value)))
+        shown = f"{int(value):,}" if counts else (f"{value:.2%}" if percent else f"{value:.4g}")
+        canvas.rect(x0, y + row * 0.14, x1 - x0, row * 0.72, color, tip=f"{labels[i]}: {shown}")
+        if counts:
+            canvas.text(xs(value) + 4, y + row / 2, shown, size=9.5)
+    canvas.line(zero, top, zero, plot_bottom, ZERO, 0.9)
+    canvas.line(left, plot_bottom, width - right, plot_bottom, AXIS)
+    return canvas.render()
+
+
+def net_weights_svg(symbols: Sequence[str], net_weights: Sequence[float], directions: Sequence[str]) -> str:
+    """Horizontal bars of signed weights (longs positive, shorts negative and coloured apart), largest long on top."""
+    values = np.asarray(net_weights, dtype=np.float64)
+    order = _display_order(values)
+    short = [directions[i] == "SHORT" or (directions[i] != "LONG" and values[i] < 0) for i in order]
+    present = [("box", LONG_COLOR, "LONG")] * (not all(short)) + [("box", SHORT_COLOR, "SHORT")] * any(short)
+    return _hbar(
+        [symbols[i] for i in order],
+        values[order],
+        [SHORT_COLOR if s else LONG_COLOR for s in short],
+        title="Net weights" + _shown(len(order), len(values), "|net weight|"),
+        xlabel="net weight",
+        percent=True,
+        width=800.0,
+        legend_items=present if len(order) else (),
+    )
+
+
+def risk_contributions_svg(symbols: Sequence[str], shares: Sequence[float]) -> str:
+    """Horizontal bars of each asset's share of portfolio variance, largest on top (negative = diversifier)."""
+    values = np.asarray(shares, dtype=np.float64)
+    order = _display_order(values)
+    return _hbar(
+        [symbols[i] for i in order],
+        values[order],
+        [SHORT_COLOR if v < 0 else NEUTRAL_COLOR for v in values[order]],
+        title="Share of portfolio variance" + _shown(len(order), len(values), "|share|"),
+        xlabel="risk contribution",
+        percent=True,
+        width=HALF_WIDTH,
+    )
+
+
+def funnel_svg(stages: Sequence[str], counts: Sequence[int]) -> str:
+    """The selection funnel as horizontal bars, first stage on top, each bar labelled with its count."""
+    values = np.asarray(counts, dtype=np.float64)
+    return _hbar(
+        list(stages),
+        values,
+        [LONG_COLOR] * len(stages),
+        title="Selection funnel",
+        xlabel="count",
+        percent=False,
+        width=HALF_WIDTH,
+        counts=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- heatmap
+
+
+def correlation_heatmap_svg(symbols: Sequence[str], corr: np.ndarray, cluster_of: Sequence[int | None]) -> str:
+    """The correlation matrix in dendrogram order with each run of same-cluster symbols outlined on the diagonal.
+
+    `cluster_of[i]` is the cluster id of `symbols[i]` (None when unassigned); a cluster whose members are not
+    contiguous in this order is outlined once per contiguous run. The matrix is one embedded PNG (a block of pixels
+    per cell, crisp at any zoom), outlines and labels are SVG.
+    """
+    n = len(symbols)
+    matrix = np.asarray(corr, dtype=np.float64).reshape(n, n)
+    labelled = n <= _MAX_TICK_LABELS
+    size = 10.0 if n <= 20 else 8.5 if n <= 40 else 7.0
+    names = [shorten(str(s)) for s in symbols] if labelled else []
+    margin = 8.0 + max((text_width(s, size) for s in names), default=0.0)
+    side = float(min(max(24.0 * n, 240.0), 600.0))
+    cell = side / max(n, 1)
+    left, top = margin, 30.0
+    bar_x = left + side + 22.0
+    width = bar_x + 16.0 + 46.0
+    height = top + side + margin + 8.0
+    title = "Correlation, dendrogram order"
+    canvas = Canvas(width, height, title)
+    canvas.text(left, 13, title, size=12.5)
+    block = max(1, min(24, round(cell)))
+    pixels = np.repeat(np.repeat(diverging_rgb(matrix), block, axis=0), block, axis=1)
+    canvas.add(
+        f'<image x="{num(left)}" y="{num(top)}" width="{num(side)}" height="{num(side)}" preserveAspectRatio="none" '
+        f'style="image-rendering:pixelated" href="{png_data_uri(pixels)}"/>'
+    )
+    for i, name in enumerate(names):
+        mid = top + (i + 0.5) * cell
+        canvas.text(left - 5, mid, name, size=size, anchor="end")
+        canvas.text(left + (i + 0.5) * cell, top + side + 5, name, size=size, anchor="end", rotate=True)
+    for cluster, start, length in value_runs(list(cluster_of)):
+        if cluster is None:
+            continue
+        x, y = left + start * cell, top + start * cell
+        canvas.add(
+            f'<rect x="{num(x)}" y="{num(y)}" width="{num(length * cell)}" height="{num(length * cell)}" '
+            f'fill="none" stroke="{BOUNDARY_COLOR}" stroke-width="1.6"/>'
+        )
+        if labelled:
+            tag = f"C{cluster}"
+            canvas.rect(x + 1.5, y + 1.5, text_width(tag, 8.0) + 4, 11, "#ffffff", opacity=0.85)
+            canvas.text(x + 3.5, y + 7, tag, size=8.0, color=BOUNDARY_COLOR, bold=True)
+    # colour bar: −1 (bottom) … +1 (top)
+    ramp = diverging_rgb(np.linspace(1.0, -1.0, 128)[:, None])
+    bar_h = side * 0.8
+    bar_top = top + (side - bar_h) / 2
+    canvas.add(
+        f'<image x="{num(bar_x)}" y="{num(bar_top)}" width="14" height="{num(bar_h)}" preserveAspectRatio="none" '
+        f'href="{png_data_uri(ramp)}"/>'
+    )
+    ys = Scale(-1.0, 1.0, bar_top + bar_h, bar_top)
+    ticks = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    for t, label in zip(ticks, tick_format(ticks, False), strict=True):
+        canvas.line(bar_x + 14, ys(t), bar_x + 18, ys(t), AXIS)
+        canvas.text(bar_x + 21, ys(t), label, size=9.5)
+    canvas.text(width - 6, top + side / 2, "correlation", size=10, anchor="middle", rotate=True)
+    return canvas.render()
+
+
+# ------------------------------------------------------------------------------------------------------ lines
+
+
 def equity_drawdown_svg(dates: Sequence[str], equity: np.ndarray, drawdown: np.ndarray) -> str:
     """Equity curve (top, starts at 1.0) over drawdown (bottom, ≤ 0), sharing the date axis."""
-    import matplotlib
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.ticker import PercentFormatter
-
     eq = np.asarray(equity, dtype=np.float64)
     dd = np.asarray(drawdown, dtype=np.float64)
     parsed = parse_dates(dates)
-    x: Any = parsed if parsed is not None else np.arange(len(eq))
-    with matplotlib.rc_context(RC):
-        fig = new_figure(FULL_WIDTH, 5.2)
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1.0))
-        top.plot(x, eq, color=EQUITY_COLOR, linewidth=1.3)
-        top.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
-        top.set_ylabel("equity (start = 1.0)")
-        top.set_title("In-sample equity", loc="left")
-        top.yaxis.grid(True)
-        bottom.fill_between(x, dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0.0)
-        bottom.plot(x, dd, color=DRAWDOWN_COLOR, linewidth=0.9)
-        bottom.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        bottom.set_ylabel("drawdown")
-        bottom.yaxis.grid(True)
-        if parsed is not None:
-            locator = AutoDateLocator()
-            bottom.xaxis.set_major_locator(locator)
-            bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        else:
-            bottom.set_xlabel("observation")
-        for ax in (top, bottom):
-            style_axes(ax)
-    return to_svg(fig)
-
-
-BOOK_COLORS = {"profile": EQUITY_COLOR, "filtered_ew": "#2f855a", "raw_ew": "#a0aec0"}
-BOOK_LABELS = {"profile": "profile", "filtered_ew": "filtered EW (winners)", "raw_ew": "raw EW (pool)"}
-FLAG_COLOR = "#dd6b20"
-
-
-def date_axis(ax: Any, parsed: list[datetime] | None) -> None:
-    """Concise date ticks when the x values are dates."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    if parsed is not None:
-        locator = AutoDateLocator()
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    else:
-        ax.set_xlabel("observation")
+    n = min(len(dates), eq.size, dd.size) if parsed is not None else min(eq.size, dd.size)
+    return time_series(
+        "In-sample equity",
+        parsed,
+        n,
+        [
+            Panel([Series(eq, EQUITY_COLOR, width=1.4)], "equity (start = 1.0)", 250.0, hline=1.0),
+            Panel([Series(dd, DRAWDOWN_COLOR, width=1.0, fill=True)], "drawdown", 110.0, percent=True),
+        ],
+        width=FULL_WIDTH,
+    )
 
 
 def backtest_equity_svg(
@@ -362,84 +285,104 @@ def backtest_equity_svg(
 
     `boundaries` are the test-window starts (dotted verticals; skipped beyond 60 windows or without parseable dates).
     """
-    import matplotlib
-    from matplotlib.ticker import PercentFormatter
-
     parsed = parse_dates(dates)
     n = len(dates)
-    x: Any = parsed if parsed is not None else np.arange(n)
     dd = np.asarray(drawdown, dtype=np.float64)[:n]
-    with matplotlib.rc_context(RC):
-        fig = new_figure(FULL_WIDTH, 5.2)
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1.0))
-        for book, curve in equity.items():
-            eq = np.asarray(curve, dtype=np.float64)[:n]
-            top.plot(
-                x[: eq.size],
-                eq,
-                color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
-                linewidth=1.6 if book == "profile" else 1.1,
-                label=tick_label(BOOK_LABELS.get(book, book)),
-                zorder=3 if book == "profile" else 2,
-            )
-        top.axhline(1.0, color="#a0aec0", linewidth=0.8, linestyle="--")
-        if parsed is not None and 0 < len(boundaries) <= 60:
-            starts = parse_dates(boundaries) or []
-            for stamp in starts[1:]:
-                top.axvline(stamp, color="#cbd5e0", linewidth=0.6, linestyle=":", zorder=1)
-        top.set_ylabel("equity (start = 1.0)")
-        top.set_title("Out-of-sample equity, stitched test windows", loc="left")
-        top.yaxis.grid(True)
-        if equity:
-            top.legend(loc="upper left", frameon=False, fontsize=8.0)
-        bottom.fill_between(x[: dd.size], dd, 0.0, color=DRAWDOWN_COLOR, alpha=0.35, linewidth=0.0)
-        bottom.plot(x[: dd.size], dd, color=DRAWDOWN_COLOR, linewidth=0.9)
-        bottom.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        bottom.set_ylabel("profile drawdown")
-        bottom.yaxis.grid(True)
-        date_axis(bottom, parsed)
-        for ax in (top, bottom):
-            style_axes(ax)
-    return to_svg(fig)
+    order = [b for b in equity if b != "profile"] + [b for b in equity if b == "profile"]  # the profile on top
+    series = [
+        Series(
+            np.asarray(equity[b], dtype=np.float64)[:n],
+            BOOK_COLORS.get(b, NEUTRAL_COLOR),
+            label=shorten(BOOK_LABELS.get(b, b)),
+            width=1.7 if b == "profile" else 1.1,
+        )
+        for b in order
+    ]
+    vlines: list[datetime] = []
+    if parsed is not None and 0 < len(boundaries) <= 60:
+        vlines = (parse_dates(boundaries) or [])[1:]
+    return time_series(
+        "Out-of-sample equity, stitched test windows",
+        parsed,
+        n,
+        [
+            Panel(series, "equity (start = 1.0)", 250.0, hline=1.0, legend=bool(equity)),
+            Panel([Series(dd, DRAWDOWN_COLOR, width=1.0, fill=True)], "profile drawdown", 110.0, percent=True),
+        ],
+        width=FULL_WIDTH,
+        vlines=vlines,
+    )
 
 
 def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], flagged: Sequence[bool]) -> str:
     """Grouped bars of each window's total return per book; flagged windows get an orange marker above them."""
-    import matplotlib
-    from matplotlib.ticker import PercentFormatter
-
     n = len(labels)
     books = list(returns)
-    with matplotlib.rc_context(RC):
-        fig = new_figure(FULL_WIDTH, 3.4)
-        ax = fig.add_subplot()
-        x = np.arange(n)
-        width = 0.8 / max(len(books), 1)
-        for k, book in enumerate(books):
-            values = np.nan_to_num(np.asarray(returns[book], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-            ax.bar(
-                x + (k - (len(books) - 1) / 2) * width,
-                values,
-                width=width,
-                color=BOOK_COLORS.get(book, NEUTRAL_COLOR),
-                label=tick_label(BOOK_LABELS.get(book, book)),
-                zorder=2,
-            )
-        ax.axhline(0.0, color="#718096", linewidth=0.8, zorder=3)
-        marks = [i for i, f in enumerate(flagged) if f]
-        if marks:
-            top = ax.get_ylim()[1]
-            ax.scatter(marks, [top] * len(marks), marker="v", color=FLAG_COLOR, s=36, zorder=4, label="flagged")
-        step = max(1, int(np.ceil(n / 24)))
-        ax.set_xticks(
-            x[::step], [tick_label(str(s)) for s in labels][::step], rotation=90 if n > 12 else 0, fontsize=7.5
-        )
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
-        ax.yaxis.grid(True, zorder=0)
-        ax.set_axisbelow(True)
-        ax.set_ylabel("window return")
-        ax.set_title("Return per test window", loc="left")
-        if books:
-            fig.legend(loc="outside upper right", frameon=False, fontsize=7.5, ncols=len(books) + 1)
-        style_axes(ax)
-    return to_svg(fig)
+    step = max(1, int(np.ceil(n / 24)))
+    shown = [shorten(day_label(s)) for s in labels][::step]
+    rotate = n > 12
+    size = 9.0
+    left, right, top = 72.0, 18.0, 30.0
+    bottom = 14.0 + (max((text_width(s, size) for s in shown), default=0.0) if rotate else 14.0)
+    plot_h = 200.0
+    width = FULL_WIDTH
+    canvas = Canvas(width, top + plot_h + bottom, "Return per test window")
+    canvas.text(left, 13, "Return per test window", size=12.5)
+    items = [("box", BOOK_COLORS.get(b, NEUTRAL_COLOR), shorten(BOOK_LABELS.get(b, b))) for b in books]
+    marks = [i for i, f in enumerate(flagged) if f]
+    if marks:
+        items.append(("mark", FLAG_COLOR, "flagged"))
+    if items:
+        legend(canvas, items, width - right, 13)
+    values = {
+        b: np.nan_to_num(np.asarray(returns[b], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)[:n] for b in books
+    }
+    pool = np.concatenate([v for v in values.values()] + [np.zeros(1)])
+    lo, hi, ticks = nice_domain(float(pool.min()), float(pool.max()), 5)
+    ys = Scale(lo, hi, top + plot_h, top + 10.0)
+    for t, label in zip(ticks, tick_format(ticks, True), strict=True):
+        canvas.line(left, ys(t), width - right, ys(t), GRID, 0.8)
+        canvas.text(left - 6, ys(t), label, size=10, anchor="end")
+    canvas.text(16, top + plot_h / 2, "window return", size=10.5, anchor="middle", rotate=True)
+    slot = (width - left - right) / max(n, 1)
+    bar = slot * 0.8 / max(len(books), 1)
+    for k, b in enumerate(books):
+        color = BOOK_COLORS.get(b, NEUTRAL_COLOR)
+        for i, value in enumerate(values[b].tolist()):
+            x = left + i * slot + slot * 0.1 + k * bar
+            y0, y1 = sorted((ys(0.0), ys(value)))
+            canvas.rect(x, y0, bar, y1 - y0, color, tip=f"{labels[i]} · {BOOK_LABELS.get(b, b)}: {value:.2%}")
+    for i in marks:
+        cx = left + (i + 0.5) * slot
+        canvas.add(f'<path d="M{num(cx - 5)},{num(top)} h10 l-5,8 Z" fill="{FLAG_COLOR}"><title>flagged</title></path>')
+    canvas.line(left, ys(0.0), width - right, ys(0.0), ZERO, 0.9)
+    canvas.line(left, top, left, top + plot_h, AXIS)
+    base = top + plot_h
+    for j, label in enumerate(shown):
+        cx = left + (j * step + 0.5) * slot
+        canvas.line(cx, base, cx, base + 4, AXIS)
+        if rotate:
+            canvas.text(cx, base + 7, label, size=size, anchor="end", rotate=True)
+        else:
+            canvas.text(cx, base + 14, label, size=size, anchor="middle")
+    return canvas.render()
+
+
+def lines_svg(
+    title: str,
+    dates: Sequence[str],
+    series: Sequence[tuple[str, np.ndarray, str, float]],
+    ylabel: str,
+    hline: float | None = None,
+) -> str:
+    """One panel of lines over a date axis: (label, values, colour, line width) per series, legend upper left."""
+    parsed = parse_dates(dates)
+    n = len(dates)
+    panel = Panel(
+        [Series(np.asarray(v, dtype=np.float64)[:n], c, label=shorten(str(lab)), width=w) for lab, v, c, w in series],
+        ylabel,
+        300.0,
+        hline=hline,
+        legend=True,
+    )
+    return time_series(title, parsed, n, [panel], width=FULL_WIDTH)

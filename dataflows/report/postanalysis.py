@@ -20,7 +20,6 @@ Figures are Matplotlib `Figure` objects on the Agg canvas (never pyplot), writte
 from __future__ import annotations
 
 import html
-import io
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -30,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from dataflows.lakehouse.atomic import write_bytes
-from dataflows.report import plots
+from dataflows.report import mpl, plots
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView
+from dataflows.report.svg import day_label
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ INDEX = "index"
 _DPI = 110
 _MAX_LABELS = 60  # beyond this many assets, axis labels / point labels are dropped
 _MAX_DRIFT_SYMBOLS = 20
-_PNG_METADATA: dict[str, Any] = {"Software": None}
 
 
 def write_postanalysis(
@@ -78,7 +77,7 @@ def write_postanalysis(
             continue
         path = plots_dir / f"{name}.png"
         try:
-            write_bytes(path, _png(draw()))
+            write_bytes(path, mpl.png_bytes(draw(), _DPI))
         except Exception as exc:  # one broken figure must not cost the others
             log.warning("post-analysis figure %s failed: %s", name, exc, exc_info=True)
             skipped[name] = f"failed: {type(exc).__name__}: {exc}"
@@ -183,16 +182,6 @@ def classical_mds(corr: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarr
 # -------------------------------------------------------------------------------------------------------- figures
 
 
-def _png(fig: Any) -> bytes:
-    import matplotlib
-
-    buf = io.BytesIO()
-    with matplotlib.rc_context(plots.RC):
-        fig.savefig(buf, format="png", dpi=_DPI, metadata=_PNG_METADATA)
-    fig.clear()
-    return buf.getvalue()
-
-
 def _cluster_colors(cluster_of: Sequence[int | None]) -> dict[int | None, Any]:
     from matplotlib import colormaps
 
@@ -203,8 +192,15 @@ def _cluster_colors(cluster_of: Sequence[int | None]) -> dict[int | None, Any]:
     return out
 
 
+def _box(fig: Any, left: float, bottom: float, width: float, height: float) -> Any:
+    """An axes at fixed inch coordinates (from the figure's lower left corner)."""
+    fw, fh = fig.get_size_inches()
+    return fig.add_axes((left / fw, bottom / fh, width / fw, height / fh))
+
+
 def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[int | None]) -> Any:
     import matplotlib
+    from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
     n = len(symbols)
@@ -213,20 +209,30 @@ def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[i
     labels = [symbols[i] for i in order]
     ordered_clusters = [cluster_of[i] for i in order]
     colors = _cluster_colors(cluster_of)
+    labelled = n <= _MAX_LABELS
+    size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
+    ticks = [mpl.tick_label(s) for s in labels] if labelled else []
+    margin = mpl.label_inches(ticks, size) + 0.15
     side = float(min(max(3.0 + 0.22 * n, 5.0), 12.0))
-    with matplotlib.rc_context(plots.RC):
-        fig = plots.new_figure(side + 1.4, side + 1.2)
-        grid = fig.add_gridspec(3, 2, height_ratios=(1.2, 0.25, side), width_ratios=(side, 0.3))
-        top = fig.add_subplot(grid[0, 0])
-        strip = fig.add_subplot(grid[1, 0])
-        ax = fig.add_subplot(grid[2, 0])
-        bar = fig.add_subplot(grid[2, 1])
+    tree_h, strip_h, title_h, bar_w = 1.2, 0.25, 0.35, 0.25
+    width = margin + side + 0.2 + bar_w + 0.75
+    height = margin + side + 0.05 + strip_h + 0.05 + tree_h + title_h
+    with matplotlib.rc_context(mpl.RC):
+        fig = mpl.new_figure(width, height)
+        ax = _box(fig, margin, margin, side, side)
+        strip = _box(fig, margin, margin + side + 0.05, side, strip_h)
+        top = _box(fig, margin, margin + side + 0.1 + strip_h, side, tree_h)
+        bar = _box(fig, margin + side + 0.2, margin + 0.1 * side, bar_w, 0.8 * side)
         if tree is not None:
             from scipy.cluster.hierarchy import dendrogram
 
             tree_plot = dendrogram(tree, no_plot=True)
-            for xs, ys in zip(tree_plot["icoord"], tree_plot["dcoord"], strict=True):
-                top.plot((np.asarray(xs) - 5.0) / 10.0, ys, color="#4a5568", linewidth=0.8)
+            segments = [
+                np.column_stack(((np.asarray(xs) - 5.0) / 10.0, ys))
+                for xs, ys in zip(tree_plot["icoord"], tree_plot["dcoord"], strict=True)
+            ]
+            top.add_collection(LineCollection(segments, colors="#4a5568", linewidths=0.8))
+            top.set_ylim(0.0, max((float(np.max(s[:, 1])) for s in segments), default=1.0) * 1.05 or 1.0)
         top.set_xlim(-0.5, n - 0.5)
         top.set_axis_off()
         top.set_title("Winners' correlation over the training window, clustered", loc="left")
@@ -242,9 +248,7 @@ def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[i
             np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="auto"
         )
         fig.colorbar(image, cax=bar, label="correlation")
-        if n <= _MAX_LABELS:
-            size = 8.0 if n <= 20 else 6.5 if n <= 40 else 5.0
-            ticks = [plots.tick_label(s) for s in labels]
+        if labelled:
             ax.set_xticks(np.arange(n), ticks, rotation=90, fontsize=size)
             ax.set_yticks(np.arange(n), ticks, fontsize=size)
         else:
@@ -266,6 +270,7 @@ def _factor_map_figure(
 ) -> Any:
     import matplotlib
     from matplotlib.lines import Line2D
+    from matplotlib.transforms import offset_copy
 
     n = len(symbols)
     coords, share = classical_mds(corr)
@@ -276,9 +281,9 @@ def _factor_map_figure(
         if np.isfinite(vol).any() and np.nanmax(vol) > 0:
             sizes = 25.0 + 175.0 * np.nan_to_num(vol / np.nanmax(vol), nan=0.0)
     colors = _cluster_colors(cluster_of)
-    with matplotlib.rc_context(plots.RC):
-        fig = plots.new_figure(7.5, 6.5)
-        ax = fig.add_subplot()
+    with matplotlib.rc_context(mpl.RC):
+        fig = mpl.new_figure(7.6, 6.7)
+        ax = _box(fig, 0.75, 0.6, 5.6, 5.6)
         ax.axhline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
         ax.axvline(0.0, color="#e2e8f0", linewidth=0.8, zorder=0)
         ax.scatter(
@@ -291,25 +296,27 @@ def _factor_map_figure(
             zorder=2,
         )
         if n <= _MAX_LABELS:
+            shifted = offset_copy(ax.transData, fig=fig, x=4.0, y=3.0, units="points")
             for (x, y), s in zip(coords, symbols, strict=True):
-                ax.annotate(
-                    plots.tick_label(s),
-                    (x, y),
-                    xytext=(4, 3),
-                    textcoords="offset points",
-                    fontsize=7.0,
-                    color="#2d3748",
-                )
+                ax.text(x, y, mpl.tick_label(s), transform=shifted, fontsize=7.0, color="#2d3748")
         ids = sorted({c for c in cluster_of if c is not None})
         handles = [Line2D([], [], marker="o", linestyle="", color=colors[c], label=f"C{c}") for c in ids[:20]]
         if None in cluster_of:
             handles.append(Line2D([], [], marker="o", linestyle="", color=colors[None], label="unassigned"))
-        if handles:
-            ax.legend(handles=handles, loc="best", frameon=False, fontsize=7.5, title="cluster", title_fontsize=8.0)
         span = float(np.abs(coords).max()) if n > 1 and np.abs(coords).max() > 0 else 1.0
         ax.set_xlim(-1.25 * span, 1.25 * span)
         ax.set_ylim(-1.25 * span, 1.25 * span)
         ax.set_aspect("equal")
+        if handles:
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.0, 1.0),
+                frameon=False,
+                fontsize=7.5,
+                title="cluster",
+                title_fontsize=8.0,
+            )
         ax.set_xlabel(f"axis 1 ({share[0]:.0%} of variance)")
         ax.set_ylabel(f"axis 2 ({share[1]:.0%} of variance)")
         ax.set_title(
@@ -317,7 +324,7 @@ def _factor_map_figure(
             + (" (size ∝ volatility)" if returns is not None else ""),
             loc="left",
         )
-        plots.style_axes(ax)
+        mpl.style_axes(ax)
     return fig
 
 
@@ -353,15 +360,27 @@ def _drift_figure(bt: BacktestView) -> Any:
     vol_books = [b for b in books if b in bt.returns and np.asarray(bt.returns[b]).size]
     starts = [str(rec.get("test_start")) for rec in bt.windows]
     n_windows = max((np.asarray(bt.targets[b]).shape[0] for b in drift_books), default=0)
-    win_labels = starts if len(starts) == n_windows else [f"W{k}" for k in range(n_windows)]
-    rows = (2 if drift_books else 0) + len(vol_books)
-    if rows == 0:
+    win_labels = [day_label(s) for s in starts] if len(starts) == n_windows else [f"W{k}" for k in range(n_windows)]
+    if not drift_books and not vol_books:
         msg = "the backtest view has neither targets/realized weights nor returns"
         raise ValueError(msg)
-    ratios = ([1.2, 1.6] if drift_books else []) + [1.0] * len(vol_books)
-    with matplotlib.rc_context(plots.RC):
-        fig = plots.new_figure(plots.FULL_WIDTH, 1.0 + 2.0 * sum(ratios))
-        axes = list(np.atleast_1d(fig.subplots(rows, 1, height_ratios=ratios)))
+    heatmap = _drift_matrix(bt) if drift_books else None
+    shown = [mpl.tick_label(s) for s in win_labels][:: _window_step(n_windows)]
+    window_axis = (mpl.label_inches(shown, 7.0) + 0.12) if n_windows > 8 else 0.25
+    # rows top to bottom: (height, space below for tick labels) in inches; 0.32 in above each for its title
+    rows = ([(2.4, window_axis), (3.2, window_axis)] if drift_books else []) + [(2.0, 0.45)] * len(vol_books)
+    left = max(0.85, mpl.label_inches(heatmap[1], 7.0) + 0.2 if heatmap is not None else 0.0)
+    right, title_h, top_pad = 1.05, 0.32, 0.08
+    height = top_pad + sum(title_h + h + below for h, below in rows)
+    plot_w = mpl.FULL_WIDTH - left - right
+    with matplotlib.rc_context(mpl.RC):
+        fig = mpl.new_figure(mpl.FULL_WIDTH, height)
+        axes = []
+        y = height - top_pad
+        for h, below in rows:
+            y -= title_h + h
+            axes.append(_box(fig, left, y, plot_w, h))
+            y -= below
         if drift_books:
             ax = axes.pop(0)
             x = np.arange(n_windows)
@@ -382,8 +401,8 @@ def _drift_figure(bt: BacktestView) -> Any:
             ax.legend(loc="upper left", frameon=False, fontsize=7.5)
             ax.yaxis.grid(True)
             _window_ticks(ax, win_labels)
-            plots.style_axes(ax)
-            _drift_heatmap(fig, axes.pop(0), bt, win_labels)
+            mpl.style_axes(ax)
+            _drift_heatmap(fig, axes.pop(0), heatmap, win_labels, (left + plot_w + 0.15, 0.15))
         parsed = plots.parse_dates(bt.dates)
         window = int(bt.params.get("test") or 20) if isinstance(bt.params.get("test"), int) else 20
         for ax, b in zip(axes, vol_books, strict=True):
@@ -408,33 +427,47 @@ def _drift_figure(bt: BacktestView) -> Any:
             ax.set_title(f"Rolling volatility — {plots.BOOK_LABELS.get(b, b)}", loc="left")
             ax.legend(loc="upper left", frameon=False, fontsize=7.0, ncols=3)
             ax.yaxis.grid(True)
-            plots.date_axis(ax, parsed)
-            plots.style_axes(ax)
+            mpl.date_axis(ax, parsed)
+            mpl.style_axes(ax)
     return fig
+
+
+def _window_step(n: int) -> int:
+    return max(1, math.ceil(n / 24))
 
 
 def _window_ticks(ax: Any, labels: Sequence[str]) -> None:
     n = len(labels)
-    step = max(1, math.ceil(n / 24))
+    step = _window_step(n)
     ax.set_xticks(
-        np.arange(n)[::step], [plots.tick_label(s) for s in labels][::step], rotation=90 if n > 8 else 0, fontsize=7.0
+        np.arange(n)[::step], [mpl.tick_label(s) for s in labels][::step], rotation=90 if n > 8 else 0, fontsize=7.0
     )
     ax.set_xlim(-0.5, max(n, 1) - 0.5)
 
 
-def _drift_heatmap(fig: Any, ax: Any, bt: BacktestView, labels: Sequence[str]) -> None:
-    """Profile (or first book) realized − target per symbol and window, for the most held symbols."""
+def _drift_matrix(bt: BacktestView) -> tuple[str, list[str], np.ndarray]:
+    """(book, tick labels, symbols × windows realized − target) of the profile (or first) book's most held symbols."""
     book = "profile" if "profile" in bt.targets else next(iter(bt.targets))
     t = np.nan_to_num(np.asarray(bt.targets[book], dtype=np.float64))
     r = np.nan_to_num(np.asarray(bt.realized[book], dtype=np.float64))
     held = np.abs(t).mean(axis=0) + np.abs(r).mean(axis=0)
     keep = np.argsort(-held, kind="stable")[: min(_MAX_DRIFT_SYMBOLS, int((held > 0).sum()) or 1)]
-    diff = (r - t)[:, keep].T
+    names = [bt.symbols[i] if i < len(bt.symbols) else str(i) for i in keep]
+    return book, [mpl.tick_label(s) for s in names], (r - t)[:, keep].T
+
+
+def _drift_heatmap(
+    fig: Any, ax: Any, matrix: tuple[str, list[str], np.ndarray], labels: Sequence[str], bar: tuple[float, float]
+) -> None:
+    """Realized − target per symbol and window; the colour bar sits at `bar` = (left, width) inches."""
+    book, names, diff = matrix
     vmax = float(np.abs(diff).max()) or 1e-6
     image = ax.imshow(diff, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="realized − target", shrink=0.9)
-    names = [bt.symbols[i] if i < len(bt.symbols) else str(i) for i in keep]
-    ax.set_yticks(np.arange(len(keep)), [plots.tick_label(s) for s in names], fontsize=7.0)
+    pos = ax.get_position()
+    fh = fig.get_size_inches()[1]
+    cax = _box(fig, bar[0], (pos.y0 + 0.05 * pos.height) * fh, bar[1], 0.9 * pos.height * fh)
+    fig.colorbar(image, cax=cax, label="realized − target")
+    ax.set_yticks(np.arange(len(names)), names, fontsize=7.0)
     _window_ticks(ax, labels)
     ax.set_title(f"Per-symbol drift of the {plots.BOOK_LABELS.get(book, book)} book (most held symbols)", loc="left")
     ax.tick_params(length=0)
