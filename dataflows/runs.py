@@ -140,6 +140,22 @@ def git_state() -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty}
 
 
+@functools.cache
+def environment() -> dict[str, Any]:
+    """Platform, interpreter and the sha256 of `uv.lock` beside the package (None when installed from a wheel):
+    with the git commit, what reproducing this run needs."""
+    from dataflows.lakehouse.store import file_hash
+
+    lock = Path(__file__).resolve().parent.parent / "uv.lock"
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "uv_lock_sha256": file_hash(lock) if lock.is_file() else None,
+    }
+
+
 def command_line() -> str:
     """The command as the user typed it (`__main__` turns argv[0] into `dataflows <verb>`)."""
     argv = list(sys.argv)
@@ -289,6 +305,7 @@ def start_record(ctx: RunContext, config: Any, *, kind: str = "run") -> RunRecor
         "config": jsonable(config),
         "packages": dict(package_versions()),
         "git": dict(git_state()),
+        "environment": dict(environment()),
     }
     return RunRecord(ctx, body)
 

@@ -37,6 +37,12 @@ def test_run_then_audit(tmp_path):
     assert manifest["outcome"] == "ok" and manifest["run_id"] == "first" and manifest["exit_code"] == 0
     assert manifest["config"]["run"]["as_of"] == "2026-06-30"
     assert manifest["packages"]["polars"] and manifest["node_timings_s"]["repair_report"] > 0
+    import hashlib
+
+    env = manifest["environment"]  # what reproducing the run needs, beside the git commit and the command line
+    assert env["uv_lock_sha256"] == hashlib.sha256((REPO / "uv.lock").read_bytes()).hexdigest()
+    assert env["platform"] and env["python"].startswith("3.")
+    assert manifest["command"].endswith(f"run run.as_of=2026-06-30 data.root={root} run.id=first")
     assert all(len(h) == 64 for h in manifest["inputs"]["ohlcv_sha256"].values())
     assert {p.name for p in run_dir.iterdir()} >= {
         "manifest.json",
