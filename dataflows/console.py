@@ -208,11 +208,39 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def meta_summary_lines(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """The closing summary of a finished meta run: sleeve weights and streams, top flattened weights, report."""
+    meta = manifest.get("meta") or {}
+    lines = [
+        f"meta run {manifest.get('run_id')} ({meta.get('name')}, {meta.get('method')}) ok in "
+        f"{manifest.get('seconds', 0):.1f} s (as of {manifest.get('as_of')})"
+    ]
+    phase = manifest.get("data_phase")
+    if phase:
+        lines.append(f"  one data phase for all sleeves: {phase.get('symbols')} symbols in {phase.get('seconds')} s")
+    sleeves = manifest.get("meta_weights") or []
+    if sleeves:
+        lines.append(
+            "  sleeves: "
+            + " · ".join(f"{r['sleeve']} {100 * r['weight']:.1f}% ({r.get('stream', '')})" for r in sleeves)
+        )
+    dropped = manifest.get("dropped_sleeves") or []
+    if dropped:
+        lines.append(f"  dropped (failed): {', '.join(dropped)}")
+    top = manifest.get("top_weights") or []
+    if top:
+        lines.append("  flattened: " + " · ".join(f"{w['symbol']} {100 * w['net']:+.1f}%" for w in top[:6]))
+    if (run_dir / "report.html").exists():
+        lines.append(f"  report: {run_dir / 'report.html'}")
+    return lines
+
+
 def print_summary(run_dir: Path) -> None:
     """Write the summary of the run in `run_dir` to stderr (never fails the run)."""
     manifest = _read_json(run_dir / "manifest.json") or {}
     try:
-        lines = summary_lines(run_dir, manifest)
+        kind = manifest.get("kind")
+        lines = meta_summary_lines(run_dir, manifest) if kind == "meta" else summary_lines(run_dir, manifest)
     except Exception as exc:  # a summary must not turn a finished run into a failure
         log.debug("no summary: %s", exc)
         return

@@ -510,7 +510,9 @@ def run_meta(settings: Settings, resolved: dict) -> int:
         _execute_and_record(plan, record, executor, outputs=(*META_OUTPUTS, "sleeve_inputs"))
     finally:
         shutdown()
-    log.info("meta run %s ok", ctx.run_id)
+    from dataflows.console import print_summary
+
+    print_summary(ctx.run_dir)
     sys.stdout.write(f"{ctx.run_dir}\n")
     return 0
 

@@ -81,6 +81,12 @@ def test_three_sleeves_one_data_phase(
     assert updates == [len(union)]  # the ratings backfill ran once, for the union
     manifest = json.loads((meta / "manifest.json").read_text())
     assert manifest["data_phase"]["symbols"] == len(union)
+    from dataflows.console import meta_summary_lines
+
+    summary = "\n".join(meta_summary_lines(meta, manifest))
+    assert f"one data phase for all sleeves: {len(union)} symbols" in summary
+    weights = {r["sleeve"]: r["weight"] for r in manifest["meta_weights"]}
+    assert f"book {100 * weights['book']:.1f}% (in_sample)" in summary and str(meta / "report.html") in summary
     fetches = Counter((f["symbol"], f["start_ts"], f["end_ts"]) for f in Lakehouse(root).registry.fetches())
     assert fetches and max(fetches.values()) == 1
     for sleeve, overrides in (
