@@ -126,6 +126,7 @@ def ray_executor(address: str | None = None, num_cpus: int | None = None) -> tup
             probe_address(address)
         # Ray starts its workers at nice 15 by default: on a machine doing anything else they then lose the CPU
         os.environ.setdefault("RAY_worker_niceness", "0")
+        plain_worker_logs()
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -192,6 +193,16 @@ def worker_runtime_env() -> dict[str, Any]:
         **dict.fromkeys(WORKER_THREAD_VARS, "1"),
     }
     return {"env_vars": env}
+
+
+def plain_worker_logs() -> None:
+    """Workers' log lines reach the driver's stderr without ANSI colour codes when nobody watches a terminal (piped
+    or CI): no colour on the `(task pid=...)` prefix, and no colourised `[repeated Nx]` de-duplication notes."""
+    from dataflows.console import interactive
+
+    if not interactive():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
 def warm_workers() -> None:

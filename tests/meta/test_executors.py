@@ -103,3 +103,40 @@ def test_unreachable_ray_address_is_one_line_within_seconds(address: str) -> Non
         probe_address(f"ray://127.0.0.1:{listener.getsockname()[1]}")
     err = _connect_error("ray://h:1", ConnectionError("Authentication failed: invalid token\nmore"))
     assert "RAY_AUTH_MODE" in str(err) and "\n" not in str(err)
+
+
+WORKER_LOGS = """
+import logging, os, sys
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+from dataflows.meta.executors import ray_executor
+_, shutdown = ray_executor("local", num_cpus=1)
+import ray, time
+
+@ray.remote
+def say() -> int:
+    logging.getLogger("worker").warning("hello from a worker")
+    return 1
+
+ray.get([say.remote() for _ in range(3)])
+time.sleep(1.5)  # the log monitor forwards worker lines asynchronously
+shutdown()
+"""
+
+
+@pytest.mark.ray
+def test_worker_logs_reach_a_pipe_without_ansi_codes(tmp_path) -> None:
+    """Piped (not a terminal): the workers' lines carry no colour codes and are not collapsed into coloured notes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_LOGS], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "hello from a worker" in line]
+    assert len(lines) == 3, done.stderr[-2000:]
+    assert "\x1b[" not in done.stdout + done.stderr
