@@ -33,14 +33,14 @@ class RunConfig:
 class DataConfig:
     """Where the lakehouse lives and how the data phase repairs it."""
 
-    root: str = "./data"
-    timeframe: str = "1d"
+    root: str = "./data"  # lakehouse (lakehouse/) and run folders (runs/); relative to the working directory
+    timeframe: str = "1d"  # bar length of every series (1d)
     history_days: int = 730  # required history window ending at the last completed bar
     max_repair_rounds: int = 3  # audit → fetch → re-audit loops before giving up
     concurrency: int = 4  # parallel symbol fetches
     retries: int = 5  # attempts per venue call on rate limits and network errors
     retry_wait_s: float = 0.5  # first backoff; doubles up to retry_wait_max_s
-    retry_wait_max_s: float = 8.0
+    retry_wait_max_s: float = 8.0  # longest backoff between two attempts
     lease_s: float = 120.0  # a fetch lease expires after this (crashed holder)
     lease_wait_s: float = 300.0  # how long to wait for another process's lease
     progress: bool = True  # rich progress bar (only when stderr is a terminal)
@@ -57,7 +57,7 @@ class GuardConfig:
     max_abs_return: float = 5.0  # |daily simple return| >= 500% is toxic
     flat_bars: int = 20  # this many identical closes in a row is a flat line
     spike_mult: float = 100.0  # volume > spike_mult x median of the previous spike_window bars
-    spike_window: int = 30
+    spike_window: int = 30  # bars of the median a volume spike is measured against
     quarantine_days: int = 30  # a quarantine entry expires after this
     lookback_days: int = 0  # 0 = scan the whole required history window
 
@@ -74,24 +74,24 @@ class HealthConfig:
 class VenueConfig:
     """Which venue and its options; fields that do not apply to `kind` must stay at their defaults."""
 
-    kind: str = "synthetic"
+    kind: str = "synthetic"  # synthetic | ccxt | files (choose with venue=NAME)
     # synthetic
-    seed: int = 0
-    n_crypto: int = 150
-    n_equity: int = 60
-    page_limit: int = 1000
-    error_rate: float = 0.0
-    rate_limit_per_sec: float | None = None
-    defects: bool = True
+    seed: int = 0  # synthetic world: same seed and as_of, same bars
+    n_crypto: int = 150  # synthetic crypto markets
+    n_equity: int = 60  # synthetic equities
+    page_limit: int = 1000  # bars per ohlcv page the synthetic venue serves
+    error_rate: float = 0.0  # probability of an injected 429 / network error per call, in [0, 1)
+    rate_limit_per_sec: float | None = None  # calls per second before a 429; null = unlimited
+    defects: bool = True  # plant the documented defects (PUMP, FLAT, GAPPY, SPIKE, PURGED, NOLOT)
     # ccxt
-    exchange: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    exchange: str | None = None  # ccxt exchange id (binance, kraken, ...); required with venue=ccxt
+    options: dict[str, Any] = field(default_factory=dict)  # passed to the ccxt exchange constructor
     market_types: list[str] = field(default_factory=lambda: ["spot", "swap"])  # ccxt market types loaded
     # files
-    path: str | None = None
+    path: str | None = None  # folder of CSV/Parquet OHLCV files, one per symbol; required with venue=files
     metadata: str | None = None  # sidecar with tick/lot/min notional/listing per symbol; null = metadata.csv if present
     # ccxt and files
-    asset_class: str = C.CRYPTO
+    asset_class: str = C.CRYPTO  # crypto (24/7) | equity (exchange sessions)
     calendar: str | None = None  # exchange calendar of equities (exchange_calendars name); null = XNYS
 
 
@@ -99,9 +99,9 @@ class VenueConfig:
 class ExecutorConfig:
     """Where the DAG runs."""
 
-    kind: str = "local"
-    num_cpus: int | None = None
-    address: str | None = None
+    kind: str = "local"  # local (this process) | ray (choose with executor=NAME)
+    num_cpus: int | None = None  # CPUs of a local Ray cluster; null = all
+    address: str | None = None  # Ray cluster to join (ray://host:10001); null = start a local one
 
 
 OPTIMIZERS = ("hrp", "min_variance", "max_sharpe", "risk_parity", "equal_weight")
@@ -115,10 +115,10 @@ class ValidationConfig:
     test: int = 20  # test rows per window (= step: no overlap, no gap)
     anchored: bool = False  # expanding training window
     fees: float = 0.001  # proportional, per traded notional
-    slippage: float = 0.0005
+    slippage: float = 0.0005  # proportional, per traded notional, on top of fees
     eligibility_field: str | None = None  # e.g. recommend_all: eligible by the features row at t−1
-    eligibility_op: str = ">"
-    eligibility_value: float = 0.0
+    eligibility_op: str = ">"  # comparison of eligibility_field with eligibility_value
+    eligibility_value: float = 0.0  # threshold of eligibility_field
 
 
 LINKAGES = ("single", "complete", "average", "weighted", "ward")
@@ -128,24 +128,24 @@ LINKAGES = ("single", "complete", "average", "weighted", "ward")
 class ProfileConfig:
     """A sleeve: which scanners feed it and how its portfolio is built."""
 
-    name: str = "default"
-    description: str = ""
-    scanners: list[str] = field(default_factory=list)
+    name: str = "default"  # the profile's name (run ids, reports)
+    description: str = ""  # one line for `python -m dataflows list profiles` and reports
+    scanners: list[str] = field(default_factory=list)  # scanner names (conf/scanner/) whose candidates feed the sleeve
     # aggregation
     train_days: int = 365  # calendar days of the training window, ending at the last completed bar
     min_history_days: int = 120  # returns an asset needs inside the window
     # natural selection (HTR v3.4)
-    min_winners: int = 15
-    max_winners: int = 25
+    min_winners: int = 15  # selection tops up to this many winners (leader fallback)
+    max_winners: int = 25  # at most this many winners, by score
     top_n: int = 2  # per cluster and direction
-    cluster_threshold: float = 0.5
+    cluster_threshold: float = 0.5  # correlation-distance threshold that cuts the clustering tree
     # optimization
-    optimizer: str = "hrp"
-    fallbacks: list[str] = field(default_factory=lambda: ["min_variance", "hrp", "equal_weight"])
+    optimizer: str = "hrp"  # hrp | min_variance | max_sharpe | risk_parity | equal_weight
+    fallbacks: list[str] = field(default_factory=lambda: ["min_variance", "hrp", "equal_weight"])  # tried next, in turn
     weight_cap: float = 0.25  # hard cap per atom (n · cap < 1 is infeasible and says so)
     cluster_cap: float | None = None  # hard cap per correlation cluster (null = none; needs enough clusters)
     regime_caps: bool = True  # tighten the cluster cap in CRISIS (0.15) and TURBULENT (0.20) regimes
-    linkage: str = "single"
+    linkage: str = "single"  # HRP linkage: single | complete | average | weighted | ward
     optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
     risk_free: float = 0.0  # annual, for MaxSharpe
     require_metadata: bool | None = None  # unknown tick/lot size vetoes an atom; null = where the venue publishes them
@@ -180,7 +180,7 @@ class Settings:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     scanner: dict[str, Any] | None = None  # a scanner spec chosen with `scanner=NAME` replaces the profile's list
-    meta: dict[str, Any] | None = None  # meta-portfolio config (designed in; runs arrive with the meta issue)
+    meta: dict[str, Any] | None = None  # a meta-portfolio over several sleeves, chosen with `meta=NAME` (conf/meta/)
     optimizer: str | None = None  # `optimizer=max_sharpe` overrides the profile's optimizer
     flow: FlowConfig = field(default_factory=FlowConfig)
     viz: VizConfig = field(default_factory=VizConfig)
