@@ -254,12 +254,13 @@ def _prepare_sleeve(
     """The sleeve's folder, its view of the data phase (its candidates only), its gate and its inputs."""
     key = str(job.run_dir)
     record = _record(job, settings, out)
-    symbols = set(scan["candidates"][C.SYMBOL].to_list())
+    order = list(dict.fromkeys(scan["candidates"][C.SYMBOL].to_list()))
+    symbols = set(order)
     overrides = (
         shared
         | scan
         | {
-            "repair_report": _only_report(phase["repair_report"], symbols),
+            "repair_report": _only_report(phase["repair_report"], order),
             "toxic_findings": phase["toxic_findings"].filter(pl.col(C.SYMBOL).is_in(symbols)),
             "quarantine_table": phase["quarantine_table"].filter(pl.col(C.SYMBOL).is_in(symbols)),
             "symbol_metadata": phase["symbol_metadata"].filter(pl.col(C.SYMBOL).is_in(symbols)),
@@ -279,13 +280,19 @@ def _prepare_sleeve(
     out.inputs.append(SleeveInputs(key, job.spec.name, settings, job.run_dir.name, values))
 
 
-def _only_report(report: Any, symbols: set[str]) -> Any:
-    """The union's repair report restricted to one sleeve's symbols."""
+def _only_report(report: Any, symbols: list[str]) -> Any:
+    """The union's repair report restricted to one sleeve's symbols, in the sleeve's candidate order (the order its
+    own run audits them in, which fixes the column order of its returns and so its weights)."""
+    rank = {s: i for i, s in enumerate(symbols)}
+
+    def own(audits: list) -> list:
+        return sorted((a for a in audits if a.symbol in rank), key=lambda a: rank[a.symbol])
+
     return dataclasses.replace(
         report,
-        before=[a for a in report.before if a.symbol in symbols],
-        after=[a for a in report.after if a.symbol in symbols],
-        actions=[a for a in report.actions if a.symbol in symbols],
+        before=own(report.before),
+        after=own(report.after),
+        actions=[a for a in report.actions if a.symbol in rank],
     )
 
 

@@ -655,7 +655,9 @@ class SyntheticVenue:
         return pl.DataFrame(rows, schema=market_schema())
 
     def tickers(self) -> pl.DataFrame:
-        """Last price (forming bar), last completed bar's quote volume, change against the previous close."""
+        """Last price (the forming bar's close so far), last completed bar's quote volume, and the 24-hour change:
+        last price against the close of the last bar completed at least 24 hours before as_of (a rolling 24 h
+        change, as exchanges report it; at midnight that is the last completed bar against the one before)."""
         self._enter("tickers", "")
         panel = self._series()
         rows = []
@@ -669,7 +671,8 @@ class SyntheticVenue:
                 closes[-1] = series.forming[3]
             done = series.ts.size - (series.forming is not None)
             qv = float(closes[done - 1] * vols[done - 1]) if done else None
-            change = float(closes[-1] / closes[-2] - 1.0) if closes.size > 1 else None
+            ref = np.flatnonzero(series.ts + DAY_MS <= self.as_of_ms - DAY_MS)  # bars (daily) closed >= 24 h ago
+            change = float(closes[-1] / closes[ref[-1]] - 1.0) if ref.size else None
             rows.append({C.SYMBOL: s.symbol, C.LAST: float(closes[-1]), C.QUOTE_VOLUME: qv, C.CHANGE: change})
         return pl.DataFrame(rows, schema=ticker_schema())
 

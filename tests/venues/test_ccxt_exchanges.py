@@ -427,4 +427,5 @@ def test_past_as_of_ignores_the_future(tmp_path, exchange_id: str) -> None:
         "bybit": {"BTC/USDT": "spot:BTCUSDT", "BTC/USDT:USDT": "linear:BTCUSDT"},
     }[exchange_id][btc[C.SYMBOL]]
     close = bar(series, as_of_ms - DAY, DAY)[3]
-    assert btc[C.LAST] == pytest.approx(close, rel=1e-4)  # the close of 2025-06-30 (as served, rounded), not the live ticker
+    # the close of 2025-06-30 (as served, rounded), not the live ticker
+    assert btc[C.LAST] == pytest.approx(close, rel=1e-4)
