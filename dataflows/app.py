@@ -100,7 +100,7 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
     _setup_logging()
     try:
         check_group_choices()
-        settings = settings_from_cfg(cfg)
+        settings = named_scanner(settings_from_cfg(cfg))
         from omegaconf import OmegaConf
 
         resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -158,6 +158,21 @@ def check_group_choices() -> None:
         known = sorted(p.stem for p in folder.glob("*.yaml"))
         msg = f"{group}={name}: no such {group} (no conf/{group}/{name}.yaml); known {group} options: {known}"
         raise ConfigError(msg)
+
+
+def named_scanner(settings: Settings) -> Settings:
+    """`scanner=NAME` composes the file's content without its name: the spec is named after the file (in funnels,
+    candidates.json and the hint of a scan that finds nothing), not after its `logic`."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if settings.scanner is None or settings.scanner.get("name") or not HydraConfig.initialized():
+        return settings
+    choice = HydraConfig.get().runtime.choices.get("scanner")
+    if not choice:
+        return settings
+    import dataclasses
+
+    return dataclasses.replace(settings, scanner={**settings.scanner, "name": choice})
 
 
 def check_known_keys(resolved: Any, cls: type = Settings, prefix: str = "") -> None:

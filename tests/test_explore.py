@@ -180,7 +180,10 @@ def reference_candidates(tmp_path: Path, *overrides: str) -> dict:
     from dataflows.driver import build_driver
     from dataflows.lakehouse.store import Lakehouse
 
-    settings = make_settings(tmp_path / "ref", *overrides)
+    named = [
+        f"++scanner.name={o.split('=', 1)[1]}" for o in overrides if o.startswith("scanner=")
+    ]  # as the CLI names it
+    settings = make_settings(tmp_path / "ref", *overrides, *named)
     run_dir = tmp_path / "ref_run"
     run_dir.mkdir()
     inputs = {"settings": settings, "lakehouse": Lakehouse(settings.data_root), "run_dir": run_dir}
@@ -198,6 +201,8 @@ def test_scan_prints_funnels_and_the_candidates_a_run_starts_from(tmp_path, coun
     shown = tables(out)
     funnels = {t.split(":")[0].removeprefix("scanner "): rows for t, rows in shown.items() if t.startswith("scanner ")}
     assert set(funnels) == set(expected["funnel"])
+    if choice.startswith("scanner="):  # named after its file, not its `logic`
+        assert set(funnels) == {choice.split("=", 1)[1]}
     for name, steps in expected["funnel"].items():
         assert [(r["step"], int(r["left"])) for r in funnels[name]] == [(s["step"], s["left"]) for s in steps]
     [cands] = [rows for t, rows in shown.items() if " as of " in t and not t.startswith("scanner ")]
