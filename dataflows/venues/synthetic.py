@@ -427,7 +427,11 @@ def _generate(specs: list[_Spec], seed: int, genesis: int, as_of_ms: int, defect
     x0 = drift_sd * np.array(z0)
     phi = 0.995
     trend = _ar1(drift_sd[:, None] * np.sqrt(1 - phi**2) * eps[5], phi, x0)
-    ret = sigma * vol_mult * unit + drift_mkt + trend
+    ret = sigma * vol_mult
+    ret *= unit
+    ret += drift_mkt
+    ret += trend
+    del unit, drift_mkt, trend  # (n, days) arrays: free each one as soon as it is used (2,000 symbols: ~44 MB each)
     is_eq = np.array([s.asset_class == C.EQUITY for s in specs])
     ret[np.ix_(is_eq, ~weekday)] *= _WEEKEND_SCALE
     for i, s in enumerate(specs):
@@ -449,9 +453,14 @@ def _generate(specs: list[_Spec], seed: int, genesis: int, as_of_ms: int, defect
         prev[:, 0] = close_wd[:, 0] - ret[is_eq][:, wd[0]]
         gap = _OPEN_GAP_SHARE * (close_wd - prev) + 0.2 * sigma[is_eq] * eps[4][np.ix_(is_eq, wd)]
         log_o[np.ix_(is_eq, wd)] = prev + gap
+    del ret
     wick = 0.5 * sigma * vol_mult
-    log_h = np.maximum(log_o, log_c) + wick * np.abs(eps[2])
-    log_l = np.minimum(log_o, log_c) - wick * np.abs(eps[3])
+    del vol_mult
+    log_h = np.maximum(log_o, log_c)
+    log_h += wick * np.abs(eps[2])
+    log_l = np.minimum(log_o, log_c)
+    log_l -= wick * np.abs(eps[3])
+    del wick
     # Same-base instruments (USDC pairs, the perp) follow their underlying plus a small basis.
     for i, s in enumerate(specs):
         if s.link is not None:
@@ -459,18 +468,28 @@ def _generate(specs: list[_Spec], seed: int, genesis: int, as_of_ms: int, defect
             basis = _ar1(0.0004 * np.sqrt(1 - 0.81) * eps[4, i], 0.9)
             for arr in (log_o, log_h, log_l, log_c):
                 arr[i] = arr[u] + basis
-    o, h, lo, c = np.exp(log_o), np.exp(log_h), np.exp(log_l), np.exp(log_c)
+    o, h, lo, c = (np.exp(a, out=a) for a in (log_o, log_h, log_l, log_c))  # in place: the logs are not used again
+    del log_o, log_h, log_l, log_c
     activity = 0.3 * (np.minimum(np.abs(eps[0]), 5.0) - 0.8)  # busier on big moves, bounded
     log_qv = np.array([s.log_qv for s in specs])[:, None] * np.log(10) + _ar1(
         0.35 * np.sqrt(1 - 0.92**2) * eps[1], 0.92
     )
-    vol = np.exp(log_qv + activity) / ((h + lo + c) / 3.0)
+    del eps
+    log_qv += activity
+    del activity
+    typical = h + lo
+    typical += c
+    typical /= 3.0
+    vol = np.exp(log_qv, out=log_qv)
+    vol /= typical
+    del typical
 
     if defects:
         _plant(index, days, o, h, lo, c, vol)
     scale = 10.0 ** np.array([s.decimals for s in specs], dtype=float)[:, None]
     o, h, lo, c = (_to_tick(a, scale) for a in (o, h, lo, c))
-    h, lo = np.maximum.reduce([h, o, c]), np.minimum.reduce([lo, o, c])
+    h = np.maximum(np.maximum(h, o, out=h), c, out=h)  # = np.maximum.reduce([h, o, c]) without the stacked copy
+    lo = np.minimum(np.minimum(lo, o, out=lo), c, out=lo)
 
     out: dict[str, _Series] = {}
     for i, s in enumerate(specs):
@@ -723,15 +742,30 @@ class SyntheticVenue:
         long = pl.concat([self.truth(sym).with_columns(pl.lit(sym).alias(C.SYMBOL)) for sym in wanted])
         # one ragged panel (NaN before listing, after delisting, and on equities' weekends): the kernel rates each
         # column on its own bars, exactly as if computed alone
-        times, panel = long_to_wide(long, wanted, (C.HIGH, C.LOW, C.CLOSE, C.VOLUME))
-        r = technical_ratings(panel[C.HIGH], panel[C.LOW], panel[C.CLOSE], panel[C.VOLUME])
-        rows = []
-        for j, sym in enumerate(wanted):
-            i = int(np.flatnonzero(~np.isnan(panel[C.CLOSE][:, j]))[-1])
-            ts = dt.datetime.fromtimestamp(times[i] / 1000, dt.UTC)
-            rows.append(
-                (sym, ts, float(r.recommend_ma[i, j]), float(r.recommend_other[i, j]), float(r.recommend_all[i, j]))
+        fields = (C.HIGH, C.LOW, C.CLOSE, C.VOLUME)
+        times, panel = long_to_wide(long, wanted, fields)
+        del long
+        last = np.array([int(np.flatnonzero(~np.isnan(panel[C.CLOSE][:, j]))[-1]) for j in range(len(wanted))])
+        # Only each symbol's last completed bar is read: rate from that row on (`start`), per group of symbols
+        # sharing it (the kernel still runs every bar; a full T×N×26 vote array was 1.2 GB at 2,000 symbols).
+        rated = np.empty((3, len(wanted)))
+        groups = {int(i): np.flatnonzero(last == i) for i in np.unique(last)}
+        main = max(groups, key=lambda i: (groups[i].size, i))
+        for i, cols in groups.items():
+            whole = i == main  # the big group reads every column from row `main` on: no column copies
+            r = technical_ratings(*(panel[f] if whole else panel[f][:, cols] for f in fields), start=i)
+            pick = cols if whole else np.arange(cols.size)
+            rated[:, cols] = (r.recommend_ma[0, pick], r.recommend_other[0, pick], r.recommend_all[0, pick])
+        rows = [
+            (
+                sym,
+                dt.datetime.fromtimestamp(times[last[j]] / 1000, dt.UTC),
+                float(rated[0, j]),
+                float(rated[1, j]),
+                float(rated[2, j]),
             )
+            for j, sym in enumerate(wanted)
+        ]
         return pl.DataFrame(
             rows,
             orient="row",
