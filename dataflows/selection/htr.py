@@ -102,7 +102,7 @@ from dataflows.selection.features import (
     FeatureParams,
     asset_features,
 )
-from kernels.selection import pairwise_corr_nb
+from kernels.correlation import pairwise_corr
 
 # Ratings columns (point-in-time values as of the day before the decision).
 RECOMMEND_ALL = "recommend_all"
@@ -316,7 +316,7 @@ def correlation_distance(returns: np.ndarray, lookbacks: Sequence[int], params: 
     n = x.shape[1]
     total = np.zeros((n, n))
     for lb in lookbacks:
-        rho = pairwise_corr_nb(np.ascontiguousarray(x[-lb:]), min(params.min_periods, lb))
+        rho = pairwise_corr(np.ascontiguousarray(x[-lb:]), min(params.min_periods, lb))
         rho = np.where(np.isnan(rho), 0.0, rho)
         rho = (1.0 - params.ridge) * rho + params.ridge * np.eye(n)
         total += np.sqrt(np.clip(0.5 * (1.0 - rho), 0.0, None))
