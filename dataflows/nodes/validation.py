@@ -1,4 +1,4 @@
-"""Validation backtest (optional stage): walk-forward of the sleeve on vectorbt, and the run's backtest/ folder.
+"""Validation backtest (optional stage): walk-forward of the sleeve, and the run's backtest/ folder.
 
 Nodes and their inputs:
 - `walk_forward_params(settings)`: windows, costs and eligibility from `profile.validation` (train/test rows, the
@@ -11,11 +11,11 @@ Nodes and their inputs:
   metadata_required)`:
   per window, HTR selection → synthesis → optimization (the profile's method and fallback chain) on the training
   rows only, eligibility from the features row before each rebalance; the profile, filtered-EW and raw-EW books
-  simulated on vectorbt with holdings carried across windows; metrics and the forensic report.
+  simulated with vectorbt's `from_orders` accounting (a numba kernel, equal to vectorbt in the tests) with holdings
+  carried across windows; metrics and the forensic report.
 - `backtest_files(backtest_result, run_dir)`: `backtest/returns.parquet` (date, profile, raw_ew, filtered_ew),
   `backtest/windows.csv`, `backtest/metrics.json`, `backtest/forensic.json`, each written atomically.
 
-vectorbt is imported only when `backtest_result` runs.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def backtest_result(
     settings: Settings,
     metadata_required: bool,
 ) -> BacktestResult:
-    """The sleeve walked forward: per-window decisions on training rows only, books simulated on vectorbt."""
+    """The sleeve walked forward: per-window decisions on training rows only, books simulated (vectorbt's
+    accounting)."""
     decide = SleeveDecider(candidates, symbol_metadata, settings, selection_params, metadata_required)
     return run_backtest(backtest_history, decide, walk_forward_params)
 

@@ -206,25 +206,6 @@ def simulate_books(
     return out
 
 
-def simulate_vectorbt(
-    returns: np.ndarray,
-    rebalance_rows: np.ndarray,
-    books: Mapping[str, np.ndarray],
-    *,
-    fees: float,
-    slippage: float,
-    index: np.ndarray | None = None,
-    engine: str = KERNEL,
-) -> dict[str, BookSimulation]:
-    """vectorbt's `from_orders` accounting for every book: `simulate_books` (the walk-forward imports this name)."""
-    return simulate_books(returns, rebalance_rows, books, fees=fees, slippage=slippage, index=index, engine=engine)
-
-
-def warm_vectorbt(engine: str = KERNEL) -> None:
-    """`warm_simulation` (the walk-forward imports this name)."""
-    warm_simulation(engine)
-
-
 def _simulate_on_vectorbt(
     returns: np.ndarray,
     rebalance_rows: np.ndarray,
@@ -237,7 +218,12 @@ def _simulate_on_vectorbt(
     """Every book in one vectorbt `Portfolio.from_orders` call (one cash-sharing group per book); vectorbt's own
     values and returns come back. Its auto call sequence sorts every row of every group: quadratic in the columns."""
     import pandas as pd
-    import vectorbt as vbt
+
+    try:
+        import vectorbt as vbt
+    except ImportError:
+        msg = "engine='vectorbt' needs vectorbt, a test/benchmark peer: install the dev group (uv sync --group dev)"
+        raise SimulationError(msg) from None
 
     names = list(books)
     r = np.asarray(returns, dtype=np.float64)

@@ -25,7 +25,8 @@ says why (`WindowDecision.error`); if every window fails, the backtest fails.
 
 Three books per window: `profile` (the sleeve's weights), `filtered_ew` (equal weight over the winners' atoms) and
 `raw_ew` (equal weight over every atom of the eligible pool); selection alpha = filtered_ew − raw_ew, optimization
-alpha = profile − filtered_ew. They are simulated on vectorbt (`simulate.py`), one row per test row.
+alpha = profile − filtered_ew. They are simulated with vectorbt's `from_orders` accounting (`simulate.py`: a numba kernel, equal to
+vectorbt in the tests), one row per test row.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from dataflows.selection.htr import Funnel, SelectionParams, SelectionResult, Wi
 from dataflows.sleeve import PERIODS, SleeveDecision, SleeveWeights, allocate, decide
 from dataflows.synthesis import AtomWeights, flatten_weights
 from dataflows.validation import metrics as M
-from dataflows.validation.simulate import BookSimulation, simulate_vectorbt, warm_vectorbt
+from dataflows.validation.simulate import BookSimulation, simulate_books, warm_simulation
 
 PROFILE, RAW_EW, FILTERED_EW = "profile", "raw_ew", "filtered_ew"
 BOOKS = (PROFILE, RAW_EW, FILTERED_EW)
@@ -446,7 +447,7 @@ def periods_per_year(asset_class: Sequence[str]) -> int:
 def run_backtest(history: History, decide: Decider, params: WalkForwardParams) -> BacktestResult:
     """Walk forward over `history`: decide each window point in time, simulate the books, measure, report."""
     windows = walk_forward_windows(history.panel.dates.size, params)
-    warm_vectorbt()
+    warm_simulation()
     decisions = tuple(decide(history, w, eligible_symbols(history, w.test_start, params.eligibility)) for w in windows)
     if all(d.error for d in decisions):
         msg = f"every one of {len(decisions)} walk-forward windows failed; first: {decisions[0].error}"
@@ -456,7 +457,7 @@ def run_backtest(history: History, decide: Decider, params: WalkForwardParams) -
     symbols = history.panel.symbols
     targets = {b: book_targets(decisions, symbols, b) for b in BOOKS}
     dates = history.panel.dates[first:stop]
-    sims = simulate_vectorbt(
+    sims = simulate_books(
         history.panel.returns[first:stop], rows, targets, fees=params.fees, slippage=params.slippage, index=dates
     )
     ppy = periods_per_year(history.panel.asset_class)

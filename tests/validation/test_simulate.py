@@ -12,8 +12,8 @@ from dataflows.validation import metrics as M
 from dataflows.validation.simulate import (
     SimulationError,
     price_levels,
+    simulate_books,
     simulate_reference,
-    simulate_vectorbt,
 )
 
 FEES, SLIP = 0.001, 0.0005
@@ -46,7 +46,7 @@ REBALANCES = np.array([0, 20, 40, 60, 80, 100, 120, 140])
 def simulated() -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
     r = _returns()
     books = _books(r.shape[1], REBALANCES.size)
-    return r, books, simulate_vectorbt(r, REBALANCES, books, fees=FEES, slippage=SLIP)
+    return r, books, simulate_books(r, REBALANCES, books, fees=FEES, slippage=SLIP)
 
 
 @pytest.mark.parametrize("book", ["long", "short", "long_short"])
@@ -78,7 +78,7 @@ def test_a_short_book_on_falling_assets_earns_every_day() -> None:
     r = -rng.uniform(0.01, 0.03, (60, 2))  # both assets fall every day
     rows = np.arange(0, 60, 5)
     w = np.tile([-0.5, -0.5], (rows.size, 1))
-    sim = simulate_vectorbt(r, rows, {"short": w}, fees=FEES, slippage=SLIP)["short"]
+    sim = simulate_books(r, rows, {"short": w}, fees=FEES, slippage=SLIP)["short"]
     assert (sim.returns > 0).all()
     assert (sim.exposure < 0).all()
     ref = simulate_reference(r, rows, w, fees=FEES, slippage=SLIP)
@@ -88,10 +88,10 @@ def test_a_short_book_on_falling_assets_earns_every_day() -> None:
 def test_a_short_loses_at_most_its_notional_in_one_bar() -> None:
     r = np.array([[0.0, 0.0], [3.0, 0.0], [0.1, 0.0]])  # +300% while held short
     w = np.array([[-0.5, 0.0]])
-    sim = simulate_vectorbt(r, np.array([0]), {"s": w}, fees=0.0, slippage=0.0)["s"]
+    sim = simulate_books(r, np.array([0]), {"s": w}, fees=0.0, slippage=0.0)["s"]
     assert sim.returns[1] == pytest.approx(-0.5, abs=1e-12)  # 50% short x a capped +100%, not x 300%
     np.testing.assert_allclose(price_levels(r, np.array([0]), w)[:, 0], [1.0, 1.0, 2.0, 2.2])
-    long = simulate_vectorbt(r, np.array([0]), {"l": -w}, fees=0.0, slippage=0.0)["l"]
+    long = simulate_books(r, np.array([0]), {"l": -w}, fees=0.0, slippage=0.0)["l"]
     assert long.returns[1] == pytest.approx(1.5, abs=1e-12)  # a long gets the whole +300% (cap is shorts only)
 
 
@@ -103,7 +103,7 @@ def test_rebalanced_every_row_without_costs_equals_the_atom_streams() -> None:
     gross = np.array([0.3, 0.2, 0.25, 0.25])
     signed = gross * np.array([1, -1, -1, 1])
     rows = np.arange(80)
-    sim = simulate_vectorbt(r, rows, {"b": np.tile(signed, (80, 1))}, fees=0.0, slippage=0.0)["b"]
+    sim = simulate_books(r, rows, {"b": np.tile(signed, (80, 1))}, fees=0.0, slippage=0.0)["b"]
     np.testing.assert_allclose(sim.returns, streams @ gross, rtol=0, atol=1e-12)
 
 

@@ -10,7 +10,6 @@ from dataflows.validation.simulate import (
     SimulationError,
     simulate_books,
     simulate_reference,
-    simulate_vectorbt,
     warm_simulation,
 )
 
@@ -68,9 +67,9 @@ def test_a_book_that_rebalances_every_row_and_holds_cash_between() -> None:
     assert (kernel.turnover > 0).all()
 
 
-def test_the_walk_forward_name_runs_the_kernel_and_engines_are_checked() -> None:
+def test_the_default_engine_is_the_kernel_and_engines_are_checked() -> None:
     r, rows, books, fees, slip = _case(1)
-    a = simulate_vectorbt(r, rows, books, fees=fees, slippage=slip)
+    a = simulate_books(r, rows, books, fees=fees, slippage=slip)
     b = simulate_books(r, rows, books, fees=fees, slippage=slip, engine="kernel")
     assert all(np.array_equal(a[k].values, b[k].values) for k in books)
     with pytest.raises(SimulationError, match="unknown simulation engine 'pandas'"):
