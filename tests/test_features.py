@@ -120,3 +120,20 @@ def test_category_thresholds_match_the_spec_and_the_kernel(value, category):
     assert got == category
     kernel = rating_category(np.array([np.nan if value is None else value]))[0]
     assert kernel == category
+
+
+def test_a_large_backfill_in_chunks_gives_the_same_rows(tmp_path, monkeypatch):
+    """Symbols are rated in chunks (memory); crypto (24/7) and equities (sessions) mixed give the same rows."""
+    root = tmp_path / "data"
+    run_data_phase(make_settings(root, "profile=equities_trend", "data.history_days=300"))
+    run_data_phase(make_settings(root, "data.history_days=300"))
+    lh = Lakehouse(root)
+    symbols = sorted(features.read(lh)[C.SYMBOL].unique().to_list())
+    bars = {s: lh.read("synthetic", "1d", s).select(C.TS, C.HIGH, C.LOW, C.CLOSE, C.VOLUME) for s in symbols}
+    since = dict.fromkeys(symbols)
+    monkeypatch.setattr(features, "COMPUTE_CHUNK", len(symbols) + 1)
+    whole = features._compute(bars, since, "synthetic").sort(C.SYMBOL, C.TS)
+    monkeypatch.setattr(features, "COMPUTE_CHUNK", 7)
+    chunked = features._compute(bars, since, "synthetic").sort(C.SYMBOL, C.TS)
+    assert len(symbols) > 50 and whole.height > 10_000
+    assert chunked.equals(whole)

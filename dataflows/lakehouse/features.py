@@ -68,8 +68,23 @@ def read(lh: Lakehouse) -> pl.DataFrame:
     return lh.read_table(lh.features_path, schema(), "features matrix")
 
 
+COMPUTE_CHUNK = 256  # symbols rated together: bounds the (bars x symbols x 26) vote array of a large backfill
+
+
 def _compute(bars: dict[str, pl.DataFrame], since: dict[str, int | None], venue: str) -> pl.DataFrame:
-    """Ratings rows of each symbol from its own `since` open time (None = all rows), from its full bars."""
+    """Ratings rows of each symbol from its own `since` open time (None = all rows), from its full bars; in chunks
+    of `COMPUTE_CHUNK` symbols (a symbol's ratings depend only on its own bars, so chunks give the same rows)."""
+    symbols = list(bars)
+    if len(symbols) <= COMPUTE_CHUNK:
+        return _compute_chunk(bars, since, venue)
+    parts = []
+    for i in range(0, len(symbols), COMPUTE_CHUNK):
+        chunk = {s: bars[s] for s in symbols[i : i + COMPUTE_CHUNK]}
+        parts.append(_compute_chunk(chunk, since, venue))
+    return pl.concat(parts)
+
+
+def _compute_chunk(bars: dict[str, pl.DataFrame], since: dict[str, int | None], venue: str) -> pl.DataFrame:
     from kernels.ratings import technical_ratings
 
     symbols = list(bars)
