@@ -11,8 +11,10 @@ timing and are benchmarked elsewhere. The baseline is vectorbt's bare `Portfolio
 fees, slippage, cash sharing, auto call sequence) on the profile's precomputed weights — the simulation alone,
 200 columns. vectorbt and the kernel are warmed first (import + numba cache load), never timed.
 
-Correctness first: the walk-forward's stitched profile returns equal the bare `from_orders` run on its own weights
-and the NumPy reference simulator to 1e-10. Target: the whole walk-forward <= 2 s on this machine (DESIGN.md);
+Correctness first: the walk-forward's stitched profile returns equal the NumPy reference simulator to 1e-10, and
+the bare `from_orders` run on its own weights to 1e-4: this fully invested book's buys exceed its cash by the costs
+at every rebalance, and the kernel trims them pro rata where vectorbt trims the last ones of its call sequence
+(`dataflows.validation.simulate`, "Trimming"; 4.2e-5 on the quick case). Target: the whole walk-forward <= 2 s on this machine (DESIGN.md);
 as a ratio: <= 14x the bare `from_orders` (0.14 s anchor).
 """
 
@@ -100,7 +102,7 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
     bare = bare_from_orders(close, price, size_df, params)
     bare_returns = np.asarray(bare.returns()).reshape(-1)
     err = float(np.abs(result.returns[PROFILE] - bare_returns).max())
-    assert err <= 1e-10, f"walk-forward profile returns differ from bare from_orders by {err:.3g}"
+    assert err <= 1e-4, f"walk-forward profile returns differ from bare from_orders by {err:.3g}"  # trimming rule
     ref = simulate_reference(r, rows, targets, fees=params.fees, slippage=params.slippage)
     err = float(np.abs(result.returns[PROFILE] - ref.returns).max())
     assert err <= 1e-10, f"walk-forward profile returns differ from the NumPy reference by {err:.3g}"

@@ -2,12 +2,14 @@
 
 This is vectorbt's `Portfolio.from_orders(size_type="targetpercent", direction="both", cash_sharing=True,
 call_seq="auto", update_value=False, init_cash=1.0)` for one cash-sharing group, restricted to what the walk-forward
-uses, written as one loop over rebalances. `dataflows.validation.simulate` documents the accounting and tests it
-against vectorbt itself and against an independent NumPy reference. Why a kernel: vectorbt walks every row × column
-and, with `call_seq="auto"`, insertion-sorts every row's columns (quadratic in the columns, and worst on the rows
-without orders, whose NaN sizes each walk the whole row): 54 s for 3 books × 2,000 columns × 1,280 rows, and its
-import costs ~1.1 s of every run. Here only rebalance rows trade, sorted once with a stable O(N log N) sort, and the
-rows between them are a product of fixed positions and closes.
+uses, written as one loop over rebalances — except for one rule: when the cash left after the sells does not cover
+every buy, all buys are trimmed pro rata (vectorbt trims the last buys of its call sequence, so the book depended on
+the column order). `dataflows.validation.simulate` documents the accounting and tests it against vectorbt itself
+(where cash never binds) and against an independent NumPy reference (always). Why a kernel: vectorbt walks every
+row × column and, with `call_seq="auto"`, insertion-sorts every row's columns (quadratic in the columns, and worst on
+the rows without orders, whose NaN sizes each walk the whole row): 54 s for 3 books × 2,000 columns × 1,280 rows,
+and its import costs ~1.1 s of every run. Here only rebalance rows trade, in two linear passes (sells, then buys),
+and the rows between them are a product of fixed positions and closes.
 
 Array contract:
 
@@ -16,18 +18,26 @@ Array contract:
 - `rows` is (R,) int64, strictly increasing rows of the panel; `targets` is (R, N) float64 signed target weights
   (fractions of the book's value at the order price; 0 = no position), finite.
 - Returned: `values` (T,) equity at each row's close (1.0 before row 0), `returns` (T,) vectorbt's returns of it,
-  `held` (R, N) units held after each rebalance, and per rebalance (R,) the traded notional at the order price
-  (`traded`, no slippage), the fees paid and the slippage paid (notional × slippage) — in currency units.
+  `held` (R, N) units held after each rebalance, per rebalance (R,) the traded notional at the order price
+  (`traded`, no slippage), the fees paid and the slippage paid (notional × slippage) — in currency units — and
+  `filled` (R,), the fraction of every buy that was executed (1.0 when the cash covered them, 0.0 when there was
+  no cash, and 1.0 on a rebalance without buys).
 
 Order semantics (vectorbt 0.2x `execute_order_nb`, `buy_nb`, `sell_nb`, `lock_cash=False`, no size limits):
 
-- On a rebalance row the group value is cash + Σ units × price (column order); a column trades when its target or
-  its previous target is non-zero. Orders run in ascending order of their approximate value (target × value −
-  units × price; ties keep column order): sells before buys.
-- Each order first snaps cash and units within tolerance of 0 to 0; target units = target × value / price, and the
-  difference is bought (price × (1 + slippage), fees on the cash spent, trimmed to the cash available) or sold
-  (price × (1 − slippage), fees on the proceeds; a short sale's proceeds are cash). Additions that cancel within
-  tolerance give exactly 0. Tolerances are vectorbt's (`rel_tol`, `abs_tol`).
+- On a rebalance row the cash and units within tolerance of 0 are snapped to 0 and the group value is
+  cash + Σ units × price; a column trades when its target or its previous target is non-zero, by
+  target × value / price − units held (vectorbt's sizes: its approximate order values sort sells before buys, and
+  a sell never changes another column's size). Sizes within tolerance of 0 are ignored.
+- Sells first, in any order (they only add to cash): price × (1 − slippage), fees on the proceeds; a short sale's
+  proceeds are cash. Additions that cancel within tolerance give exactly 0. Tolerances are vectorbt's (`rel_tol`,
+  `abs_tol`).
+- Then buys at price × (1 + slippage), fees on the cash spent. If their total cost is within tolerance of or below
+  the cash, each is bought in full (exactly vectorbt's result); otherwise each is bought at the same fraction
+  `filled` = cash / total cost of its size and the cash ends at exactly 0. vectorbt instead fills the buys in full
+  in ascending order of their approximate value (ties in column order) and trims the one that runs out of cash
+  and rejects the rest, so a permutation of the columns moved its equity. With pro-rata trimming every step is a
+  sum over columns, and a permutation changes the result only by floating-point rounding (~1e-16).
 """
 
 from __future__ import annotations
@@ -67,8 +77,8 @@ def simulate_targets_nb(
     slippage: float,
     rel_tol: float,
     abs_tol: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(values, returns, held, traded, fees_paid, slippage_paid) of one book; see the module docstring."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(values, returns, held, traded, fees_paid, slippage_paid, filled) of one book; see the module docstring."""
     n_rows, n = close.shape
     n_reb = rows.size
     values = np.empty(n_rows)
@@ -79,7 +89,8 @@ def simulate_targets_nb(
     slip_paid = np.zeros(n_reb)
     pos = np.zeros(n)
     prev_target = np.zeros(n)
-    order_value = np.empty(n)
+    size = np.zeros(n)
+    filled = np.ones(n_reb)
     cash = 1.0
     k = 0
     for i in range(n_rows):
@@ -94,62 +105,66 @@ def simulate_targets_nb(
             for j in range(n):
                 if pos[j] != 0.0:
                     value += pos[j] * price[i, j]
-            n_active = 0
-            for j in range(n):
-                if targets[k, j] != 0.0 or prev_target[j] != 0.0:
-                    order_value[n_active] = targets[k, j] * value - pos[j] * price[i, j]
-                    n_active += 1
-            active = np.empty(n_active, dtype=np.int64)
-            m = 0
-            for j in range(n):
-                if targets[k, j] != 0.0 or prev_target[j] != 0.0:
-                    active[m] = j
-                    m += 1
-            order = np.argsort(order_value[:n_active], kind="mergesort")  # stable: ties keep column order
-            snapped_value = 0.0 if is_close_nb(value, 0.0, rel_tol, abs_tol) else value
-            for idx in order:
-                j = active[idx]
-                if is_close_nb(cash, 0.0, rel_tol, abs_tol):
-                    cash = 0.0
-                if is_close_nb(pos[j], 0.0, rel_tol, abs_tol):
-                    pos[j] = 0.0
+            if is_close_nb(value, 0.0, rel_tol, abs_tol):
+                value = 0.0
+            # vectorbt ignores (NaN) or rejects (<= 0) a target percent of such a value: no orders
+            n_orders = 0 if np.isnan(value) or value <= 0.0 else n
+            # sizes first, from the units held before the rebalance: the orders do not see each other
+            n_buys = 0
+            for j in range(n_orders):
+                size[j] = 0.0
+                if targets[k, j] == 0.0 and prev_target[j] == 0.0:
+                    continue
+                s = targets[k, j] * value / price[i, j] - pos[j]
+                if is_close_nb(s, 0.0, rel_tol, abs_tol):
+                    continue  # ignored: nothing to trade
+                size[j] = s
+                if s > 0.0:
+                    n_buys += 1
+            # sells (and short sales): proceeds net of slippage and fees are cash
+            for j in range(n_orders):
+                if size[j] >= 0.0:
+                    continue
                 p = price[i, j]
-                if np.isnan(snapped_value) or snapped_value <= 0.0:
-                    continue  # vectorbt ignores (NaN) or rejects (≤ 0) a target percent of such a value
-                size = targets[k, j] * snapped_value / p - pos[j]
-                if size > 0.0:
-                    if cash == 0.0:
-                        continue  # rejected: no cash to buy with
-                    adj = p * (1.0 + slippage)
-                    req = size * adj
-                    req_fees = req * fees
-                    total = req + req_fees
-                    if is_close_nb(total, cash, rel_tol, abs_tol) or total < cash:
-                        units, paid, spent = size, req_fees, total
-                    else:
-                        budget = cash / (1.0 + fees)
-                        if budget <= 0.0:
-                            continue  # rejected: cannot cover the fees
-                        units, paid, spent = budget / adj, cash - budget, cash
-                    if is_close_nb(size, 0.0, rel_tol, abs_tol):
-                        continue  # ignored: nothing to buy
-                    cash = add_nb(cash, -spent, rel_tol, abs_tol)
-                    pos[j] = add_nb(pos[j], units, rel_tol, abs_tol)
-                else:
-                    units = -size
-                    if is_close_nb(units, 0.0, rel_tol, abs_tol):
-                        continue  # ignored: nothing to sell
-                    adj = p * (1.0 - slippage)
-                    got = units * adj
-                    paid = got * fees
-                    net = add_nb(got, -paid, rel_tol, abs_tol)
-                    if net < 0.0:
-                        continue  # rejected: proceeds do not cover the fees
-                    cash = cash + net
-                    pos[j] = add_nb(pos[j], -units, rel_tol, abs_tol)
+                units = -size[j]
+                got = units * p * (1.0 - slippage)
+                paid = got * fees
+                net = add_nb(got, -paid, rel_tol, abs_tol)
+                if net < 0.0:
+                    continue  # rejected: proceeds do not cover the fees
+                cash = cash + net
+                pos[j] = add_nb(pos[j], -units, rel_tol, abs_tol)
                 traded[k] += units * p
                 fees_paid[k] += paid
                 slip_paid[k] += units * p * slippage
+            # buys: every one in full when the cash covers them all, else every one scaled by the same fraction
+            if is_close_nb(cash, 0.0, rel_tol, abs_tol):
+                cash = 0.0
+            fill = 1.0
+            if n_buys > 0:
+                need = 0.0
+                for j in range(n_orders):
+                    if size[j] > 0.0:
+                        need += size[j] * price[i, j] * (1.0 + slippage) * (1.0 + fees)
+                if cash == 0.0:
+                    fill = 0.0  # rejected: no cash to buy with
+                elif not (is_close_nb(need, cash, rel_tol, abs_tol) or need < cash):
+                    fill = cash / need
+                spent = 0.0
+                for j in range(n_orders):
+                    if size[j] <= 0.0 or fill == 0.0:
+                        continue
+                    p = price[i, j]
+                    units = size[j] * fill
+                    req = units * p * (1.0 + slippage)
+                    paid = req * fees
+                    spent += req + paid
+                    pos[j] = add_nb(pos[j], units, rel_tol, abs_tol)
+                    traded[k] += units * p
+                    fees_paid[k] += paid
+                    slip_paid[k] += units * p * slippage
+                cash = 0.0 if fill < 1.0 else add_nb(cash, -spent, rel_tol, abs_tol)
+            filled[k] = fill
             for j in range(n):
                 held[k, j] = pos[j]
                 prev_target[j] = targets[k, j]
@@ -165,4 +180,4 @@ def simulate_targets_nb(
         else:
             r = (v - before) / before
             returns[i] = -r if before < 0.0 else r
-    return values, returns, held, traded, fees_paid, slip_paid
+    return values, returns, held, traded, fees_paid, slip_paid, filled

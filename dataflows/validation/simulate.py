@@ -3,8 +3,9 @@
 Engines (`simulate_books(..., engine=)`): `"kernel"` (the default, what the walk-forward runs) is
 `kernels.simulate.simulate_targets_nb`, vectorbt's `from_orders` order accounting for one cash-sharing group written
 as one numba loop over rebalances; `"vectorbt"` runs `vectorbt.Portfolio.from_orders` itself; and
-`simulate_reference` is an independent plain-loop NumPy reference. Tests hold all three equal (1e-10). The kernel
-exists for two costs of vectorbt on this path: its import (~1.1 s of every run) and its per-row call-sequence
+`simulate_reference` is an independent plain-loop NumPy reference. Tests hold the kernel and the reference equal
+(1e-10) on every book, and vectorbt equal to both on books whose buys the cash always covers (see "Trimming"). The
+kernel exists for two costs of vectorbt on this path: its import (~1.1 s of every run) and its per-row call-sequence
 insertion sort, quadratic in the columns on *every* row (54 s of a 3-book × 2,000-column × 1,280-row walk-forward,
 against well under a second for the kernel).
 
@@ -21,12 +22,24 @@ to row t (the first day of the window that caused them), never to the previous w
 Accounting (vectorbt's, `direction="both"`, `size_type="targetpercent"`, one cash-sharing group per book):
 - positions are units; a target w means w × equity / price units, equity = cash + Σ units × price, valued at the
   order price once per rebalance (`update_value=False`), sells before buys (`call_seq="auto"`);
-- a short sale adds its proceeds to cash (proceeds are cash, the liability is the negative position); a buy spends
-  cash and is trimmed to the cash available (so a fully invested long book ends a rebalance slightly under 100%
-  after fees, never on margin);
+- a short sale adds its proceeds to cash (proceeds are cash, the liability is the negative position); buys spend
+  cash and are trimmed to the cash available (so a fully invested long book ends a rebalance slightly under 100%
+  after fees, never on margin) — pro rata, see "Trimming";
 - between rebalances nothing trades: positions drift with prices, and reported exposures are position value /
   equity, signed. They are never renormalised (the origin divided drifted weights by *net* exposure, which is
   negative for a short book, and so flipped short books long).
+
+Trimming: the one departure from vectorbt. When the cash left after the sells does not cover every buy (a fully
+invested long book with fees or slippage, at every rebalance), each buy is filled at the same fraction
+cash / (total cost of the buys) of its size, so the cash ends at exactly 0 and every column is under its target by
+the same relative amount (`BookSimulation.filled` records the fraction per rebalance). vectorbt fills the buys in
+full one after the other, in ascending order of their approximate order value with ties in column order, trims the
+one that runs out of cash and rejects the rest: which assets end under target depended on the column order (ties
+are the rule for equal-weight books), and permuting 5 columns of identical inputs moved equity by 4e-4. With
+pro-rata trimming a permutation of the columns changes equity only by floating-point rounding (tested on random
+books with binding cash to 1e-12). Where the cash covers every buy the two rules are the same computation, and the
+kernel and the reference equal vectorbt to 1e-10 (tested on such books only); where it binds they differ by a
+fraction of the costs (the trimmed notional is about fees + slippage of the buys).
 
 Short cap. The optimizers price a SHORT atom as −min(r, 1): a short loses at most 100% of its notional per bar.
 Held shorts get the same cap here: the price path of a column is built from min(r, 1) on the bars during which
@@ -71,6 +84,7 @@ class BookSimulation:
     fees: np.ndarray  # [R] fees paid / equity before the rebalance
     slippage: np.ndarray  # [R] slippage paid (notional × slippage) / equity before the rebalance
     exposure: np.ndarray  # [R, N] signed drifted exposure (position value / equity) on each window's last row
+    filled: np.ndarray  # [R] fraction of every buy executed (1.0: the cash covered them; NaN: vectorbt, not known)
 
     @property
     def costs(self) -> np.ndarray:
@@ -189,7 +203,7 @@ def simulate_books(
     for name, targets in books.items():
         r, rows, w = _check(returns, rebalance_rows, targets)
         levels = price_levels(r, rows, w)
-        values, rets, held, traded, fee, slip = simulate_targets_nb(
+        values, rets, held, traded, fee, slip, filled = simulate_targets_nb(
             np.ascontiguousarray(levels[:-1]),
             np.ascontiguousarray(levels[1:]),
             rows,
@@ -202,7 +216,7 @@ def simulate_books(
         before = np.concatenate([[1.0], values[:-1]])[rows]  # equity at the previous close = at the order price
         last = np.append(rows[1:] - 1, r.shape[0] - 1)
         exposure = held * levels[1:][last] / values[last][:, None]
-        out[name] = BookSimulation(values, rets, traded / before, fee / before, slip / before, exposure)
+        out[name] = BookSimulation(values, rets, traded / before, fee / before, slip / before, exposure, filled)
     return out
 
 
@@ -216,7 +230,8 @@ def _simulate_on_vectorbt(
     index: np.ndarray | None = None,
 ) -> dict[str, BookSimulation]:
     """Every book in one vectorbt `Portfolio.from_orders` call (one cash-sharing group per book); vectorbt's own
-    values and returns come back. Its auto call sequence sorts every row of every group: quadratic in the columns."""
+    values and returns come back. Its auto call sequence sorts every row of every group: quadratic in the columns.
+    It trims buys in call-sequence order, not pro rata: equal to the kernel only where the cash covers every buy."""
     import pandas as pd
 
     try:
@@ -278,7 +293,7 @@ def _simulate_on_vectorbt(
         last = np.append(rows[1:] - 1, n_rows - 1)
         pos_value = assets[last][:, b * n : (b + 1) * n] * close_all[last][:, b * n : (b + 1) * n]
         exposure = pos_value / v[last][:, None]
-        out[name] = BookSimulation(v, rets[:, g], turnover, fee, slip, exposure)
+        out[name] = BookSimulation(v, rets[:, g], turnover, fee, slip, exposure, np.full(rows.size, np.nan))
     return out
 
 
@@ -300,7 +315,7 @@ def _add(a: float, b: float) -> float:
 def simulate_reference(
     returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray, *, fees: float, slippage: float
 ) -> BookSimulation:
-    """The same book with plain loops: units, cash, short proceeds as cash, trimmed buys, capped held shorts.
+    """The same book with plain loops: units, cash, short proceeds as cash, pro-rata trimmed buys, capped shorts.
 
     Independent of vectorbt and of `price_levels`: prices are compounded here, row by row, from the raw returns.
     """
@@ -311,7 +326,7 @@ def simulate_reference(
     prev_close = np.ones(n)
     target_now = np.zeros(n)
     values = np.empty(n_rows)
-    turnover, fee_paid, slip_paid = np.zeros(rows.size), np.zeros(rows.size), np.zeros(rows.size)
+    record = {key: np.zeros(rows.size) for key in ("turnover", "fees", "slippage")} | {"filled": np.ones(rows.size)}
     exposure = np.zeros((rows.size, n))
     traded = (w != 0).any(axis=0)
     reb = {int(t): k for k, t in enumerate(rows)}
@@ -319,7 +334,7 @@ def simulate_reference(
     for i in range(n_rows):
         k = reb.get(i)
         if k is not None:
-            cash = _rebalance(pos, cash, prev_close, target_now, w[k], fees, slippage, k, turnover, fee_paid, slip_paid)
+            cash = _rebalance(pos, cash, prev_close, target_now, w[k], fees, slippage, k, record)
             target_now, k_now = w[k], k
         step = np.where(np.isnan(r[i]), 0.0, r[i])
         step = np.where(target_now < 0, np.minimum(step, SHORT_CAP), step)
@@ -334,7 +349,9 @@ def simulate_reference(
     returns_out = np.empty(n_rows)
     returns_out[0] = values[0] - 1.0
     returns_out[1:] = values[1:] / values[:-1] - 1.0
-    return BookSimulation(values, returns_out, turnover, fee_paid, slip_paid, exposure)
+    return BookSimulation(
+        values, returns_out, record["turnover"], record["fees"], record["slippage"], exposure, record["filled"]
+    )
 
 
 def _rebalance(
@@ -346,51 +363,45 @@ def _rebalance(
     fees: float,
     slippage: float,
     k: int,
-    turnover: np.ndarray,
-    fee_paid: np.ndarray,
-    slip_paid: np.ndarray,
+    record: dict[str, np.ndarray],
 ) -> float:
-    """Trade `pos` (in place) to `target` at `price`; returns the new cash and records trading per rebalance."""
-    value = cash + sum(pos[j] * price[j] for j in range(pos.size) if pos[j] != 0)
-    active = [j for j in range(pos.size) if target[j] != 0 or held_target[j] != 0]
-    approx = [target[j] * value - pos[j] * price[j] for j in active]
-    for m in np.argsort(np.asarray(approx), kind="stable"):
-        j = active[int(m)]
-        cash = 0.0 if _close(cash, 0.0) else cash
+    """Trade `pos` (in place) to `target` at `price`: sells, then buys filled pro rata when the cash is short.
+
+    Returns the new cash and records trading per rebalance in `record` (turnover, fees, slippage, filled)."""
+    cash = 0.0 if _close(cash, 0.0) else cash
+    for j in range(pos.size):
         pos[j] = 0.0 if _close(pos[j], 0.0) else pos[j]
-        delta = target[j] * value / price[j] - pos[j]
-        if delta > 0:
-            units, spent, paid = _buy(delta, cash, price[j], fees, slippage)
-            if units == 0.0:
-                continue
-            cash = _add(cash, -spent)
-            pos[j] = _add(pos[j], units)
-        else:
-            units = -delta
-            if _close(units, 0.0):
-                continue
-            got = units * price[j] * (1 - slippage)
-            paid = got * fees
-            cash = cash + _add(got, -paid)
-            pos[j] = _add(pos[j], -units)
-        turnover[k] += units * price[j] / value
-        fee_paid[k] += paid / value
-        slip_paid[k] += units * price[j] * slippage / value
+    value = cash + sum(pos[j] * price[j] for j in range(pos.size) if pos[j] != 0)
+    value = 0.0 if _close(value, 0.0) else value
+    if not value > 0:
+        return cash  # nothing to take a target percent of
+    sizes = {}
+    for j in range(pos.size):
+        if target[j] != 0 or held_target[j] != 0:
+            delta = target[j] * value / price[j] - pos[j]
+            if not _close(delta, 0.0):
+                sizes[j] = delta
+    traded = {j: 0.0 for j in sizes}
+    paid_total = 0.0
+    for j, delta in sizes.items():  # sells: proceeds net of slippage and fees are cash
+        if delta < 0:
+            got = -delta * price[j] * (1 - slippage)
+            cash = cash + _add(got, -got * fees)
+            pos[j] = _add(pos[j], delta)
+            traded[j], paid_total = -delta, paid_total + got * fees
+    cash = 0.0 if _close(cash, 0.0) else cash
+    buys = {j: delta for j, delta in sizes.items() if delta > 0}
+    cost = {j: delta * price[j] * (1 + slippage) * (1 + fees) for j, delta in buys.items()}
+    need = sum(cost.values())
+    covered = not buys or (cash > 0 and (_close(need, cash) or need < cash))
+    fill = 1.0 if covered else cash / need  # 0.0 without cash
+    for j, delta in buys.items():
+        pos[j] = _add(pos[j], delta * fill)
+        traded[j] = delta * fill
+        paid_total += cost[j] * fill * fees / (1 + fees)
+    cash = 0.0 if fill < 1.0 else _add(cash, -sum(cost.values()))
+    record["turnover"][k] = sum(traded[j] * price[j] for j in traded) / value
+    record["fees"][k] = paid_total / value
+    record["slippage"][k] = sum(traded[j] * price[j] * slippage for j in traded) / value
+    record["filled"][k] = fill
     return cash
-
-
-def _buy(units: float, cash: float, price: float, fees: float, slippage: float) -> tuple[float, float, float]:
-    """(units bought, cash spent, fees paid) for a buy of `units`, trimmed to the cash available."""
-    adj = price * (1 + slippage)
-    if cash == 0:
-        return 0.0, 0.0, 0.0
-    need = units * adj
-    need_fees = need * fees
-    if _close(need + need_fees, cash) or need + need_fees < cash:
-        bought, paid, spent = units, need_fees, need + need_fees
-    else:
-        budget = cash / (1 + fees)
-        bought, paid, spent = budget / adj, cash - budget, cash
-    if _close(units, 0.0):
-        return 0.0, 0.0, 0.0
-    return bought, spent, paid

@@ -1,4 +1,4 @@
-"""Book simulation: vectorbt against the NumPy reference (1e-10), short accounting, the short cap, metrics."""
+"""Book simulation: the kernel against the NumPy reference (1e-10), short accounting, the short cap, metrics."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def simulated() -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
 
 
 @pytest.mark.parametrize("book", ["long", "short", "long_short"])
-def test_vectorbt_equals_the_numpy_reference(simulated, book: str) -> None:
+def test_the_kernel_equals_the_numpy_reference(simulated, book: str) -> None:
     r, books, sims = simulated
     ref = simulate_reference(r, REBALANCES, books[book], fees=FEES, slippage=SLIP)
     got = sims[book]
@@ -60,6 +60,7 @@ def test_vectorbt_equals_the_numpy_reference(simulated, book: str) -> None:
     np.testing.assert_allclose(got.fees, ref.fees, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.slippage, ref.slippage, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.exposure, ref.exposure, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.filled, ref.filled, rtol=0, atol=1e-12)
     assert got.costs.min() > 0  # every rebalance traded and paid
 
 
@@ -143,3 +144,19 @@ def test_metrics_are_annualized_once() -> None:
     assert m["cvar_95"] == pytest.approx(0.02)  # the worst row of five
     flat = M.series_metrics(np.zeros(4), 252)
     assert flat["sharpe"] is None and flat["sortino"] is None and flat["max_drawdown"] == 0.0
+
+
+def test_buys_the_cash_cannot_cover_are_trimmed_pro_rata() -> None:
+    """From cash, a fully invested long book with costs: every column gets the same fraction of its target."""
+    r = _returns(30, 5, seed=9)
+    w = np.array([[0.1, 0.2, 0.2, 0.2, 0.3]])
+    rows = np.array([0])
+    for sim in (
+        simulate_books(r, rows, {"b": w}, fees=0.01, slippage=0.002)["b"],
+        simulate_reference(r, rows, w, fees=0.01, slippage=0.002),
+    ):
+        fill = sim.filled[0]
+        assert fill == pytest.approx(1 / (1.01 * 1.002), abs=1e-12)  # all the cash, spread over every buy
+        units = sim.exposure[0] * sim.values[-1] / price_levels(r, rows, w)[-1]  # held since row 0's order price 1.0
+        np.testing.assert_allclose(units, w[0] * fill, rtol=0, atol=1e-12)
+        assert sim.turnover[0] == pytest.approx(fill, abs=1e-12)
