@@ -12,12 +12,12 @@ own process) and of other runs landing in the same data root meanwhile.
 
 Columns: job, overrides, status, run_id, kind (run | meta), profile (the profile, or the meta's name), optimizer
 (the sleeve's optimizer and whether a fallback produced it, or the meta method), stream (in_sample |
-out_of_sample) and its metrics — annual_return, annual_vol, sharpe, max_drawdown, days — then the walk-forward's
-out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of assets and the top weights. Only a run
-whose manifest says `ok` is summarised; any other state (`failed`, `running`, `interrupted`, no manifest — see
-`dataflows.runs.run_state`) gets no metrics, and a job that completed with such a run says
-`NOT OK (run <state>: <reason>)`. A single
-run's in-sample stream is its weights file applied to the lakehouse returns of its training window; a meta run's is
+out_of_sample) and its metrics — total_return, annual_return (CAGR), annual_vol, sharpe, sortino, max_drawdown (a
+positive fraction), calmar, hit_rate, by the one definition of `dataflows.validation.metrics`, and days — then the
+walk-forward's out-of-sample Sharpe when the run has `backtest/metrics.json`, the number of assets and the top
+weights. Only a run whose manifest says `ok` is summarised; any other state (`failed`, `running`, `interrupted`, no
+manifest — see `dataflows.runs.run_state`) gets no metrics, and a job that completed with such a run says
+`NOT OK (run <state>: <reason>)`. A single run's in-sample stream is its weights file applied to the lakehouse returns of its training window; a meta run's is
 its `meta_stream.parquet` (out_of_sample only when every sleeve's stream was).
 
 A failing job does not stop the sweep: under multirun each job returns `{"exit_code", "error"}` instead of
@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from hydra.experimental.callback import Callback
 
 log = logging.getLogger("dataflows.sweep")
 
+METRICS = ("total_return", "annual_return", "annual_vol", "sharpe", "sortino", "max_drawdown", "calmar", "hit_rate")
 COLUMNS = (
     "job",
     "overrides",
@@ -47,10 +47,7 @@ COLUMNS = (
     "profile",
     "optimizer",
     "stream",
-    "annual_return",
-    "annual_vol",
-    "sharpe",
-    "max_drawdown",
+    *METRICS,
     "days",
     "oos_sharpe",
     "assets",
@@ -225,24 +222,17 @@ def _meta_row(folder: Path, manifest: dict, top: int) -> dict[str, Any]:
 
 
 def metrics(dates: Any, returns: Any) -> dict[str, Any]:
-    """Annual return (geometric), annual volatility, Sharpe (r_f = 0), max drawdown and days of a daily stream."""
+    """The stream's headline metrics (`dataflows.validation.metrics.series_metrics`, the definition every report
+    uses), annualized by its calendar (weekend rows: 365 a year, else 252), and its number of days."""
     import numpy as np
+
+    from dataflows.validation import metrics as M
 
     r = np.asarray(returns, dtype=np.float64)
     if r.size < 2:
         return {"days": int(r.size)}
-    weekdays = ((np.asarray(dates, dtype=np.int64) // 86_400_000) + 3) % 7  # 0 = Monday
-    ppy = 365 if (weekdays >= 5).any() else 252  # weekend bars: a 24/7 calendar
-    equity = np.cumprod(1.0 + r)
-    ann = float(equity[-1] ** (ppy / r.size) - 1.0) if equity[-1] > 0 else -1.0
-    vol = float(r.std(ddof=1) * math.sqrt(ppy))
-    return {
-        "annual_return": ann,
-        "annual_vol": vol,
-        "sharpe": ann / vol if vol > 0 else None,
-        "max_drawdown": float((equity / np.maximum.accumulate(equity) - 1.0).min()),
-        "days": int(r.size),
-    }
+    m = M.series_metrics(r, M.periods_per_year_of(np.asarray(dates, dtype=np.int64)))
+    return {k: m[k] for k in METRICS} | {"days": int(r.size)}
 
 
 def _oos_sharpe(folder: Path) -> float | None:
@@ -263,7 +253,7 @@ def _top(symbols: list[str], net: Any, top: int) -> str:
 def _schema() -> dict[str, Any]:
     import polars as pl
 
-    floats = {"annual_return", "annual_vol", "sharpe", "max_drawdown", "oos_sharpe"}
+    floats = {*METRICS, "oos_sharpe"}
     ints = {"job", "days", "assets"}
     return {c: pl.Float64 if c in floats else pl.Int64 if c in ints else pl.String for c in COLUMNS}
 

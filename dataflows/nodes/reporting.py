@@ -19,6 +19,7 @@ from dataflows.report.data import TearsheetData
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import SelectionResult
 from dataflows.synthesis import flatten_weights
+from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import BacktestResult, History
 
 
@@ -49,26 +50,16 @@ def weights_files(weights_table: pl.DataFrame, run_dir: Path) -> dict[str, Path]
 
 
 def in_sample(sleeve_weights: SleeveWeights, optimization_input: OptimizationInput) -> dict:
-    """The chosen portfolio's in-sample daily returns, equity curve, drawdown and headline metrics."""
+    """The chosen portfolio's in-sample daily returns, equity curve, drawdown and headline metrics (the metrics'
+    one definition, `dataflows.validation.metrics`, as the walk-forward's)."""
     w = np.asarray(sleeve_weights.weights.weights)
     r = optimization_input.returns @ w
-    equity = np.cumprod(1.0 + r)
-    drawdown = equity / np.maximum.accumulate(equity) - 1.0
-    ppy = optimization_input.periods_per_year
-    vol = float(r.std(ddof=1) * np.sqrt(ppy)) if r.size > 1 else float("nan")
-    ann = float(equity[-1] ** (ppy / r.size) - 1.0) if r.size else float("nan")
+    m = M.series_metrics(r, optimization_input.periods_per_year)
     return {
         "returns": r,
-        "equity": equity,
-        "drawdown": drawdown,
-        "metrics": {
-            "annual_return": ann,
-            "annual_vol": vol,
-            "sharpe": ann / vol if vol and np.isfinite(vol) and vol > 0 else float("nan"),
-            "max_drawdown": float(drawdown.min()) if r.size else float("nan"),
-            "days": int(r.size),
-            "assets": len(w),
-        },
+        "equity": np.cumprod(1.0 + r),
+        "drawdown": M.drawdown(r),
+        "metrics": {k: m[k] for k in M.HEADLINE} | {"days": int(r.size), "assets": len(w)},
     }
 
 
