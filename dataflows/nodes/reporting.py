@@ -84,14 +84,16 @@ def tearsheet_base(
     clusters: dict[int, list[str]] = {}
     for w in selection_result.winners:
         clusters.setdefault(int(w.cluster), []).append(w.symbol)
-    order = [s for c in sorted(clusters) for s in clusters[c]]
-    order = list(dict.fromkeys(order))
-    x = optimization_input.returns
-    sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
-    cols = [sym_of.index(s) for s in order]
-    corr = np.corrcoef(x[:, cols], rowvar=False) if len(cols) > 1 else np.ones((1, 1))
-    if settings.flow.skip_analysis:  # no heavy visuals: the cluster heatmap is the big one
-        order, corr = [], np.zeros((0, 0))
+    order, corr = [], np.zeros((0, 0))
+    if not settings.flow.skip_analysis:  # no heavy visuals: the cluster heatmap is the big one
+        from dataflows.report.postanalysis import dendrogram_order
+
+        order = list(dict.fromkeys(s for c in sorted(clusters) for s in clusters[c]))
+        sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
+        x = optimization_input.returns[:, [sym_of.index(s) for s in order]]
+        corr = np.corrcoef(x, rowvar=False).reshape(len(order), len(order)) if order else corr
+        leaves, _ = dendrogram_order(corr, settings.profile.linkage, settings.profile.optimal_ordering)
+        order, corr = [order[i] for i in leaves], corr[np.ix_(leaves, leaves)]
     dates = training_returns.dates[optimization_input.first_row :]
     relax = [
         f"{w.symbol} ({w.direction}): stage {w.stage}, bypassed {', '.join(w.bypassed) or 'nothing'}"
@@ -143,7 +145,7 @@ def tearsheet_data__in_sample(tearsheet_base: TearsheetData) -> TearsheetData:
 
 
 def postanalysis_plots(
-    tearsheet_data: TearsheetData, optimization_input: OptimizationInput, run_dir: Path
+    tearsheet_data: TearsheetData, optimization_input: OptimizationInput, run_dir: Path, settings: Settings
 ) -> dict[str, Path]:
     """plots/: clustered correlation heatmap, factor map (2-D embedding by cluster), drift monitor, index.html."""
     from dataflows.report.postanalysis import write_postanalysis
@@ -158,6 +160,8 @@ def postanalysis_plots(
         corr=tearsheet_data.corr if symbols else None,
         returns=returns,
         backtest=tearsheet_data.backtest,
+        linkage=settings.profile.linkage,
+        optimal_ordering=settings.profile.optimal_ordering,
     )
 
 

@@ -1,8 +1,9 @@
 """Post-analysis visuals of a run: PNG files and a small `index.html` in the run's `plots/` folder.
 
-- `correlation_heatmap.png`: the winners' correlation over the training window, rows and columns in the order of an
-  average-linkage dendrogram on the correlation distance √(½(1 − ρ)) (optimal leaf ordering), the dendrogram drawn
-  above, a colour strip per HTR cluster and each contiguous run of one cluster outlined.
+- `correlation_heatmap.png`: the winners' correlation over the training window, rows and columns in the order of a
+  dendrogram on the correlation distance √(½(1 − ρ)) built with the profile's HRP linkage and leaf ordering
+  (`profile.linkage`, `profile.optimal_ordering`: the tearsheet's heatmap uses the same, see `dendrogram_order`), the
+  dendrogram drawn above, a colour strip per HTR cluster and each contiguous run of one cluster outlined.
 - `factor_map.png`: classical MDS of the distance √(2(1 − ρ)): the double-centred correlation −½·J·D²·J = J·ρ·J is
   eigen-decomposed and each asset placed at its two leading coordinates (eigenvector · √eigenvalue); colour =
   cluster, marker area ∝ the asset's volatility over the training rows (when returns are given), axis labels give
@@ -32,6 +33,7 @@ from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import mpl, plots
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView
 from dataflows.report.svg import day_label
+from dataflows.validation.metrics import rolling_vol
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,15 @@ def write_postanalysis(
     corr: np.ndarray | None,
     returns: np.ndarray | None,
     backtest: BacktestView | None,
+    linkage: str = "single",
+    optimal_ordering: bool = False,
 ) -> dict[str, Path]:
     """Write the post-analysis PNGs and `index.html` into `plots_dir`; returns name → path of every file written.
 
     symbols: the winners; clusters: cluster id → member symbols, or one cluster id (None = unassigned) per symbol;
     corr: N×N correlation in `symbols` order (None: computed from `returns`); returns: T×N training returns in
-    `symbols` order (None allowed when `corr` is given); backtest: the walk-forward view, None = no drift monitor.
+    `symbols` order (None allowed when `corr` is given); backtest: the walk-forward view, None = no drift monitor;
+    linkage, optimal_ordering: how the heatmap's dendrogram is built (the profile's HRP settings).
     """
     plots_dir = Path(plots_dir)
     names = [str(s) for s in symbols]
@@ -66,7 +71,9 @@ def write_postanalysis(
     written: dict[str, Path] = {}
     skipped: dict[str, str] = {}
     figures = {
-        CORRELATION: (lambda: _correlation_figure(names, matrix, cluster_of)) if names else None,
+        CORRELATION: (lambda: _correlation_figure(names, matrix, cluster_of, linkage, optimal_ordering))
+        if names
+        else None,
         FACTOR_MAP: (lambda: _factor_map_figure(names, matrix, cluster_of, returns)) if names else None,
         DRIFT: (lambda: _drift_figure(backtest)) if backtest is not None and backtest.dates else None,
     }
@@ -141,8 +148,11 @@ def _filled(corr: np.ndarray) -> np.ndarray:
     return m
 
 
-def dendrogram_order(corr: np.ndarray) -> tuple[np.ndarray, Any]:
-    """Leaf order of an average-linkage tree on √(½(1 − ρ)) with optimal leaf ordering, and the linkage (or None)."""
+def dendrogram_order(
+    corr: np.ndarray, method: str = "single", optimal_ordering: bool = False
+) -> tuple[np.ndarray, Any]:
+    """Leaf order of a `method`-linkage tree on √(½(1 − ρ)) (HRP's distance; optimal leaf ordering when asked) and
+    the linkage matrix (None below 3 assets). The one ordering of both correlation heatmaps (tearsheet, plots/)."""
     from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
     from scipy.spatial.distance import squareform
 
@@ -152,7 +162,9 @@ def dendrogram_order(corr: np.ndarray) -> tuple[np.ndarray, Any]:
     dist = np.sqrt(np.clip(0.5 * (1.0 - _filled(corr)), 0.0, None))
     np.fill_diagonal(dist, 0.0)
     condensed = squareform(dist, checks=False)
-    tree = optimal_leaf_ordering(linkage(condensed, method="average"), condensed)
+    tree = linkage(condensed, method=method)
+    if optimal_ordering:
+        tree = optimal_leaf_ordering(tree, condensed)
     return leaves_list(tree), tree
 
 
@@ -198,13 +210,15 @@ def _box(fig: Any, left: float, bottom: float, width: float, height: float) -> A
     return fig.add_axes((left / fw, bottom / fh, width / fw, height / fh))
 
 
-def _correlation_figure(symbols: list[str], corr: np.ndarray, cluster_of: list[int | None]) -> Any:
+def _correlation_figure(
+    symbols: list[str], corr: np.ndarray, cluster_of: list[int | None], method: str, optimal_ordering: bool
+) -> Any:
     import matplotlib
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
     n = len(symbols)
-    order, tree = dendrogram_order(corr)
+    order, tree = dendrogram_order(corr, method, optimal_ordering)
     m = corr[np.ix_(order, order)]
     labels = [symbols[i] for i in order]
     ordered_clusters = [cluster_of[i] for i in order]
@@ -336,17 +350,6 @@ def drift_per_window(targets: np.ndarray, realized: np.ndarray) -> np.ndarray:
         msg = f"drift: targets {t.shape} and realized {r.shape} differ"
         raise ValueError(msg)
     return 0.5 * np.abs(r - t).sum(axis=1) if t.size else np.zeros(t.shape[0])
-
-
-def rolling_vol(returns: np.ndarray, window: int, periods_per_year: int) -> np.ndarray:
-    """Annualized rolling standard deviation (ddof 1) over `window` rows; NaN before the window fills."""
-    r = np.nan_to_num(np.asarray(returns, dtype=np.float64))
-    out = np.full(r.size, np.nan)
-    if window < 2 or r.size < window:
-        return out
-    views = np.lib.stride_tricks.sliding_window_view(r, window)
-    out[window - 1 :] = views.std(axis=1, ddof=1) * math.sqrt(periods_per_year)
-    return out
 
 
 def _drift_figure(bt: BacktestView) -> Any:
