@@ -26,7 +26,7 @@ class DustRemoval:
     """What `remove_dust` did: the threshold, the atoms (column indices) dropped and their total weight, or why the
     dust was kept."""
 
-    min_weight: float
+    min_weight: float = 0.0  # 0: dust removal off
     dropped: tuple[int, ...] = ()
     dropped_weight: float = 0.0  # their total weight before the refill
     kept: str | None = None  # why dust below min_weight was kept (the caps could not take its weight), else None
