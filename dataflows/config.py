@@ -152,6 +152,7 @@ class ProfileConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
+    benchmark: str | None = None  # the reports' yardstick: null = the equal-weight pool, or a symbol bought and held
 @dataclass(frozen=True)
 class FlowConfig:
     """Which optional stages run."""
@@ -302,6 +303,9 @@ class Settings:
         _choice("profile.linkage", self.profile.linkage, LINKAGES)
         if not 0 < self.profile.weight_cap <= 1:
             msg = f"profile.weight_cap={self.profile.weight_cap} must be in (0, 1]"
+            raise ConfigError(msg)
+        if self.profile.benchmark is not None and not self.profile.benchmark.strip():
+            msg = "profile.benchmark is empty; name a symbol of the sleeve's universe (e.g. BTC/USDT) or use null"
             raise ConfigError(msg)
         if self.profile.cluster_cap is not None and not 0 < self.profile.cluster_cap <= 1:
             msg = f"profile.cluster_cap={self.profile.cluster_cap} must be in (0, 1] or null"

@@ -15,7 +15,8 @@ from dataflows.config import Settings
 from dataflows.lakehouse import atomic
 from dataflows.lakehouse.audit import SymbolAudit, iso
 from dataflows.nodes.optimization import OptimizationInput, SleeveWeights
-from dataflows.report.data import TearsheetData
+from dataflows.report.data import IN_SAMPLE, POOL, Performance, TearsheetData
+from dataflows.report.page import as_of_label
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import SelectionResult
 from dataflows.synthesis import flatten_weights
@@ -106,7 +107,7 @@ def tearsheet_base(
     return TearsheetData(
         title=f"{settings.profile.name} — {settings.profile.description}".strip(" —"),
         run_id=run_dir.name,
-        as_of=settings.as_of.isoformat(),
+        as_of=as_of_label(settings.as_of),
         profile=settings.profile.name,
         weights=weights_table,
         risk_contributions=rc,
@@ -118,30 +119,63 @@ def tearsheet_base(
         relaxations=relax,
         regime=market_regime.label,
         regime_metrics={k: float(v) for k, v in market_regime.features.items()},
-        dates=[iso(int(t)) or "" for t in dates],
+        dates=[(iso(int(t)) or "")[:10] for t in dates],
         equity=in_sample["equity"],
         drawdown=in_sample["drawdown"],
         attempts=list(sleeve_weights.attempts),
         notes=notes,
         metrics=in_sample["metrics"],
+        linkage=settings.profile.linkage,
     )
 
 
 @config.when(validate=True)
 def tearsheet_data__with_backtest(
-    tearsheet_base: TearsheetData, backtest_result: BacktestResult, backtest_history: History
+    tearsheet_base: TearsheetData,
+    backtest_result: BacktestResult,
+    backtest_history: History,
+    candidates: pl.DataFrame,
+    settings: Settings,
 ) -> TearsheetData:
-    """The tearsheet with its out-of-sample section (the walk-forward ran)."""
-    from dataflows.report.backtest_view import backtest_view
+    """The tearsheet leading with the walk-forward, out of sample, beside the profile's benchmark."""
+    from dataflows.report.backtest_view import backtest_performance, backtest_view, check_benchmark
 
+    check_benchmark(settings.profile.benchmark, candidates[C.SYMBOL].to_list())
     view = backtest_view(backtest_result, symbols=backtest_history.panel.symbols)
-    return dataclasses.replace(tearsheet_base, backtest=view)
+    lead = backtest_performance(backtest_result, backtest_history, settings.profile.benchmark)
+    return dataclasses.replace(tearsheet_base, backtest=view, performance=lead)
 
 
 @config.when(validate=False)
-def tearsheet_data__in_sample(tearsheet_base: TearsheetData) -> TearsheetData:
-    """The tearsheet without a backtest (flow.skip_validation)."""
-    return tearsheet_base
+def tearsheet_data__in_sample(
+    tearsheet_base: TearsheetData,
+    in_sample: dict,
+    training_returns: ReturnsPanel,
+    optimization_input: OptimizationInput,
+    candidates: pl.DataFrame,
+    settings: Settings,
+) -> TearsheetData:
+    """The tearsheet without a backtest (flow.skip_validation): it leads with the in-sample stream, labelled so."""
+    from dataflows.report.backtest_view import benchmark_stream, check_benchmark
+
+    check_benchmark(settings.profile.benchmark, candidates[C.SYMBOL].to_list())
+    panel, rows = training_returns, np.arange(optimization_input.first_row, training_returns.dates.size)
+    x = panel.returns[rows]
+    count = np.isfinite(x).sum(axis=1)
+    pool = np.divide(np.nansum(x, axis=1), count, out=np.zeros(rows.size), where=count > 0)
+    label, bench, notes = f"{POOL} (rebalanced daily)", pool, []
+    if settings.profile.benchmark is not None:
+        label, bench, notes = benchmark_stream(settings.profile.benchmark, panel, rows, "in-sample", pool, label)
+    lead = Performance(
+        sample=IN_SAMPLE,
+        dates=tearsheet_base.dates,
+        returns=np.asarray(in_sample["returns"], dtype=np.float64),
+        benchmark=label,
+        benchmark_returns=bench,
+        periods_per_year=optimization_input.periods_per_year,
+        notes=notes,
+    )
+    return dataclasses.replace(tearsheet_base, performance=lead)
 
 
 def postanalysis_plots(

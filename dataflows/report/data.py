@@ -65,6 +65,33 @@ class BacktestView:
     realized: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+OUT_OF_SAMPLE, IN_SAMPLE = "out of sample", "in-sample"
+POOL = "equal-weight pool"  # the default benchmark: the walk-forward's raw EW book (every eligible atom, equal weight)
+
+
+@dataclass(frozen=True)
+class Performance:
+    """The daily return stream a page leads with, beside its benchmark over the same rows.
+
+    sample: OUT_OF_SAMPLE (the walk-forward's profile book) or IN_SAMPLE (the chosen weights over their own training
+    window). dates: YYYY-MM-DD of every row; returns: simple returns per row; benchmark: what it is compared with, in
+    words ("equal-weight pool", "BTC/USDT, bought and held"); benchmark_returns: the benchmark's returns on the same
+    rows (empty = none). notes: what a reader must know about the comparison (a benchmark without data, ...).
+    gross / net: the book's exposure per row (sum of |target weights| and of signed targets, held from one
+    rebalance to the next; empty = unknown).
+    """
+
+    sample: str
+    dates: list[str]
+    returns: np.ndarray
+    benchmark: str
+    benchmark_returns: np.ndarray
+    periods_per_year: int = 365
+    notes: list[str] = field(default_factory=list)
+    gross: np.ndarray = field(default_factory=lambda: np.empty(0))
+    net: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
 @dataclass(frozen=True)
 class TearsheetData:
     """Everything `render_tearsheet` needs.
@@ -79,6 +106,10 @@ class TearsheetData:
     dates/equity/drawdown: the chosen portfolio's in-sample equity curve (starts at 1.0) and drawdown (≤ 0).
     attempts: the fallback chain in order; notes: anything else a reader must know (quarantines, exclusions).
     backtest: the walk-forward (out of sample) when the run made one; None renders the page without that section.
+    performance: the stream the page leads with (the nodes set it: the walk-forward against the profile's benchmark,
+        or the in-sample stream when validation was skipped); None derives it from `backtest` (profile against the
+        raw EW book) or from the in-sample equity (no benchmark).
+    linkage: the hierarchical clustering that ordered `corr_symbols` (the profile's HRP linkage).
     """
 
     title: str
@@ -102,3 +133,5 @@ class TearsheetData:
     notes: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)  # in-sample return, vol, Sharpe, max drawdown, ...
     backtest: BacktestView | None = None  # walk-forward out of sample; None = no backtest section
+    performance: Performance | None = None  # what the page leads with; None = derived (see above)
+    linkage: str = ""

@@ -2,15 +2,17 @@
 
 `render_meta_report(run_dir)` reads what a meta run wrote into its folder (`meta_weights.csv`,
 `meta_returns.parquet`, `meta_stream.parquet`, `flattened_weights.csv`, `sleeves.json`, `manifest.json`, the
-sleeves' `pinned.json`) and writes `report.html` beside them: header (meta, run id, as_of, method), the sleeve
-weights with their bounds and streams, the meta equity against each sleeve's stream, the flattened book, dropped
-and pinned sleeves, and links to every sleeve's own `report.html`. `manifest` may be passed in when the run's
-manifest is not written yet (the meta run renders the report before writing it).
+sleeves' `pinned.json`) and writes `report.html` beside them, from the template `templates/meta_report.html`
+(Jinja2, autoescaped). It leads with the headline metrics (`dataflows.validation.metrics`, the definitions every
+report uses) of the meta stream beside each sleeve's stream on their common dates, the growth of each and the meta's
+drawdown, and the sleeves' correlation matrix; then the sleeve weights with their bounds and streams, the flattened
+book, dropped and pinned sleeves, and links to every sleeve's own `report.html`. A sleeve that contributes its
+in-sample stream is named at the top: the meta's numbers are then partly in-sample. `manifest` may be passed in when
+the run's manifest is not written yet (the meta run renders the report before writing it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 import os
@@ -23,15 +25,14 @@ import polars as pl
 
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
-from dataflows.report.page import CSS, esc, fact_box, figure_html, fmt, nav_links, pct, scroll_box, section, symbol_html
+from dataflows.report.page import NA, as_of_label, figure, fmt, headline_rows, pct, render
+from dataflows.report.svg import Panel, Series, shorten, time_series
+from dataflows.validation import metrics as M
 
 REPORT = "report.html"
 META_COLOR = "#111111"
 _SLEEVE_COLORS = ("#2b6cb0", "#c53030", "#2f855a", "#dd6b20", "#6b46c1", "#0987a0", "#b7791f", "#d53f8c")
-_EXTRA_CSS = """
-a{color:var(--long)}
-tr.dropped td{color:#9b2c2c}
-"""
+_STREAMS = {"out_of_sample": "out of sample", "in_sample": "in-sample"}
 
 
 def render_meta_report(run_dir: Path, manifest: Mapping[str, Any] | None = None) -> Path:
@@ -57,57 +58,101 @@ def meta_report_html(run_dir: Path, manifest: Mapping[str, Any]) -> str:
     name = meta.get("name") or run_dir.name
     method = meta.get("method") or (weights["method"][0] if "method" in weights.columns and weights.height else "")
     run_id = manifest.get("run_id") or run_dir.name
-    sections = [
-        _header(name, run_id, manifest.get("as_of"), method, sleeves),
-        _weights_section(weights, sleeves),
-        _equity_section(returns, stream),
-        _flattened_section(flat),
-        _dropped_pinned_section(run_dir, sleeves),
-        _links_section(run_dir, sleeves),
+    kept = [s for s in sleeves if not s.get("dropped")]
+    facts = [
+        {"key": "meta", "value": name},
+        {"key": "run id", "value": run_id},
+        {"key": "as of", "value": as_of_label(manifest.get("as_of"))},
+        {"key": "method", "value": method},
+        {"key": "sleeves", "value": f"{len(kept)} of {len(sleeves)}" if sleeves else NA},
     ]
-    body = "\n".join(s for s in sections if s)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>meta {esc(name)} · {esc(run_id)}</title>\n<style>{CSS}{_EXTRA_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"{body}\n"
-        "<footer>portfolio-dataflows meta report · self-contained: no scripts, no network.</footer>\n"
-        "</main>\n</body>\n</html>\n"
+    links = [
+        ("performance", "Performance"),
+        ("correlation", "Correlation"),
+        ("meta-weights", "Sleeve weights"),
+        ("flattened", "Flattened weights"),
+        ("sleeve-reports", "Sleeve reports"),
+    ]
+    return render(
+        "meta_report.html",
+        name=name,
+        run_id=run_id,
+        facts=facts,
+        links=links,
+        lead=_lead(returns, stream, sleeves),
+        correlation=_correlation(returns),
+        weights=_weights(weights, sleeves),
+        flattened=_flattened(flat),
+        dropped=[s for s in sleeves if s.get("dropped")],
+        pinned=_pinned(run_dir, sleeves),
+        reports=[(s, sleeve_report_href(run_dir, s)) for s in sleeves],
     )
 
 
 # ---------------------------------------------------------------------------------------------------------- sections
 
 
-def _header(name: str, run_id: str, as_of: Any, method: str, sleeves: list[dict[str, Any]]) -> str:
-    kept = [s for s in sleeves if not s.get("dropped")]
-    facts = "".join(
-        fact_box(k, esc(v))
-        for k, v in (
-            ("meta", name),
-            ("run id", run_id),
-            ("as of", as_of if as_of is not None else "n/a"),
-            ("method", method),
-            ("sleeves", f"{len(kept)} of {len(sleeves)}" if sleeves else "n/a"),
-        )
-    )
-    nav = nav_links(
-        (
-            ("meta-weights", "Sleeve weights"),
-            ("equity", "Equity"),
-            ("flattened", "Flattened weights"),
-            ("sleeve-reports", "Sleeve reports"),
-        )
-    )
-    return (
-        f'<header class="top"><h1>Meta portfolio {esc(name)}</h1>'
-        f'<p class="ident">run <code>{esc(run_id)}</code></p>'
-        f'<div class="facts">{facts}</div>{nav}</header>'
-    )
+def _days(dates: pl.Series) -> list[str]:
+    """The stream's dates (epoch ms of daily bars, or dates) as YYYY-MM-DD."""
+    if dates.dtype.is_integer():
+        return [str(d) for d in dates.cast(pl.Datetime("ms")).dt.date().to_list()]
+    return [str(v)[:10] for v in dates.to_list()]
 
 
-def _weights_section(weights: pl.DataFrame, sleeves: list[dict[str, Any]]) -> str:
+def _lead(returns: pl.DataFrame, stream: pl.DataFrame, sleeves: list[dict[str, Any]]) -> dict[str, Any]:
+    if stream.height == 0:
+        return {"empty": True}
+    dates = _days(stream["date"])
+    ms = stream["date"].to_numpy() if stream["date"].dtype.is_integer() else None
+    ppy = M.periods_per_year_of(ms) if ms is not None else 365
+    kinds = {s.get("sleeve"): s.get("stream") for s in sleeves}
+    meta = stream["returns"].to_numpy().astype(np.float64)
+    curves = {c: returns[c].to_numpy().astype(np.float64) for c in returns.columns if c != "date"}
+    columns = {"meta": M.series_metrics(meta, ppy)}
+    for sleeve, r in curves.items():
+        kind = _STREAMS.get(str(kinds.get(sleeve)), "")
+        columns[f"{sleeve} ({kind})" if kind else sleeve] = M.series_metrics(np.nan_to_num(r), ppy)
+    in_sample = [s for s, k in kinds.items() if k == "in_sample" and s in curves]
+    chart = figure(
+        "Growth of 1.0 of the meta stream and of each sleeve's stream on the common dates of every kept sleeve "
+        "(inner join; the meta is their weighted sum, rebalanced each bar), and the meta's drawdown.",
+        meta_equity_svg,
+        dates,
+        meta,
+        curves,
+    )
+    return {
+        "empty": False,
+        "span": f"{dates[0]} → {dates[-1]} · {len(dates):,} days",
+        "columns": list(columns),
+        "headline": headline_rows(columns),
+        "in_sample": in_sample,
+        "chart": chart,
+    }
+
+
+def _correlation(returns: pl.DataFrame) -> dict[str, Any]:
+    names = [c for c in returns.columns if c != "date"]
+    x = np.nan_to_num(returns.select(names).to_numpy().astype(np.float64))
+    if len(names) < 2 or x.shape[0] < 2:
+        return {"names": names, "rows": []}
+    sd = x.std(axis=0)
+    corr = np.full((len(names), len(names)), np.nan)
+    ok = sd > 0
+    corr[np.ix_(ok, ok)] = np.corrcoef(x[:, ok], rowvar=False)
+    np.fill_diagonal(corr, 1.0)
+    rows = [(a, [{"text": fmt(v, 2), "cls": _heat(v)} for v in corr[i]]) for i, a in enumerate(names)]
+    return {"names": names, "rows": rows}
+
+
+def _heat(value: float) -> str:
+    """A cell's shade by the correlation's size (the diagonal included)."""
+    if not np.isfinite(value):
+        return ""
+    return "c-hi" if value >= 0.7 else "c-mid" if value >= 0.3 else "c-neg" if value <= -0.3 else ""
+
+
+def _weights(weights: pl.DataFrame, sleeves: list[dict[str, Any]]) -> dict[str, Any]:
     streams = {s.get("sleeve"): s.get("stream") for s in sleeves}
     kinds = {s.get("sleeve"): s.get("kind") for s in sleeves}
     rows = []
@@ -115,87 +160,55 @@ def _weights_section(weights: pl.DataFrame, sleeves: list[dict[str, Any]]) -> st
         sleeve = r["sleeve"]
         stream = r.get("stream") or streams.get(sleeve)
         rows.append(
-            f"<tr><td>{esc(sleeve)}</td><td>{esc(kinds.get(sleeve) or 'n/a')}</td>"
-            f'<td class="num">{pct(r.get("weight"))}</td><td class="num">{pct(r.get("raw_weight"))}</td>'
-            f'<td class="num">{pct(r.get("min_weight"))} – {pct(r.get("max_weight"))}</td>'
-            f"<td>{esc(str(stream).replace('_', '-') if stream else 'n/a')}</td></tr>"
+            {
+                "sleeve": sleeve,
+                "kind": kinds.get(sleeve) or NA,
+                "weight": pct(r.get("weight")),
+                "raw": pct(r.get("raw_weight")),
+                "bounds": f"{pct(r.get('min_weight'))} – {pct(r.get('max_weight'))}",
+                "stream": str(stream).replace("_", "-") if stream else NA,
+            }
         )
-    total = pct(weights["weight"].sum()) if "weight" in weights.columns else "n/a"
-    table = (
-        '<table id="meta-weights-table" class="data"><thead><tr><th>sleeve</th><th>kind</th>'
-        '<th class="num">weight</th><th class="num">raw weight</th><th class="num">bounds</th><th>stream</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody>"
-        f'<tfoot><tr><td colspan="2">total</td><td class="num">{total}</td><td colspan="3"></td></tr></tfoot></table>'
-    )
-    return section("meta-weights", "Sleeve weights", scroll_box(table))
+    total = pct(weights["weight"].sum()) if "weight" in weights.columns else NA
+    return {"rows": rows, "total": total}
 
 
-def _iso_dates(dates: pl.Series) -> list[str]:
-    if dates.dtype == pl.Int64:
-        return [dt.datetime.fromtimestamp(int(v) / 1000, dt.UTC).isoformat() for v in dates.to_list()]
-    return [str(v) for v in dates.to_list()]
-
-
-def _equity_section(returns: pl.DataFrame, stream: pl.DataFrame) -> str:
-    if stream.height == 0:
-        return section("equity", "Equity", '<p class="empty">The meta stream is empty.</p>')
-    dates = _iso_dates(stream["date"])
-    curves = {c: returns[c].to_numpy() for c in returns.columns if c != "date"}
-    note = (
-        '<p class="muted">Growth of 1.0 on the common dates of every kept sleeve (inner join); '
-        "each sleeve's line is its own stream, the meta line its weighted sum rebalanced each bar.</p>"
-    )
-    chart = figure_html("Meta portfolio vs. sleeves", meta_equity_svg, dates, stream["returns"].to_numpy(), curves)
-    return section("equity", "Equity", note + chart)
-
-
-def _flattened_section(flat: pl.DataFrame) -> str:
+def _flattened(flat: pl.DataFrame) -> dict[str, Any]:
     rows = []
     for r in flat.iter_rows(named=True):
         parts = [p.split("=", 1) for p in str(r.get("sleeves") or "").split(";") if "=" in p]
-        lineage = ", ".join(f"{esc(k)} {pct(float(v))}" for k, v in parts)
         net = r.get("net")
-        cls = "dir-short" if isinstance(net, float) and net < 0 else "dir-long"
         rows.append(
-            f'<tr><td class="sym">{symbol_html(r["symbol"])}</td><td class="num">{pct(r.get("gross"))}</td>'
-            f'<td class="num {cls}">{pct(net)}</td><td>{lineage}</td>'
-            f'<td class="num">{fmt(r.get("cap_scale"), 3)}</td></tr>'
+            {
+                "symbol": r["symbol"],
+                "gross": pct(r.get("gross")),
+                "net": pct(net),
+                "cls": "dir-short" if isinstance(net, float) and net < 0 else "dir-long",
+                "lineage": ", ".join(f"{k} {pct(float(v))}" for k, v in parts),
+                "cap": fmt(r.get("cap_scale"), 3),
+            }
         )
-    gross = pct(flat["gross"].sum()) if flat.height else "n/a"
-    net = pct(flat["net"].sum()) if flat.height else "n/a"
-    table = (
-        '<table id="flattened-table" class="data"><thead><tr><th>symbol</th><th class="num">gross</th>'
-        '<th class="num">net</th><th>contributing sleeves (net)</th><th class="num">cap scale</th></tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody><tfoot><tr><td>total ({flat.height})</td><td class="num">{gross}</td>'
-        f'<td class="num">{net}</td><td colspan="2"></td></tr></tfoot></table>'
-    )
-    return section("flattened", "Flattened weights", scroll_box(table))
+    gross = pct(flat["gross"].sum()) if flat.height else NA
+    net = pct(flat["net"].sum()) if flat.height else NA
+    return {"rows": rows, "gross": gross, "net": net}
 
 
-def _dropped_pinned_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str:
-    dropped = [s for s in sleeves if s.get("dropped")]
-    pinned = [s for s in sleeves if s.get("kind") == "pinned"]
-    if not dropped and not pinned:
-        return ""
-    parts = []
-    if dropped:
-        items = "".join(
-            f"<li><strong>{esc(s.get('sleeve'))}</strong> ({esc(s.get('source'))}): {esc(s.get('reason') or 'failed')}</li>"
-            for s in dropped
+def _pinned(run_dir: Path, sleeves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for s in sleeves:
+        if s.get("kind") != "pinned":
+            continue
+        pointer_path = run_dir / "sleeves" / str(s.get("sleeve")) / "pinned.json"
+        pointer = json.loads(pointer_path.read_text()) if pointer_path.is_file() else {}
+        out.append(
+            {
+                "sleeve": s.get("sleeve"),
+                "run_id": pointer.get("run_id", NA),
+                "path": pointer.get("path") or s.get("folder"),
+                "sha": str(pointer.get("weights_sha256") or "")[:12],
+            }
         )
-        parts.append(f'<h3>Dropped sleeves</h3><ul id="dropped" class="lines">{items}</ul>')
-    if pinned:
-        items = []
-        for s in pinned:
-            pointer_path = run_dir / "sleeves" / str(s.get("sleeve")) / "pinned.json"
-            pointer = json.loads(pointer_path.read_text()) if pointer_path.is_file() else {}
-            sha = str(pointer.get("weights_sha256") or "")[:12]
-            items.append(
-                f"<li><strong>{esc(s.get('sleeve'))}</strong>: run <code>{esc(pointer.get('run_id', 'n/a'))}</code>"
-                f" ({esc(pointer.get('path') or s.get('folder'))}), weights sha256 <code>{esc(sha)}…</code></li>"
-            )
-        parts.append(f'<h3>Pinned sleeves</h3><ul id="pinned" class="lines">{"".join(items)}</ul>')
-    return section("dropped-pinned", "Dropped and pinned sleeves", "\n".join(parts))
+    return out
 
 
 def sleeve_report_href(run_dir: Path, sleeve: Mapping[str, Any]) -> str | None:
@@ -210,34 +223,26 @@ def sleeve_report_href(run_dir: Path, sleeve: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _links_section(run_dir: Path, sleeves: list[dict[str, Any]]) -> str:
-    rows = []
-    for s in sleeves:
-        href = sleeve_report_href(run_dir, s)
-        link = f'<a href="{esc(href)}">{esc(href)}</a>' if href else '<span class="muted">no report</span>'
-        cls = ' class="dropped"' if s.get("dropped") else ""
-        rows.append(
-            f"<tr{cls}><td>{esc(s.get('sleeve'))}</td><td>{esc(s.get('kind'))}</td><td>{esc(s.get('source'))}</td>"
-            f"<td>{esc(s.get('status'))}{' (dropped)' if s.get('dropped') else ''}</td><td>{link}</td></tr>"
-        )
-    if not rows:
-        return section("sleeve-reports", "Sleeve reports", '<p class="empty">No sleeves recorded.</p>')
-    table = (
-        '<table id="sleeve-reports-table" class="data"><thead><tr><th>sleeve</th><th>kind</th><th>source</th>'
-        f"<th>status</th><th>report</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-    return section("sleeve-reports", "Sleeve reports", scroll_box(table))
-
-
 # ---------------------------------------------------------------------------------------------------------- chart
 
 
 def meta_equity_svg(dates: Sequence[str], meta: np.ndarray, sleeves: Mapping[str, np.ndarray]) -> str:
-    """Growth of 1.0 of the meta stream (bold, black) and of each sleeve's stream, on a shared date axis."""
+    """Growth of 1.0 of the meta stream (bold, black) and of each sleeve's stream (top), the meta's drawdown
+    (bottom), on a shared date axis."""
     n = len(dates)
+    m = np.nan_to_num(np.asarray(meta, dtype=np.float64)[:n])
     lines = [
-        (str(name), np.cumprod(1.0 + np.nan_to_num(np.asarray(rets, dtype=np.float64)[:n])), color, 1.0)
-        for (name, rets), color in zip(sleeves.items(), itertools.cycle(_SLEEVE_COLORS), strict=False)
+        Series(np.cumprod(1.0 + np.nan_to_num(np.asarray(r, dtype=np.float64)[:n])), color, label=shorten(str(name)))
+        for (name, r), color in zip(sleeves.items(), itertools.cycle(_SLEEVE_COLORS), strict=False)
     ]
-    lines.append(("meta", np.cumprod(1.0 + np.nan_to_num(np.asarray(meta, dtype=np.float64)[:n])), META_COLOR, 1.9))
-    return plots.lines_svg("Meta portfolio vs. sleeve streams", dates, lines, "equity (start = 1.0)", hline=1.0)
+    lines.append(Series(np.cumprod(1.0 + m), META_COLOR, label="meta", width=1.9))
+    return time_series(
+        "Meta portfolio vs. sleeve streams",
+        plots.parse_dates(dates),
+        n,
+        [
+            Panel(lines, "equity (start = 1.0)", 280.0, hline=1.0, legend=True),
+            Panel([Series(M.drawdown(m), plots.DRAWDOWN_COLOR, fill=True)], "meta drawdown", 100.0, percent=True),
+        ],
+        width=plots.FULL_WIDTH,
+    )

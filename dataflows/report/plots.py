@@ -32,6 +32,7 @@ from dataflows.report.svg import (
     tick_format,
     time_series,
 )
+from dataflows.validation.metrics import drawdown
 
 LONG_COLOR = "#2b6cb0"
 SHORT_COLOR = "#c53030"
@@ -312,6 +313,63 @@ def backtest_equity_svg(
         width=FULL_WIDTH,
         vlines=vlines,
     )
+
+
+BENCHMARK_COLOR = "#dd6b20"
+LEAD_WIDTH = 760.0  # the lead chart sits beside the headline table
+
+
+def performance_svg(
+    dates: Sequence[str], returns: np.ndarray, benchmark: np.ndarray, labels: tuple[str, str], title: str
+) -> str:
+    """Equity of a stream and of its benchmark (top, growth of 1.0) over both drawdowns (bottom), shared date axis;
+    an empty `benchmark` draws the stream alone."""
+    r = np.asarray(returns, dtype=np.float64)
+    b = np.asarray(benchmark, dtype=np.float64)
+    n = min(len(dates), r.size)
+    main = Series(np.cumprod(1.0 + r[:n]), EQUITY_COLOR, label=shorten(labels[0], 40), width=1.8)
+    equity, drawdowns = [main], [Series(drawdown(r[:n]), DRAWDOWN_COLOR, width=1.0, fill=True)]
+    if b.size:
+        equity.insert(0, Series(np.cumprod(1.0 + b[:n]), BENCHMARK_COLOR, label=shorten(labels[1], 40), width=1.2))
+        drawdowns.append(Series(drawdown(b[:n]), BENCHMARK_COLOR, width=0.9, opacity=0.8))
+    return time_series(
+        title,
+        parse_dates(dates[:n]),
+        n,
+        [
+            Panel(equity, "equity (start = 1.0)", 175.0, hline=1.0, legend=True),
+            Panel(drawdowns, "drawdown", 75.0, percent=True, top_zero=True),
+        ],
+        width=LEAD_WIDTH,
+    )
+
+
+def rolling_svg(dates: Sequence[str], panels: Sequence[tuple[str, bool, Sequence[tuple[str, np.ndarray, str]]]]) -> str:
+    """Rolling statistics over a shared date axis: per panel (y label, percent?, [(label, values, colour), ...])."""
+    n = len(dates)
+    drawn = [
+        Panel(
+            [Series(np.asarray(v, dtype=np.float64)[:n], c, label=shorten(lab, 40), width=1.3) for lab, v, c in lines],
+            ylabel,
+            150.0,
+            percent=percent,
+            hline=None if percent else 0.0,
+            legend=True,
+        )
+        for ylabel, percent, lines in panels
+    ]
+    return time_series("Rolling statistics", parse_dates(dates), n, drawn, width=FULL_WIDTH)
+
+
+def exposure_svg(dates: Sequence[str], gross: np.ndarray, net: np.ndarray) -> str:
+    """Gross and net exposure of the book per row (fractions of equity), shared date axis."""
+    n = len(dates)
+    lines = [
+        Series(np.asarray(gross, dtype=np.float64)[:n], NEUTRAL_COLOR, label="gross", width=1.4),
+        Series(np.asarray(net, dtype=np.float64)[:n], EQUITY_COLOR, label="net", width=1.4),
+    ]
+    panel = Panel(lines, "exposure", 150.0, percent=True, hline=0.0, legend=True)
+    return time_series("Exposure (target weights at each rebalance)", parse_dates(dates), n, [panel], width=FULL_WIDTH)
 
 
 def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], flagged: Sequence[bool]) -> str:

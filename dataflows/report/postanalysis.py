@@ -11,16 +11,17 @@
 - `drift_monitor.png` (only with a backtest): per window and book, the drift ½·Σ|realized − target| between the
   targets set at the rebalance and the drifted exposure on the window's last row; the profile's per-symbol drift
   as a heatmap (windows × the most held symbols); per book the rolling annualized volatility of its daily
-  out-of-sample returns with a band of its mean ± one standard deviation and the full-period volatility dashed.
+  out-of-sample returns (`dataflows.validation.metrics.rolling_vol`) with a band of its mean ± one standard
+  deviation and the full-period volatility dashed.
 
 Figures are Matplotlib `Figure` objects on the Agg canvas (never pyplot), written atomically, deterministic bytes
-(no PNG software/date metadata). A figure that cannot be drawn (no symbols, no backtest) is skipped and
-`index.html` says why. Only NumPy and SciPy compute.
+(no PNG software/date metadata); `index.html` is the template `templates/plots_index.html` (Jinja2, autoescaped).
+A figure that cannot be drawn (no symbols, no backtest) is skipped and `index.html` says why. Only NumPy and SciPy
+compute.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ def write_postanalysis(
             continue
         written[name] = path
     index = plots_dir / "index.html"
-    write_bytes(index, _index_html(written, skipped, len(names), backtest).encode("utf-8"))
+    write_bytes(index, _index_html(written, skipped, len(names), backtest, linkage).encode("utf-8"))
     written[INDEX] = index
     return written
 
@@ -479,8 +480,9 @@ def _drift_heatmap(
 # ---------------------------------------------------------------------------------------------------------- index
 
 _CAPTIONS = {
-    CORRELATION: "Winners' correlation over the training window in dendrogram order (average linkage on "
-    "√(½(1 − ρ)), optimal leaf ordering); the colour strip and outlines are the HTR clusters.",
+    CORRELATION: "Winners' correlation over the training window in dendrogram order ({linkage} linkage on "
+    "√(½(1 − ρ)), the profile's HRP setting, as in the tearsheet); the colour strip and outlines are the HTR "
+    "clusters.",
     FACTOR_MAP: "Classical MDS of the correlation distance √(2(1 − ρ)): nearby assets move together; colour = cluster.",
     DRIFT: "Per window: how far each book drifted from its targets by the window's last row, the profile's drift "
     "per symbol, and each book's rolling out-of-sample volatility with its mean ± 1 sd band.",
@@ -489,30 +491,21 @@ _TITLES = {CORRELATION: "Clustered correlation", FACTOR_MAP: "Factor map", DRIFT
 
 
 def _index_html(
-    written: Mapping[str, Path], skipped: Mapping[str, str], n_symbols: int, bt: BacktestView | None
+    written: Mapping[str, Path], skipped: Mapping[str, str], n_symbols: int, bt: BacktestView | None, linkage: str
 ) -> str:
-    parts = []
-    for name in (CORRELATION, FACTOR_MAP, DRIFT):
-        title = html.escape(_TITLES[name])
-        if name in written:
-            src = html.escape(written[name].name, quote=True)
-            parts.append(
-                f'<figure id="{name}"><h2>{title}</h2><a href="{src}"><img src="{src}" alt="{title}"></a>'
-                f"<figcaption>{html.escape(_CAPTIONS[name])}</figcaption></figure>"
-            )
-        else:
-            parts.append(
-                f'<section id="{name}"><h2>{title}</h2><p class="skip">Not drawn: {html.escape(skipped.get(name, "unknown"))}.</p></section>'
-            )
+    from dataflows.report.page import render
+
+    figures = [
+        {
+            "name": name,
+            "title": _TITLES[name],
+            "src": written[name].name if name in written else None,
+            "caption": _CAPTIONS[name].format(linkage=linkage),
+            "skipped": skipped.get(name, "unknown"),
+        }
+        for name in (CORRELATION, FACTOR_MAP, DRIFT)
+    ]
     facts = f"{n_symbols} winners" + (
-        f" · backtest {html.escape(bt.dates[0])} → {html.escape(bt.dates[-1])}, {len(bt.windows)} windows"
-        if bt is not None and bt.dates
-        else ""
+        f" · backtest {bt.dates[0]} → {bt.dates[-1]}, {len(bt.windows)} windows" if bt is not None and bt.dates else ""
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Post-analysis</title>\n'
-        "<style>body{font:14px/1.5 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1a202c}"
-        "img{max-width:100%;height:auto;border:1px solid #e2e8f0}figure{margin:0 0 28px}"
-        "figcaption,.skip{color:#718096;font-size:13px}</style>\n</head>\n<body>\n"
-        f"<h1>Post-analysis</h1>\n<p>{facts}</p>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
-    )
+    return render("plots_index.html", facts=facts, figures=figures)

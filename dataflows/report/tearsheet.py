@@ -1,23 +1,27 @@
 """The self-contained HTML tearsheet of one sleeve run (`report.html`), rendered from a `TearsheetData`.
 
-One file, no network: CSS is inline, charts are inline SVG (see `dataflows.report.plots`), there are no scripts,
-fonts are the reader's own. Every string from the data is escaped with `html.escape`. The page is deterministic
-(no render timestamp), so identical data gives identical bytes.
+The page leads with the truth: its first screen is the walk-forward, out of sample — the headline metrics
+(`dataflows.validation.metrics`: CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, hit rate, total return)
+of the profile book beside its benchmark (`profile.benchmark`: the equal-weight pool or a symbol bought and held),
+the equity of both and their drawdowns — then the monthly returns (year × month, and the year), rolling Sharpe and
+volatility, the worst drawdowns, the exposure over time and the walk-forward's own details (books, alphas, every
+window, forensics). Below come the in-sample details: weights, risk contributions, clusters (correlation heatmap in
+the profile's dendrogram order), selection funnel, regime, the in-sample equity and the optimizer's fallback chain.
+Without a backtest (`flow.skip_validation=true`) the page says so at the top and leads with the in-sample stream,
+labelled "in-sample".
 
-Sections: header (run identity, at-a-glance facts, headline metrics), weights, risk contributions, clusters
-(correlation heatmap in dendrogram order), selection funnel (HTR stage, relaxations), regime, in-sample equity and
-drawdown, optimizer fallback chain and notes, and — only when `data.backtest` is set — the walk-forward backtest
-(out of sample: stitched equity of the profile and both equal-weight baselines, profile drawdown, metrics per book,
-selection and optimization alpha, the per-window table and a forensic subsection). Degenerate inputs (no weights, one asset, NaN metrics, empty
-sections) render an explicit message instead of failing; a chart that cannot be drawn is replaced by a visible
-error box (and a logged warning) so the rest of the report survives.
+One file, no network: the template (`templates/tearsheet.html`, Jinja2 with autoescaping: every string from the
+data is escaped) inlines the CSS, charts are inline SVG (`dataflows.report.plots`), there are no scripts. Dates are
+days (YYYY-MM-DD). The page is deterministic (no render timestamp), so identical data gives identical bytes.
+Degenerate inputs (no weights, one asset, NaN metrics, empty sections) render an explicit message instead of
+failing; a chart that cannot be drawn is replaced by a visible error box (and a logged warning).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +32,18 @@ from dataflows.columns import DIRECTION, LONG, SHORT, SYMBOL
 from dataflows.errors import DataflowsError
 from dataflows.lakehouse.atomic import write_bytes
 from dataflows.report import plots
-from dataflows.report.data import BACKTEST_BOOKS, BacktestView, OptimizerAttempt, TearsheetData
-from dataflows.report.page import (
-    CSS,
-    NA,
-    esc,
-    fact_box,
-    figure_html,
-    fmt,
-    is_finite,
-    nav_links,
-    pct,
-    scroll_box,
-    section,
-    symbol_html,
+from dataflows.report.data import (
+    BACKTEST_BOOKS,
+    IN_SAMPLE,
+    OUT_OF_SAMPLE,
+    POOL,
+    BacktestView,
+    OptimizerAttempt,
+    Performance,
+    TearsheetData,
 )
+from dataflows.report.page import NA, day, figure, fmt, headline_rows, is_finite, metric_text, pct, ratio, render
+from dataflows.validation import metrics as M
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ CLUSTER = "cluster"
 OPTIMIZER = "optimizer"
 FALLBACK = "fallback"
 WEIGHT_COLUMNS = (SYMBOL, DIRECTION, WEIGHT, NET_WEIGHT, CLUSTER, OPTIMIZER, FALLBACK)
+ROLLING = 63  # rows of the rolling Sharpe and volatility (a quarter of trading days)
+WORST = 5  # drawdown episodes listed
 
 HTR_STAGES = {
     0: "no atom had features",
@@ -61,6 +64,7 @@ HTR_STAGES = {
     4: "leader fallback",
 }
 _REGIME_CLASS = {"QUIET": "quiet", "NORMAL": "normal", "TURBULENT": "turbulent", "CRISIS": "crisis"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Metric names are matched on these fragments (ratios first) to choose a format; anything else prints as a number.
 _RATIO_HINTS = ("sharpe", "sortino", "calmar", "ratio", "skew", "kurt", "hurst", "beta", "corr", "score", "adx")
 _PERCENT_HINTS = ("return", "vol", "drawdown", "cagr", "cvar", "var_", "exposure", "turnover", "weight", "hit")
@@ -80,34 +84,233 @@ def render_tearsheet(data: TearsheetData, path: Path) -> Path:
 def tearsheet_html(data: TearsheetData) -> str:
     """The tearsheet as an HTML string."""
     rows = _weight_rows(data.weights)
-    sections = [
-        _header(data, rows),
-        _weights_section(rows),
-        _risk_section(data, rows),
-        _clusters_section(data, rows),
-        _funnel_section(data),
-        _regime_section(data),
-        _equity_section(data),
-        _fallback_section(data),
+    lead = data.performance or derived_performance(data)
+    bt = data.backtest
+    sections = {
+        "lead": _lead(lead, bt),
+        "monthly": _monthly(lead),
+        "rolling": _rolling(lead),
+        "drawdowns": _drawdowns(lead),
+        "exposure": _exposure(lead),
+        "backtest": _backtest(bt) if bt is not None else None,
+        "weights": _weights(rows),
+        "risk": _risk(data, rows),
+        "clusters": _clusters(data, rows),
+        "funnel": _funnel(data),
+        "regime": _regime(data),
+        "equity": _equity(data) if lead.sample != IN_SAMPLE else None,
+        "fallbacks": _fallbacks(data),
+    }
+    links = [
+        ("performance", "Out of sample" if lead.sample == OUT_OF_SAMPLE else "In-sample"),
+        ("monthly", "Monthly"),
+        ("rolling", "Rolling"),
+        ("drawdowns", "Drawdowns"),
+        *((("exposure", "Exposure"),) if sections["exposure"] else ()),
+        *((("backtest", "Walk-forward"),) if bt is not None else ()),
+        ("weights", "Weights"),
+        ("clusters", "Clusters"),
+        ("funnel", "Selection"),
+        ("fallbacks", "Fallbacks"),
     ]
-    css = CSS
-    if data.backtest is not None:
-        sections.append(_backtest_section(data.backtest))
-        css += _BACKTEST_CSS
-    body = "\n".join(sections)
-    title = esc(data.title)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title} · {esc(data.run_id)}</title>\n<style>{css}</style>\n</head>\n<body>\n<main>\n"
-        f"{body}\n"
-        "<footer>portfolio-dataflows tearsheet · self-contained: no scripts, no network.</footer>\n"
-        "</main>\n</body>\n</html>\n"
+    return render(
+        "tearsheet.html",
+        data=data,
+        facts=_facts(data, rows),
+        links=links,
+        in_sample_only=lead.sample == IN_SAMPLE,
+        **sections,
     )
 
 
-# ---------------------------------------------------------------------------------------------------------- weights
+def derived_performance(data: TearsheetData) -> Performance:
+    """The lead when the nodes did not set one: the backtest's profile book against the raw EW book, else the
+    in-sample stream recovered from its equity curve (no benchmark)."""
+    bt = data.backtest
+    if bt is not None:
+        empty = np.empty(0)
+        return Performance(
+            OUT_OF_SAMPLE,
+            list(bt.dates),
+            np.asarray(bt.returns.get("profile", empty), dtype=np.float64),
+            POOL,
+            np.asarray(bt.returns.get("raw_ew", empty), dtype=np.float64),
+            bt.periods_per_year,
+        )
+    equity = np.asarray(data.equity, dtype=np.float64).ravel()
+    returns = equity / np.concatenate([[1.0], equity[:-1]]) - 1.0 if equity.size else equity
+    return Performance(IN_SAMPLE, list(data.dates), returns, "", np.empty(0))
+
+
+# ------------------------------------------------------------------------------------------------------ the lead
+
+
+def _rows(lead: Performance) -> tuple[list[str], np.ndarray, np.ndarray, str]:
+    """Dates, returns and benchmark returns cut to a common length, and a warning when the lengths differ."""
+    dates = [day(d) for d in lead.dates]
+    r = np.asarray(lead.returns, dtype=np.float64).ravel()
+    b = np.asarray(lead.benchmark_returns, dtype=np.float64).ravel()
+    n = min(len(dates), r.size, *([b.size] if b.size else []))
+    sizes = {len(dates), r.size, *([b.size] if b.size else [])}
+    warn = ""
+    if len(sizes) > 1:
+        warn = (
+            f"Lengths differ: {len(dates)} dates, {r.size} returns, {b.size} benchmark returns; showing the first {n}."
+        )
+    return dates[:n], r[:n], b[:n] if b.size else b, warn
+
+
+def _lead(lead: Performance, bt: BacktestView | None) -> dict[str, Any]:
+    dates, r, b, warn = _rows(lead)
+    out_of_sample = lead.sample == OUT_OF_SAMPLE
+    title = "Out of sample: the walk-forward" if out_of_sample else "In-sample: the training window"
+    if not dates:
+        return {"title": title, "empty": True, "notes": lead.notes, "warn": warn}
+    span = f"{dates[0]} → {dates[-1]} · {len(dates):,} days"
+    if out_of_sample and bt is not None and bt.windows:
+        span += f" · {len(bt.windows)} windows"
+    columns = {"this sleeve": M.series_metrics(r, lead.periods_per_year)}
+    if b.size:
+        columns[lead.benchmark] = M.series_metrics(b, lead.periods_per_year)
+    what = "the walk-forward's profile book" if out_of_sample else "in-sample"
+    caption = f"Growth of 1.0 of the sleeve ({what})" + (" and of the benchmark" if b.size else "") + "; drawdowns."
+    return {
+        "title": title,
+        "empty": False,
+        "span": span,
+        "benchmark": lead.benchmark if b.size else "none",
+        "notes": lead.notes,
+        "warn": warn,
+        "columns": list(columns),
+        "headline": headline_rows(columns),
+        "chart": figure(
+            caption,
+            plots.performance_svg,
+            dates,
+            r,
+            b,
+            ("this sleeve", lead.benchmark),
+            "Equity and drawdown, " + ("out of sample" if out_of_sample else "in-sample"),
+        ),
+    }
+
+
+def _signed(value: float, decimals: int = 1) -> dict[str, str]:
+    """A return as text and its colour class."""
+    if not is_finite(value):
+        return {"text": "", "cls": ""}
+    return {"text": pct(value, decimals), "cls": "gain" if value > 0 else "loss" if value < 0 else ""}
+
+
+def _days(dates: Sequence[str]) -> np.ndarray | None:
+    """Dates as datetime64[D], or None when any does not parse."""
+    try:
+        return np.array([day(d) for d in dates], dtype="datetime64[D]")
+    except ValueError:
+        return None
+
+
+def _monthly(lead: Performance) -> dict[str, Any]:
+    dates, r, b, _ = _rows(lead)
+    days = _days(dates)
+    if not dates or days is None:
+        return {"rows": [], "why": "no dated rows" if not dates else "the dates do not parse as days"}
+    years, table, yearly = M.monthly_returns(days, r)
+    bench = dict(zip(*M.monthly_returns(days, b)[::2], strict=True)) if b.size else {}
+    rows = [
+        {
+            "year": year,
+            "months": [_signed(v) for v in table[i]],
+            "total": _signed(yearly[i]),
+            "benchmark": _signed(bench.get(year, math.nan)),
+        }
+        for i, year in enumerate(years)
+    ]
+    return {"rows": rows, "months": _MONTHS, "benchmark": bool(bench), "label": lead.benchmark, "why": ""}
+
+
+def _rolling(lead: Performance) -> dict[str, Any]:
+    dates, r, b, _ = _rows(lead)
+    n = len(dates)
+    window = ROLLING if n >= 2 * ROLLING else n // 3
+    if window < 5:
+        return {"chart": None, "why": f"too few rows ({n}) for a rolling window"}
+    ppy = lead.periods_per_year
+    streams = [("this sleeve", r, plots.EQUITY_COLOR)] + (
+        [(lead.benchmark, b, plots.BENCHMARK_COLOR)] if b.size else []
+    )
+    panels = [
+        (f"{window}-day Sharpe", False, [(lab, M.rolling_sharpe(x, window, ppy), c) for lab, x, c in streams]),
+        (f"{window}-day volatility", True, [(lab, M.rolling_vol(x, window, ppy), c) for lab, x, c in streams]),
+    ]
+    caption = f"Sharpe and annual volatility of the last {window} days (the headline's definitions)."
+    return {"chart": figure(caption, plots.rolling_svg, dates, panels), "why": ""}
+
+
+def _drawdowns(lead: Performance) -> dict[str, Any]:
+    dates, r, _, _ = _rows(lead)
+    days = _days(dates)
+    rows = []
+    for k, d in enumerate(M.drawdown_periods(r, WORST), 1):
+        start = dates[max(d.peak, 0)]
+        end = d.recovery if d.recovery is not None else len(dates) - 1
+        length = int((days[end] - days[max(d.peak, 0)]).astype(int)) if days is not None else end - d.peak
+        rows.append(
+            {
+                "rank": k,
+                "start": start,
+                "trough": dates[d.trough],
+                "recovery": dates[d.recovery] if d.recovery is not None else "not recovered",
+                "open": d.recovery is None,
+                "depth": pct(-d.depth),
+                "length": f"{length:,}" + ("+" if d.recovery is None else ""),
+                "to_trough": f"{d.trough - max(d.peak, 0):,}"
+                if days is None
+                else f"{int((days[d.trough] - days[max(d.peak, 0)]).astype(int)):,}",
+            }
+        )
+    return {"rows": rows, "unit": "days" if days is not None else "rows"}
+
+
+def _exposure(lead: Performance) -> dict[str, Any] | None:
+    dates, _, _, _ = _rows(lead)
+    gross, net = np.asarray(lead.gross, dtype=np.float64), np.asarray(lead.net, dtype=np.float64)
+    if not dates or gross.size < len(dates) or net.size < len(dates):
+        return None
+    caption = "Sum of |target weights| (gross) and of signed targets (net) set at each rebalance; 0 = cash."
+    return {"chart": figure(caption, plots.exposure_svg, dates, gross, net)}
+
+
+# ---------------------------------------------------------------------------------------------------------- header
+
+
+def _badge(regime: Any) -> dict[str, str]:
+    return {"label": str(regime or "UNKNOWN"), "cls": _REGIME_CLASS.get(str(regime).upper(), "unknown")}
+
+
+def _facts(data: TearsheetData, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    longs = sum(r[DIRECTION] == LONG for r in rows)
+    shorts = sum(r[DIRECTION] == SHORT for r in rows)
+    producer = _producer(data.attempts)
+    optimizer: dict[str, Any] = {"key": "Optimizer", "value": NA}
+    if producer is None and data.attempts:
+        optimizer |= {"value": "none succeeded", "cls": "bad"}
+    elif producer is not None:
+        index, attempt = producer
+        optimizer |= {"value": attempt.method}
+        if index > 0:
+            optimizer["sub"] = f"fallback link {index + 1} of {len(data.attempts)}"
+    gross, net = _nansum(r[WEIGHT] for r in rows), _nansum(r[NET_WEIGHT] for r in rows)
+    return [
+        {"key": "Regime", "badge": _badge(data.regime)},
+        optimizer,
+        {"key": "HTR stage", "value": f"{data.stage_reached} of 4", "sub": HTR_STAGES.get(data.stage_reached, "")},
+        {"key": "Assets", "value": str(len(rows)), "sub": f"{longs} long, {shorts} short"},
+        {"key": "Gross / net", "value": f"{pct(gross)} / {pct(net)}"},
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------- weights
 
 
 def _weight_rows(weights: pl.DataFrame) -> list[dict[str, Any]]:
@@ -128,283 +331,155 @@ def _sort_value(value: Any) -> float:
     return float(value) if is_finite(value) else -math.inf
 
 
-def _weights_section(rows: list[dict[str, Any]]) -> str:
+def _direction_class(direction: str) -> str:
+    return "dir-short" if direction == SHORT else "dir-long" if direction == LONG else ""
+
+
+def _weights(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
-        return section(
-            "weights",
-            "Weights",
-            '<div class="empty"><strong>No weights.</strong> This run produced an empty weights frame — '
-            "see the fallback chain and notes below for why.</div>",
-        )
-    body = []
-    for i, r in enumerate(rows, 1):
-        direction = str(r[DIRECTION] or "")
-        cls = "dir-short" if direction == SHORT else "dir-long" if direction == LONG else ""
-        fb = r[FALLBACK]
-        fb_cell = '<span class="flag">yes</span>' if fb else ("no" if fb is not None else NA)
-        body.append(
-            f'<tr><td class="num muted">{i}</td><td class="sym">{symbol_html(r[SYMBOL])}</td>'
-            f'<td class="{cls}">{esc(direction or NA)}</td>'
-            f'<td class="num">{pct(r[WEIGHT])}</td><td class="num {cls}">{pct(r[NET_WEIGHT])}</td>'
-            f'<td class="num">{esc(_text(r[CLUSTER]))}</td><td>{esc(_text(r[OPTIMIZER]))}</td><td>{fb_cell}</td></tr>'
-        )
-    gross = _nansum(r[WEIGHT] for r in rows)
-    net = _nansum(r[NET_WEIGHT] for r in rows)
-    table = (
-        '<table id="weights-table" class="data">'
-        "<thead><tr><th class='num'>#</th><th>symbol</th><th>direction</th><th class='num'>weight</th>"
-        "<th class='num'>net weight</th><th class='num'>cluster</th><th>optimizer</th><th>fallback</th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody>"
-        f"<tfoot><tr><td></td><td>total ({len(rows)})</td><td></td><td class='num'>{pct(gross)}</td>"
-        f"<td class='num'>{pct(net)}</td><td></td><td></td><td></td></tr></tfoot></table>"
-    )
-    chart = figure_html(
+        return None
+    items = [
+        {
+            "symbol": r[SYMBOL],
+            "direction": r[DIRECTION] or NA,
+            "cls": _direction_class(str(r[DIRECTION] or "")),
+            "weight": pct(r[WEIGHT]),
+            "net": pct(r[NET_WEIGHT]),
+            "cluster": _text(r[CLUSTER]),
+            "optimizer": _text(r[OPTIMIZER]),
+            "fallback": "yes" if r[FALLBACK] else ("no" if r[FALLBACK] is not None else NA),
+        }
+        for r in rows
+    ]
+    chart = figure(
         "Net weights: longs positive, shorts negative.",
         plots.net_weights_svg,
         [str(r[SYMBOL]) for r in rows],
         [_float(r[NET_WEIGHT]) for r in rows],
         [str(r[DIRECTION] or "") for r in rows],
     )
-    return section("weights", "Weights", f"{scroll_box(table)}{chart}")
+    gross, net = _nansum(r[WEIGHT] for r in rows), _nansum(r[NET_WEIGHT] for r in rows)
+    return {"rows": items, "gross": pct(gross), "net": pct(net), "chart": chart}
 
 
-# ----------------------------------------------------------------------------------------------------------- header
-
-
-def _header(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
-    longs = [r for r in rows if r[DIRECTION] == LONG]
-    shorts = [r for r in rows if r[DIRECTION] == SHORT]
-    producer = _producer(data.attempts)
-    if producer is None:
-        optimizer = '<span class="bad">none succeeded</span>' if data.attempts else NA
-    else:
-        index, attempt = producer
-        suffix = f"<span class='sub'>fallback link {index + 1} of {len(data.attempts)}</span>" if index > 0 else ""
-        optimizer = f"{esc(attempt.method)}{suffix}"
-    facts = [
-        ("Regime", _badge(data.regime)),
-        ("Optimizer", optimizer),
-        (
-            "HTR stage",
-            f"{esc(data.stage_reached)} of 4<span class='sub'>{esc(HTR_STAGES.get(data.stage_reached, ''))}</span>",
-        ),
-        ("Assets", f"{len(rows)}<span class='sub'>{len(longs)} long, {len(shorts)} short</span>"),
-        ("Gross / net", f"{pct(_nansum(r[WEIGHT] for r in rows))} / {pct(_nansum(r[NET_WEIGHT] for r in rows))}"),
-    ]
-    fact_html = "".join(fact_box(k, v) for k, v in facts)
-    metrics = (
-        _kv_table(data.metrics, "headline-metrics")
-        if data.metrics
-        else '<p class="muted">No headline metrics recorded.</p>'
-    )
-    nav = nav_links(
-        (
-            ("weights", "Weights"),
-            ("risk", "Risk"),
-            ("clusters", "Clusters"),
-            ("funnel", "Selection"),
-            ("regime", "Regime"),
-            ("equity", "Equity"),
-            ("fallbacks", "Fallbacks"),
-            *((("backtest", "Backtest"),) if data.backtest is not None else ()),
-        )
-    )
-    return (
-        '<header class="top">'
-        f"<h1>{esc(data.title)}</h1>"
-        f"<p class='ident'>run <code>{esc(data.run_id)}</code> · profile <strong>{esc(data.profile)}</strong> · "
-        f"as of <strong>{esc(data.as_of)}</strong></p>"
-        f"<div class='facts'>{fact_html}</div>"
-        f"<h3>Headline metrics</h3>{metrics}"
-        f"{nav}</header>"
-    )
-
-
-# ------------------------------------------------------------------------------------------------------------- risk
-
-
-def _risk_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
+def _risk(data: TearsheetData, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     rc = dict(data.risk_contributions)
     if not rc:
-        return section("risk", "Risk contributions", '<p class="empty">No risk contributions recorded.</p>')
+        return None
     weight_of = {str(r[SYMBOL]): r[WEIGHT] for r in rows}
     items = sorted(rc.items(), key=lambda kv: (-_sort_value(kv[1]), kv[0]))
-    body = []
+    table = []
     for symbol, share in items:
         weight = weight_of.get(symbol)
-        ratio = _float(share) / _float(weight) if is_finite(weight) and _float(weight) != 0.0 else math.nan
-        body.append(
-            f'<tr><td class="sym">{symbol_html(symbol)}</td><td class="num">{pct(weight)}</td>'
-            f'<td class="num">{pct(share)}</td><td class="num">{fmt(ratio, 2)}</td></tr>'
-        )
-    table = (
-        '<table id="risk-table" class="data"><thead><tr><th>symbol</th><th class="num">weight</th>'
-        '<th class="num">risk share</th><th class="num" title="risk share ÷ weight">risk / weight</th></tr></thead>'
-        f"<tbody>{''.join(body)}</tbody><tfoot><tr><td>total</td><td></td>"
-        f"<td class='num'>{pct(_nansum(v for _, v in items))}</td><td></td></tr></tfoot></table>"
-    )
-    chart = figure_html(
+        per = _float(share) / _float(weight) if is_finite(weight) and _float(weight) != 0.0 else math.nan
+        table.append({"symbol": symbol, "weight": pct(weight), "share": pct(share), "ratio": fmt(per, 2)})
+    chart = figure(
         "Share of portfolio variance per asset (negative = diversifying).",
         plots.risk_contributions_svg,
         [s for s, _ in items],
         [_float(v) for _, v in items],
     )
-    return section("risk", "Risk contributions", f'<div class="grid">{scroll_box(table)}{chart}</div>')
+    return {"rows": table, "total": pct(_nansum(v for _, v in items)), "chart": chart}
 
 
-# --------------------------------------------------------------------------------------------------------- clusters
-
-
-def _clusters_section(data: TearsheetData, rows: list[dict[str, Any]]) -> str:
+def _clusters(data: TearsheetData, rows: list[dict[str, Any]]) -> dict[str, Any]:
     held = {str(r[SYMBOL]): r for r in rows}
     cluster_of: dict[str, int] = {}
     for cid, members in data.clusters.items():
         for member in members:
             cluster_of.setdefault(str(member), int(cid))
-    parts = []
     symbols = [str(s) for s in data.corr_symbols]
     corr = np.asarray(data.corr, dtype=np.float64)
+    heatmap, problem = None, ""
     if not symbols or corr.size == 0:
-        parts.append('<p class="empty">No correlation matrix recorded.</p>')
+        problem = "empty"
     elif corr.shape != (len(symbols), len(symbols)):
-        parts.append(
-            f'<p class="warn">Correlation matrix shape {esc(str(corr.shape))} does not match '
-            f"{len(symbols)} symbols; heatmap omitted.</p>"
-        )
+        problem = f"Correlation matrix shape {corr.shape} does not match {len(symbols)} symbols; heatmap omitted."
     else:
         order_clusters = [cluster_of.get(s, _int_or_none(held.get(s, {}).get(CLUSTER))) for s in symbols]
-        parts.append(
-            figure_html(
-                "Pairwise correlation, symbols in dendrogram order; outlined blocks are the clusters.",
-                plots.correlation_heatmap_svg,
-                symbols,
-                corr,
-                order_clusters,
-            )
+        how = f"{data.linkage} linkage, as HRP" if data.linkage else "dendrogram"
+        heatmap = figure(
+            f"Pairwise correlation, symbols in dendrogram order ({how}); outlined blocks are the HTR clusters.",
+            plots.correlation_heatmap_svg,
+            symbols,
+            corr,
+            order_clusters,
         )
-    if data.clusters:
-        body = []
-        for cid in sorted(data.clusters, key=int):
-            members = [str(m) for m in data.clusters[cid]]
-            in_cluster = [r for r in rows if _int_or_none(r[CLUSTER]) == int(cid)]
-            member_html = ", ".join(
-                f'<span class="sym held">{esc(m)}</span>' if m in held else f'<span class="sym muted">{esc(m)}</span>'
-                for m in members
-            )
-            body.append(
-                f'<tr><td class="num">C{int(cid)}</td><td class="num">{len(members)}</td>'
-                f'<td class="num">{len(in_cluster)}</td>'
-                f'<td class="num">{pct(_nansum(r[WEIGHT] for r in in_cluster))}</td>'
-                f'<td class="num">{pct(_nansum(r[NET_WEIGHT] for r in in_cluster))}</td>'
-                f'<td class="members">{member_html}</td></tr>'
-            )
-        parts.append(
-            '<table id="clusters-table" class="data"><thead><tr><th class="num">cluster</th>'
-            '<th class="num">members</th><th class="num">held</th><th class="num">gross</th><th class="num">net</th>'
-            "<th>members (held in bold)</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>"
+    table = []
+    for cid in sorted(data.clusters, key=int):
+        members = [str(m) for m in data.clusters[cid]]
+        inside = [r for r in rows if _int_or_none(r[CLUSTER]) == int(cid)]
+        table.append(
+            {
+                "id": int(cid),
+                "size": len(members),
+                "held": len(inside),
+                "gross": pct(_nansum(r[WEIGHT] for r in inside)),
+                "net": pct(_nansum(r[NET_WEIGHT] for r in inside)),
+                "members": [(m, m in held) for m in members],
+            }
         )
-    else:
-        parts.append('<p class="empty">No clusters recorded.</p>')
-    return section("clusters", "Clusters", "\n".join(parts))
+    return {"heatmap": heatmap, "problem": problem, "rows": table}
 
 
-# ----------------------------------------------------------------------------------------------------------- funnel
+def _stage_text(stage: int) -> str:
+    name = HTR_STAGES.get(stage)
+    return f"{stage} of 4 — {name}" if name else str(stage)
 
 
-def _funnel_section(data: TearsheetData) -> str:
-    parts = [f"<p>HTR stage reached: <strong>{esc(_stage_text(data.stage_reached))}</strong></p>"]
-    if data.funnel:
-        stages = [str(s) for s in data.funnel]
-        counts = [data.funnel[s] for s in data.funnel]
-        first = _float(counts[0])
-        body = []
-        for i, (stage, count) in enumerate(zip(stages, counts, strict=True)):
-            prev = _float(counts[i - 1]) if i else math.nan
-            of_first = _float(count) / first if first else math.nan
-            of_prev = _float(count) / prev if i and prev else math.nan
-            body.append(
-                f'<tr><td>{esc(stage)}</td><td class="num">{_count(count)}</td>'
-                f'<td class="num">{pct(of_first, 1)}</td><td class="num">{pct(of_prev, 1)}</td></tr>'
-            )
-        table = (
-            '<table id="funnel-table" class="data"><thead><tr><th>stage</th><th class="num">count</th>'
-            '<th class="num">of first</th><th class="num">of previous</th></tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>"
+def _funnel(data: TearsheetData) -> dict[str, Any]:
+    out: dict[str, Any] = {"stage": _stage_text(data.stage_reached), "rows": [], "chart": None}
+    out["relaxations"] = list(data.relaxations)
+    if not data.funnel:
+        return out
+    stages = [str(s) for s in data.funnel]
+    counts = [data.funnel[s] for s in data.funnel]
+    first = _float(counts[0])
+    for i, (stage, count) in enumerate(zip(stages, counts, strict=True)):
+        prev = _float(counts[i - 1]) if i else math.nan
+        out["rows"].append(
+            {
+                "stage": stage,
+                "count": f"{int(count):,}" if is_finite(count) else NA,
+                "of_first": pct(_float(count) / first if first else math.nan, 1),
+                "of_prev": pct(_float(count) / prev if i and prev else math.nan, 1),
+            }
         )
-        chart = figure_html("Survivors after each gate.", plots.funnel_svg, stages, [_float(c) for c in counts])
-        parts.append(f'<div class="grid">{scroll_box(table)}{chart}</div>')
-    else:
-        parts.append('<p class="empty">No selection funnel recorded.</p>')
-    parts.append("<h3>Relaxations</h3>")
-    if data.relaxations:
-        items = "".join(f"<li>{esc(line)}</li>" for line in data.relaxations)
-        parts.append(
-            '<p class="muted">Winners admitted by a relaxation (HTR stages 2–4) and the strict vetoes they bypassed:</p>'
-            f'<ul id="relaxations" class="lines">{items}</ul>'
-        )
-    else:
-        parts.append('<p id="relaxations" class="muted">None: no winner was admitted by a relaxation.</p>')
-    return section("funnel", "Selection funnel", "\n".join(parts))
+    out["chart"] = figure("Survivors after each gate.", plots.funnel_svg, stages, [_float(c) for c in counts])
+    return out
 
 
-# ----------------------------------------------------------------------------------------------------------- regime
+def _regime(data: TearsheetData) -> dict[str, Any]:
+    return {
+        "badge": _badge(data.regime),
+        "metrics": [(str(k).replace("_", " "), _metric(str(k), v)) for k, v in data.regime_metrics.items()],
+    }
 
 
-def _regime_section(data: TearsheetData) -> str:
-    metrics = (
-        _kv_table(data.regime_metrics, "regime-metrics")
-        if data.regime_metrics
-        else '<p class="muted">No regime metrics recorded.</p>'
-    )
-    return section("regime", "Regime", f"<p>Market regime: {_badge(data.regime)}</p>{metrics}")
-
-
-# ----------------------------------------------------------------------------------------------------------- equity
-
-
-def _equity_section(data: TearsheetData) -> str:
-    dates = [str(d) for d in data.dates]
+def _equity(data: TearsheetData) -> dict[str, Any]:
+    """The in-sample equity below the out-of-sample lead: its metrics (the same definitions) and chart."""
+    dates = [day(d) for d in data.dates]
     equity = np.asarray(data.equity, dtype=np.float64).ravel()
     drawdown = np.asarray(data.drawdown, dtype=np.float64).ravel()
-    title = "In-sample equity and drawdown"
     n = min(len(dates), equity.size, drawdown.size)
+    metrics = [(M.LABELS.get(str(k), str(k).replace("_", " ")), _metric(str(k), v)) for k, v in data.metrics.items()]
+    out: dict[str, Any] = {"metrics": metrics, "chart": None, "warn": "", "span": ""}
     if n == 0:
-        return section("equity", title, '<p class="empty">No equity curve recorded.</p>')
-    parts = []
+        return out
     if not len(dates) == equity.size == drawdown.size:
-        parts.append(
-            f'<p class="warn">Lengths differ: {len(dates)} dates, {equity.size} equity points, '
-            f"{drawdown.size} drawdown points; showing the first {n}.</p>"
+        out["warn"] = (
+            f"Lengths differ: {len(dates)} dates, {equity.size} equity points, {drawdown.size} drawdown points; "
+            f"showing the first {n}."
         )
-    dates, equity, drawdown = dates[:n], equity[:n], drawdown[:n]
-    final = equity[np.isfinite(equity)]
-    worst = drawdown[np.isfinite(drawdown)]
-    stats = {
-        "period": f"{dates[0]} → {dates[-1]}",
-        "observations": f"{n:,}",
-        "final equity": fmt(final[-1], 4) if final.size else NA,
-        "total return": pct(final[-1] - 1.0) if final.size else NA,
-        "max drawdown": pct(worst.min()) if worst.size else NA,
-    }
-    parts.append(
-        '<table id="equity-stats" class="data kv"><tbody>'
-        + "".join(f'<tr><th>{esc(k)}</th><td class="num">{esc(v)}</td></tr>' for k, v in stats.items())
-        + "</tbody></table>"
+    out["span"] = f"{dates[0]} → {dates[n - 1]} · {n:,} days"
+    out["chart"] = figure(
+        "Equity of the chosen portfolio over its own training window (starts at 1.0) and its drawdown.",
+        plots.equity_drawdown_svg,
+        dates[:n],
+        equity[:n],
+        drawdown[:n],
     )
-    parts.append(
-        figure_html(
-            "Equity of the chosen portfolio (starts at 1.0) and its drawdown, same date axis.",
-            plots.equity_drawdown_svg,
-            dates,
-            equity,
-            drawdown,
-        )
-    )
-    return section("equity", title, "\n".join(parts))
-
-
-# -------------------------------------------------------------------------------------------------------- fallbacks
+    return out
 
 
 def _producer(attempts: Sequence[OptimizerAttempt]) -> tuple[int, OptimizerAttempt] | None:
@@ -412,68 +487,39 @@ def _producer(attempts: Sequence[OptimizerAttempt]) -> tuple[int, OptimizerAttem
     return next(((i, a) for i, a in enumerate(attempts) if a.ok), None)
 
 
-def _fallback_section(data: TearsheetData) -> str:
+def _fallbacks(data: TearsheetData) -> dict[str, Any]:
     attempts = list(data.attempts)
     producer = _producer(attempts)
-    parts = []
-    if not attempts:
-        parts.append('<p class="empty">No optimizer attempts recorded.</p>')
-    else:
-        if producer is None:
-            parts.append(
-                f'<p class="verdict bad">No optimizer succeeded: all {len(attempts)} links of the chain failed.</p>'
-            )
+    verdict: dict[str, Any] | None = None
+    if attempts and producer is not None:
+        index, winner = producer
+        failed = [a for a in attempts[:index] if not a.ok]
+        why = "; ".join(f"{a.method}: {a.reason or 'no reason given'}" for a in failed)
+        verdict = {"method": winner.method, "link": index + 1, "failed": len(failed), "why": why}
+    rows = []
+    for i, a in enumerate(attempts):
+        if producer is not None and i == producer[0]:
+            cls, outcome = "producer", "✔ produced the weights"
         else:
-            index, winner = producer
-            failed = [a for a in attempts[:index] if not a.ok]
-            if failed:
-                why = "; ".join(f"{esc(a.method)}: {esc(a.reason or 'no reason given')}" for a in failed)
-                verdict = (
-                    f"Weights produced by <strong>{esc(winner.method)}</strong> (link {index + 1} of "
-                    f"{len(attempts)}) after {len(failed)} failed link{'s' if len(failed) > 1 else ''} — {why}."
-                )
-            else:
-                verdict = (
-                    f"Weights produced by <strong>{esc(winner.method)}</strong>, the first link of the chain "
-                    "(no fallback needed)."
-                )
-            parts.append(f'<p class="verdict good">{verdict}</p>')
-        body = []
-        for i, a in enumerate(attempts):
-            if producer is not None and i == producer[0]:
-                cls, outcome = "producer", "✔ produced the weights"
-            elif a.ok:
-                cls, outcome = "", "✔ ok"
-            else:
-                cls, outcome = "fail", "✘ failed"
-            body.append(
-                f'<tr class="{cls}"><td class="num">{i + 1}</td><td><code>{esc(a.method)}</code></td>'
-                f"<td>{outcome}</td><td>{esc(a.reason) if a.reason else '<span class=muted>—</span>'}</td>"
-                f'<td class="num">{fmt(a.seconds, 3)}</td></tr>'
-            )
-        parts.append(
-            '<table id="attempts-table" class="data"><thead><tr><th class="num">#</th><th>method</th>'
-            '<th>outcome</th><th>reason</th><th class="num">seconds</th></tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>"
-        )
-    parts.append("<h3>Notes</h3>")
-    if data.notes:
-        parts.append('<ul id="notes" class="lines">' + "".join(f"<li>{esc(n)}</li>" for n in data.notes) + "</ul>")
-    else:
-        parts.append('<p id="notes" class="muted">No notes.</p>')
-    return section("fallbacks", "Optimizer fallback chain", "\n".join(parts))
+            cls, outcome = ("", "✔ ok") if a.ok else ("fail", "✘ failed")
+        rows.append({"n": i + 1, "method": a.method, "cls": cls, "outcome": outcome, "reason": a.reason})
+        rows[-1]["seconds"] = fmt(a.seconds, 3)
+    return {"rows": rows, "verdict": verdict, "total": len(attempts), "notes": list(data.notes)}
 
 
-# --------------------------------------------------------------------------------------------------------- backtest
+# -------------------------------------------------------------------------------------------------------- backtest
 
 _BOOK_NAMES = {"profile": "profile", "filtered_ew": "filtered EW", "raw_ew": "raw EW"}
 _BACKTEST_METRICS = (
     "total_return",
     "annual_return",
+    "cagr",
     "annual_vol",
     "sharpe",
     "sortino",
     "max_drawdown",
+    "calmar",
+    "hit_rate",
     "cvar_95",
     "turnover_per_rebalance",
     "annual_turnover",
@@ -492,39 +538,18 @@ def _book_name(book: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    """Escaped text of a table value; None and non-finite floats as n/a."""
+    """Text of a table value; None and non-finite floats as n/a."""
     if value is None or (isinstance(value, float | np.floating) and not math.isfinite(float(value))):
         return NA
-    return esc(value)
-
-
-def _ratio(value: Any) -> str:
-    """A ratio with 2 decimals; absurd magnitudes (a near-flat window's Sharpe) compactly, e.g. 9.8e+16."""
-    if is_finite(value) and abs(float(value)) >= 1e4:
-        return f"{float(value):.3g}"
-    return fmt(value, 2)
+    return str(value)
 
 
 def _book_metric(name: str, value: Any) -> str:
     if "cost" in name or "fee" in name or "slippage" in name:
         return pct(value, 3)
     if any(h in name.lower() for h in _RATIO_HINTS):
-        return _ratio(value)
+        return ratio(value)
     return _metric(name, value)
-
-
-def _backtest_section(bt: BacktestView) -> str:
-    """The walk-forward out of sample: equity vs baselines, metrics per book, alphas, windows, forensics."""
-    parts = [_backtest_summary(bt), _backtest_chart(bt)]
-    parts.append("<h3>Metrics per book (stitched, annualized once)</h3>")
-    parts.append(_backtest_metrics_table(bt))
-    parts.append("<h3>Alpha</h3>")
-    parts.append(_alpha_table(bt))
-    parts.append("<h3>Windows</h3>")
-    parts.append(_windows_table(bt))
-    parts.append("<h3>Forensics</h3>")
-    parts.append(_forensic_block(bt))
-    return section("backtest", "Backtest (out of sample)", "\n".join(parts))
 
 
 def _flag_reasons(bt: BacktestView) -> dict[int, list[str]]:
@@ -551,293 +576,200 @@ def _with_fallback(bt: BacktestView) -> set[int]:
     }
 
 
-def _backtest_summary(bt: BacktestView) -> str:
-    p = bt.params
-    setup = (
-        f"train {p['train']} / test {p['test']} / step {p['step']} rows"
-        + (" (anchored)" if p.get("anchored") else "")
-        + f" · fees {pct(p.get('fees'), 3)} · slippage {pct(p.get('slippage'), 3)}"
-        + (f" · eligibility {esc(p['eligibility'])}" if p.get("eligibility") else "")
-        if {"train", "test", "step"} <= set(p)
-        else NA
-    )
-    profile = bt.metrics.get("profile", {})
-    facts = {
-        "period": f"{bt.dates[0]} → {bt.dates[-1]}" if bt.dates else NA,
-        "rows": f"{len(bt.dates):,}",
-        "windows": f"{len(bt.windows):,}",
-        "failed windows (cash)": f"{len(_failed(bt)):,}",
-        "windows with a fallback": f"{len(_with_fallback(bt)):,}",
-        "flagged windows": f"{len(_flag_reasons(bt)):,}",
-        "profile total return": pct(profile.get("total_return")),
-        "profile Sharpe": _ratio(profile.get("sharpe")),
-        "setup": setup,
+def _backtest(bt: BacktestView) -> dict[str, Any]:
+    """The walk-forward's details: setup, every book, alphas, every window, forensics."""
+    flagged, failed, fallback = _flag_reasons(bt), _failed(bt), _with_fallback(bt)
+    return {
+        "summary": _backtest_summary(bt, flagged, failed, fallback),
+        "charts": _backtest_charts(bt, flagged),
+        "metrics": _backtest_metrics(bt),
+        "alpha": _alpha(bt),
+        "windows": _windows(bt, flagged, failed, fallback),
+        "forensic": _forensic(bt, flagged, failed, fallback),
     }
-    return (
-        '<table id="backtest-summary" class="data kv"><tbody>'
-        + "".join(f'<tr><th>{esc(k)}</th><td class="num">{v}</td></tr>' for k, v in facts.items())
-        + "</tbody></table>"
-    )
 
 
-def _backtest_chart(bt: BacktestView) -> str:
-    dates = [str(d) for d in bt.dates]
+def _backtest_summary(bt: BacktestView, flagged: dict, failed: set[int], fallback: set[int]) -> list[tuple[str, str]]:
+    p = bt.params
+    setup = NA
+    if {"train", "test", "step"} <= set(p):
+        setup = (
+            f"train {p['train']} / test {p['test']} / step {p['step']} rows"
+            + (" (anchored)" if p.get("anchored") else "")
+            + f" · fees {pct(p.get('fees'), 3)} · slippage {pct(p.get('slippage'), 3)}"
+            + (f" · eligibility {p['eligibility']}" if p.get("eligibility") else "")
+        )
+    profile = bt.metrics.get("profile", {})
+    return [
+        ("period", f"{day(bt.dates[0])} → {day(bt.dates[-1])}" if bt.dates else NA),
+        ("rows", f"{len(bt.dates):,}"),
+        ("windows", f"{len(bt.windows):,}"),
+        ("failed windows (cash)", f"{len(failed):,}"),
+        ("windows with a fallback", f"{len(fallback):,}"),
+        ("flagged windows", f"{len(flagged):,}"),
+        ("profile total return", pct(profile.get("total_return"))),
+        ("profile Sharpe", ratio(profile.get("sharpe"))),
+        ("setup", setup),
+    ]
+
+
+def _backtest_charts(bt: BacktestView, flagged: dict) -> dict[str, Any]:
+    dates = [day(d) for d in bt.dates]
     curves = {b: np.asarray(bt.equity[b], dtype=np.float64).ravel() for b in _books(bt) if b in bt.equity}
     drawdown = np.asarray(bt.drawdown, dtype=np.float64).ravel()
     n = min([len(dates), drawdown.size, *(c.size for c in curves.values())])
+    out: dict[str, Any] = {"equity": None, "windows": None, "warn": ""}
     if n == 0:
-        return '<p class="empty">No out-of-sample equity recorded.</p>'
-    parts = []
+        return out
     if any(c.size != len(dates) for c in curves.values()) or drawdown.size != len(dates):
         sizes = ", ".join(f"{_book_name(b)} {c.size}" for b, c in curves.items())
-        parts.append(
-            f'<p class="warn">Lengths differ: {len(dates)} dates, equity {esc(sizes)}, {drawdown.size} drawdown '
-            f"points; showing the first {n}.</p>"
+        out["warn"] = (
+            f"Lengths differ: {len(dates)} dates, equity {sizes}, {drawdown.size} drawdown points; "
+            f"showing the first {n}."
         )
-    starts = [str(rec.get("test_start")) for rec in bt.windows if rec.get("test_start")]
-    parts.append(
-        figure_html(
-            "Stitched out-of-sample equity of the profile and the two equal-weight baselines (dotted lines: window "
-            "starts), and the profile's drawdown.",
-            plots.backtest_equity_svg,
-            dates[:n],
-            {b: c[:n] for b, c in curves.items()},
-            drawdown[:n],
-            starts,
-        )
+    starts = [day(rec.get("test_start")) for rec in bt.windows if rec.get("test_start")]
+    out["equity"] = figure(
+        "Stitched out-of-sample equity of the profile and the two equal-weight baselines (dotted lines: window "
+        "starts), and the profile's drawdown.",
+        plots.backtest_equity_svg,
+        dates[:n],
+        {b: c[:n] for b, c in curves.items()},
+        drawdown[:n],
+        starts,
     )
     if bt.windows:
-        flagged = _flag_reasons(bt)
         books = _books(bt)
-        labels = [str(rec.get("test_start") or NA) for rec in bt.windows]
-        returns = {b: np.array([_float(rec.get(f"{b}_total_return")) for rec in bt.windows]) for b in books}
-        marks = [_int_or_none(rec.get("window")) in flagged for rec in bt.windows]
-        parts.append(
-            figure_html(
-                "Total return of each test window per book; ▼ marks a window the forensic report flags.",
-                plots.window_returns_svg,
-                labels,
-                returns,
-                marks,
-            )
+        out["windows"] = figure(
+            "Total return of each test window per book; ▼ marks a window the forensic report flags.",
+            plots.window_returns_svg,
+            [day(rec.get("test_start") or NA) for rec in bt.windows],
+            {b: np.array([_float(rec.get(f"{b}_total_return")) for rec in bt.windows]) for b in books},
+            [_int_or_none(rec.get("window")) in flagged for rec in bt.windows],
         )
-    return "\n".join(parts)
+    return out
 
 
-def _backtest_metrics_table(bt: BacktestView) -> str:
+def _backtest_metrics(bt: BacktestView) -> dict[str, Any]:
     books = [b for b in _books(bt) if b in bt.metrics]
-    if not books:
-        return '<p class="empty">No stitched metrics recorded.</p>'
     keys = [k for k in _BACKTEST_METRICS if any(k in bt.metrics[b] for b in books)]
     keys += sorted({k for b in books for k in bt.metrics[b]} - set(keys) - {"rows"})
-    body = [
-        f"<tr><th>{esc(k.replace('_', ' '))}</th>"
-        + "".join(f'<td class="num">{_book_metric(k, bt.metrics[b].get(k))}</td>' for b in books)
-        + "</tr>"
-        for k in keys
+    rows = [
+        (M.LABELS.get(k, k.replace("_", " ")), [_book_metric(k, bt.metrics[b].get(k)) for b in books]) for k in keys
     ]
     for label, values in (("turnover (sum)", bt.turnover), ("costs (sum)", bt.costs)):
         if values:
-            body.append(
-                f"<tr><th>{label}</th>"
-                + "".join(f'<td class="num">{_book_metric(label, values.get(b))}</td>' for b in books)
-                + "</tr>"
-            )
-    head = "".join(f'<th class="num">{esc(_book_name(b))}</th>' for b in books)
-    return scroll_box(
-        f'<table id="backtest-metrics" class="data"><thead><tr><th>metric</th>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+            rows.append((label, [_book_metric(label, values.get(b)) for b in books]))
+    return {"books": [_book_name(b) for b in books], "rows": rows}
 
 
-def _alpha_table(bt: BacktestView) -> str:
+def _alpha(bt: BacktestView) -> list[tuple[str, str, str]]:
     keys = list(dict.fromkeys([*bt.selection_alpha, *bt.optimization_alpha]))
-    if not keys:
-        return '<p class="empty">No alphas recorded.</p>'
-    body = "".join(
-        f"<tr><th>{esc(k.replace('_', ' '))}</th><td class='num'>{_book_metric(k, bt.selection_alpha.get(k))}</td>"
-        f"<td class='num'>{_book_metric(k, bt.optimization_alpha.get(k))}</td></tr>"
+    return [
+        (
+            k.replace("_", " "),
+            _book_metric(k, bt.selection_alpha.get(k)),
+            _book_metric(k, bt.optimization_alpha.get(k)),
+        )
         for k in keys
-    )
-    return (
-        '<p class="muted">Selection alpha = filtered EW − raw EW (what HTR adds over the eligible pool); '
-        "optimization alpha = profile − filtered EW (what the optimizer adds over equal weight on the winners).</p>"
-        '<table id="alpha-table" class="data kv"><thead><tr><th>metric</th><th class="num">selection</th>'
-        f'<th class="num">optimization</th></tr></thead><tbody>{body}</tbody></table>'
-    )
+    ]
 
 
-def _optimizer_cell(rec: Mapping[str, Any]) -> str:
-    method, primary = rec.get("method"), rec.get("primary")
-    if not method:
-        return NA
-    if rec.get("fallback_used") and primary and primary != method:
-        return f'<span class="flag">{esc(primary)} → {esc(method)}</span>'
-    return esc(method)
-
-
-def _windows_table(bt: BacktestView) -> str:
-    if not bt.windows:
-        return '<p class="empty">No walk-forward windows recorded.</p>'
-    flagged, failed, fallback = _flag_reasons(bt), _failed(bt), _with_fallback(bt)
-    body = []
+def _windows(bt: BacktestView, flagged: dict, failed: set[int], fallback: set[int]) -> list[dict[str, Any]]:
+    out = []
     for rec in bt.windows:
         w = _int_or_none(rec.get("window"))
         classes, status = [], []
         if w in failed:
             classes.append("fail")
-            status.append(f"✘ cash: {esc(rec.get('error') or 'failed')}")
+            status.append(f"✘ cash: {rec.get('error') or 'failed'}")
         if w in flagged:
             classes.append("flagged")
-            status.append("⚑ flagged — " + esc(" | ".join(flagged[w])))
+            status.append("⚑ flagged — " + " | ".join(flagged[w]))
         if w in fallback and w not in failed:
             classes.append("fallback")
-        rows = _cell(rec.get("test_rows")) + (" (partial)" if rec.get("partial") else "")
-        body.append(
-            f'<tr class="{" ".join(classes)}" id="bt-window-{_cell(w)}">'
-            f'<td class="num">{_cell(w)}</td><td>{_cell(rec.get("test_start"))}</td><td>{_cell(rec.get("test_end"))}</td>'
-            f'<td class="num">{rows}</td>'
-            f'<td class="num">{pct(rec.get("profile_total_return"))}</td>'
-            f'<td class="num">{_ratio(rec.get("profile_sharpe"))}</td>'
-            f'<td class="num">{pct(rec.get("filtered_ew_total_return"))}</td>'
-            f'<td class="num">{pct(rec.get("raw_ew_total_return"))}</td>'
-            f'<td class="num">{pct(rec.get("selection_alpha"))}</td>'
-            f'<td class="num">{pct(rec.get("optimization_alpha"))}</td>'
-            f'<td class="num">{pct(rec.get("profile_turnover"))}</td>'
-            f'<td class="num">{pct(rec.get("profile_costs"), 3)}</td>'
-            f'<td class="num">{_cell(rec.get("stage"))}</td>'
-            f"<td>{_badge(rec['regime']) if rec.get('regime') else NA}</td>"
-            f"<td>{_optimizer_cell(rec)}</td>"
-            f"<td>{'<span class=flag>yes</span>' if w in fallback else 'no'}</td>"
-            f"<td class='status'>{'<br>'.join(status) if status else 'ok'}</td></tr>"
+        method, primary = rec.get("method"), rec.get("primary")
+        switched = bool(rec.get("fallback_used") and primary and method and primary != method)
+        out.append(
+            {
+                "id": _cell(w),
+                "cls": " ".join(classes),
+                "start": day(rec.get("test_start")),
+                "end": day(rec.get("test_end")),
+                "rows": _cell(rec.get("test_rows")) + (" (partial)" if rec.get("partial") else ""),
+                "cells": [
+                    pct(rec.get("profile_total_return")),
+                    ratio(rec.get("profile_sharpe")),
+                    pct(rec.get("filtered_ew_total_return")),
+                    pct(rec.get("raw_ew_total_return")),
+                    pct(rec.get("selection_alpha")),
+                    pct(rec.get("optimization_alpha")),
+                    pct(rec.get("profile_turnover")),
+                    pct(rec.get("profile_costs"), 3),
+                    _cell(rec.get("stage")),
+                ],
+                "regime": _badge(rec["regime"]) if rec.get("regime") else None,
+                "optimizer": f"{primary} → {method}" if switched else (method or NA),
+                "switched": switched,
+                "fallback": w in fallback,
+                "status": status,
+            }
         )
-    head = "".join(
-        f'<th class="{c}">{esc(h)}</th>'
-        for h, c in (
-            ("#", "num"),
-            ("test start", ""),
-            ("test end", ""),
-            ("rows", "num"),
-            ("return", "num"),
-            ("Sharpe", "num"),
-            ("filtered EW", "num"),
-            ("raw EW", "num"),
-            ("sel. alpha", "num"),
-            ("opt. alpha", "num"),
-            ("turnover", "num"),
-            ("costs", "num"),
-            ("HTR stage", "num"),
-            ("regime", ""),
-            ("optimizer", ""),
-            ("fallback", ""),
-            ("status", ""),
-        )
-    )
-    return (
-        '<p class="muted">Return, Sharpe (annualized), turnover and costs are the profile book\'s; filtered and raw EW '
-        "are the baselines' window returns. Flagged windows are highlighted, failed windows held cash.</p>"
-        + scroll_box(
-            f'<table id="backtest-windows" class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        )
-    )
+    return out
 
 
-def _forensic_block(bt: BacktestView) -> str:
+def _forensic(bt: BacktestView, flagged: dict, failed: set[int], fallback: set[int]) -> dict[str, Any]:
     t = bt.thresholds
     rule = (
-        f"|annualized Sharpe| &gt; {fmt(t.get('abs_sharpe'), 1)} or window return &gt; {pct(t.get('total_return'), 0)}"
+        f"|annualized Sharpe| > {fmt(t.get('abs_sharpe'), 1)} or window return > {pct(t.get('total_return'), 0)}"
         if t
         else "the forensic thresholds"
     )
-    parts = []
-    if bt.flags:
-        parts.append(
-            f'<p class="verdict bad">{len(bt.flags)} flag(s) on {len(_flag_reasons(bt))} window(s): {rule}.</p>'
-        )
-        body = "".join(
-            f'<tr class="flagged"><td class="num">{_cell(f.get("window"))}</td><td>{esc(_book_name(str(f.get("book"))))}</td>'
-            f"<td>{_cell(f.get('test_start'))}</td><td>{_cell(f.get('test_end'))}</td>"
-            f'<td class="num">{pct(f.get("total_return"))}</td><td class="num">{_ratio(f.get("sharpe"))}</td>'
-            f"<td>{esc('; '.join(map(str, f.get('reasons') or [])))}</td></tr>"
-            for f in bt.flags
-        )
-        parts.append(
-            scroll_box(
-                '<table id="forensic-table" class="data"><thead><tr><th class="num">window</th><th>book</th>'
-                '<th>test start</th><th>test end</th><th class="num">return</th><th class="num">Sharpe</th>'
-                f"<th>reasons</th></tr></thead><tbody>{body}</tbody></table>"
-            )
-        )
-    else:
-        parts.append(f'<p class="verdict good">No window flagged ({rule}).</p>')
+    flags = [
+        {
+            "window": _cell(f.get("window")),
+            "book": _book_name(str(f.get("book"))),
+            "start": day(f.get("test_start")),
+            "end": day(f.get("test_end")),
+            "return": pct(f.get("total_return")),
+            "sharpe": ratio(f.get("sharpe")),
+            "reasons": "; ".join(map(str, f.get("reasons") or [])),
+        }
+        for f in bt.flags
+    ]
     by_window = {_int_or_none(rec.get("window")): rec for rec in bt.windows}
-    fallback = sorted(_with_fallback(bt))
-    parts.append("<h3>Fallbacks</h3>")
-    if fallback:
-        body = "".join(
-            f'<tr class="fallback"><td class="num">{w}</td><td>{_cell(by_window.get(w, {}).get("test_start"))}</td>'
-            f"<td>{_cell(by_window.get(w, {}).get('primary'))}</td><td>{_cell(by_window.get(w, {}).get('method'))}</td>"
-            f"<td>{_cell(by_window.get(w, {}).get('attempts'))}</td></tr>"
-            for w in fallback
-        )
-        parts.append(
-            f'<p class="muted">{len(fallback)} of {len(bt.windows)} windows needed the fallback chain.</p>'
-            + scroll_box(
-                '<table id="fallback-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
-                f"<th>primary</th><th>used</th><th>attempts</th></tr></thead><tbody>{body}</tbody></table>"
-            )
-        )
-    else:
-        parts.append('<p id="fallback-windows" class="muted">None: the primary optimizer served every window.</p>')
-    failed = sorted(_failed(bt))
-    parts.append("<h3>Failed windows (cash)</h3>")
-    if failed:
-        body = "".join(
-            f'<tr class="fail"><td class="num">{w}</td><td>{_cell(by_window.get(w, {}).get("test_start"))}</td>'
-            f"<td>{_cell(by_window.get(w, {}).get('error'))}</td></tr>"
-            for w in failed
-        )
-        parts.append(
-            scroll_box(
-                '<table id="failed-windows" class="data"><thead><tr><th class="num">window</th><th>test start</th>'
-                f"<th>why the profile held cash</th></tr></thead><tbody>{body}</tbody></table>"
-            )
-        )
-    else:
-        parts.append('<p id="failed-windows" class="muted">None: every window produced profile weights.</p>')
-    return "\n".join(parts)
+
+    def field(w: int, key: str) -> str:
+        value = by_window.get(w, {}).get(key)
+        return day(value) if key == "test_start" else _cell(value)
+
+    return {
+        "rule": rule,
+        "flags": flags,
+        "flagged_windows": len(flagged),
+        "fallback": [
+            (w, field(w, "test_start"), field(w, "primary"), field(w, "method"), field(w, "attempts"))
+            for w in sorted(fallback)
+        ],
+        "failed": [(w, field(w, "test_start"), field(w, "error")) for w in sorted(failed)],
+        "windows": len(bt.windows),
+    }
 
 
-# ---------------------------------------------------------------------------------------------------------- helpers
-
-
-def _badge(regime: str) -> str:
-    cls = _REGIME_CLASS.get(str(regime).upper(), "unknown")
-    return f'<span class="badge {cls}">{esc(regime or "UNKNOWN")}</span>'
-
-
-def _stage_text(stage: int) -> str:
-    name = HTR_STAGES.get(stage)
-    return f"{stage} of 4 — {name}" if name else str(stage)
-
-
-def _kv_table(values: Mapping[str, Any], table_id: str) -> str:
-    rows = "".join(
-        f'<tr><th>{esc(str(k).replace("_", " "))}</th><td class="num">{_metric(str(k), v)}</td></tr>'
-        for k, v in values.items()
-    )
-    return f'<table id="{table_id}" class="data kv"><tbody>{rows}</tbody></table>'
+# --------------------------------------------------------------------------------------------------------- helpers
 
 
 def _metric(name: str, value: Any) -> str:
-    """Format a metric by its name: ratios with 2 decimals, returns/vols/drawdowns as percentages."""
+    """Format a metric by its name: headline metrics as everywhere, ratios with 2 decimals, returns/vols/drawdowns
+    as percentages."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
         return f"{int(value):,}"
     if not is_finite(value):
-        return NA if value is None or isinstance(value, float | np.floating) else esc(value)
+        return NA if value is None or isinstance(value, float | np.floating) else str(value)
     key = name.lower()
+    if key in M.LABELS:
+        return metric_text(key, value)
     if any(h in key for h in _RATIO_HINTS):
         return fmt(value, 2)
     if any(h in key for h in _PERCENT_HINTS):
@@ -859,19 +791,5 @@ def _nansum(values: Any) -> float:
     return math.fsum(finite) if finite else math.nan
 
 
-def _count(value: Any) -> str:
-    return f"{int(value):,}" if is_finite(value) else NA
-
-
 def _text(value: Any) -> str:
     return NA if value is None else str(value)
-
-
-_BACKTEST_CSS = """
-tr.flagged td{background:#fffaf0}
-tr.flagged td:first-child{box-shadow:inset 3px 0 0 #dd6b20}
-tr.fallback td:first-child{box-shadow:inset 3px 0 0 #d69e2e}
-#backtest-windows{font-size:12px}
-#backtest-windows td,#backtest-windows th{padding:4px 7px;white-space:nowrap}
-#backtest-windows td.status{white-space:normal;min-width:240px}
-"""

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dataflows.report.page import as_of_label
 from tests.meta.test_meta import run_meta_cli
 
 
@@ -42,9 +43,10 @@ def test_meta_run_writes_a_self_contained_report(meta_run: Path) -> None:
     _self_contained(page)
     manifest = json.loads((meta_run / "manifest.json").read_text())
     assert manifest["report"] == "report.html"
-    for text in (manifest["run_id"], "crypto_long_short", "risk_parity", manifest["as_of"]):
+    for text in (manifest["run_id"], "crypto_long_short", "risk_parity", as_of_label(manifest["as_of"])):
         assert html.escape(text) in page
-    assert page.count("<svg") == 1 and 'class="chart-error"' not in page  # the equity chart rendered
+    assert "T00:00:00" not in page  # dates are days
+    assert page.count("<svg") == 1 and 'class="chart-error"' not in page  # the equity + drawdown chart rendered
     for sleeve in pl.read_csv(meta_run / "meta_weights.csv")["sleeve"]:
         assert f"<td>{html.escape(sleeve)}</td>" in page
         assert (meta_run / "sleeves" / sleeve / "report.html").is_file()

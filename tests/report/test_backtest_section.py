@@ -164,9 +164,11 @@ def test_section_lists_every_window_and_marks_forensics(tmp_path: Path) -> None:
     bt = make_backtest()
     text = _render(tmp_path, _with(bt))
     _assert_self_contained(text)
-    assert '<section id="backtest"><h2>Backtest (out of sample)</h2>' in text
-    assert '<a href="#backtest">Backtest</a>' in text
-    assert text.count("<svg") == 5 + 2  # + stitched equity/drawdown, returns per window
+    assert '<section id="backtest"><h2>Walk-forward details (out of sample)</h2>' in text
+    assert '<a href="#backtest">Walk-forward</a>' in text
+    # lead, rolling, stitched equity/drawdown, returns per window, net weights, risk, heatmap, funnel, in-sample equity
+    assert text.count("<svg") == 9
+    assert text.index('id="performance"') < text.index('id="backtest"') < text.index('id="weights"')
     rows = _windows(text)
     assert [r[0] for r in rows] == [str(w["window"]) for w in bt.windows]
     assert [(r[1], r[2]) for r in rows] == [(w["test_start"], w["test_end"]) for w in bt.windows]
@@ -188,8 +190,8 @@ def test_section_lists_every_window_and_marks_forensics(tmp_path: Path) -> None:
     assert [r[0] for r in tables["fallback-windows"]] == ["1", "6"]
     assert [r[0] for r in tables["failed-windows"]] == ["5"]
     metrics = {r[0]: r[1:] for r in tables["backtest-metrics"]}
-    assert metrics["sharpe"] == ["0.90", "0.90", "0.90"]
-    assert metrics["max drawdown"] == ["25.00%"] * 3
+    assert metrics["Sharpe"] == ["0.90", "0.90", "0.90"]
+    assert metrics["max drawdown"] == ["-25.00%"] * 3  # a loss, as everywhere
     assert metrics["turnover (sum)"][0] == f"{bt.turnover['profile']:.2%}"
     alphas = {r[0]: r[1:] for r in tables["alpha-table"]}
     assert set(alphas) == {"total return", "annual return", "sharpe"}
@@ -198,20 +200,17 @@ def test_section_lists_every_window_and_marks_forensics(tmp_path: Path) -> None:
     assert "train 60 / test 10 / step 10 rows" in summary["setup"]
 
 
-def test_page_without_backtest_is_unchanged(tmp_path: Path) -> None:
+def test_page_without_backtest_leads_in_sample_and_says_so(tmp_path: Path) -> None:
     plain = make_data()
     text = _render(tmp_path, plain)
     assert plain.backtest is None
-    assert "Backtest" not in text and 'id="backtest' not in text and "tr.flagged" not in text
-    assert text.count("<svg") == 5
-    assert tearsheet_html(dataclasses.replace(plain, backtest=None)) == text
-    # the backtest only appends: everything before its section is the plain page's, nav link and CSS aside
+    assert 'id="backtest"' not in text and "Walk-forward" not in text and 'id="exposure"' not in text
+    assert "Validation was skipped (flow.skip_validation=true)" in text
+    assert "In-sample: the training window" in text and "Out of sample" not in text
+    assert text.index('id="sample-banner"') < text.index('id="performance"')
     with_bt = tearsheet_html(_with(make_backtest()))
-    head = with_bt.split('<section id="backtest">')[0]
-    stripped = head.replace('<a href="#backtest">Backtest</a>', "")
-    from dataflows.report.tearsheet import _BACKTEST_CSS
-
-    assert stripped.replace(_BACKTEST_CSS, "") == text.split("\n<footer>")[0] + "\n"
+    assert "Validation was skipped" not in with_bt and "Out of sample: the walk-forward" in with_bt
+    assert "In-sample equity and drawdown" in with_bt  # the in-sample stream moves below, labelled
 
 
 def _all_failed() -> BacktestView:
@@ -259,7 +258,7 @@ def test_backtest_edge_cases_render(tmp_path: Path, case: str) -> None:
     bt = BACKTEST_EDGES[case]()
     text = _render(tmp_path, _with(bt))  # asserts no chart failed
     _assert_self_contained(text)
-    assert "Backtest (out of sample)" in text
+    assert "Walk-forward details (out of sample)" in text
     rows = _parse(text).tables.get("backtest-windows", [])
     assert [r[0] for r in rows] == [str(w["window"]) for w in bt.windows]
     if case == "all_failed":

@@ -19,6 +19,7 @@ import pytest
 
 from dataflows.report.data import OptimizerAttempt, TearsheetData
 from dataflows.report.tearsheet import TearsheetError, render_tearsheet, tearsheet_html
+from dataflows.validation import metrics as M
 
 SYMBOLS = [
     "BTC/USDT:USDT",
@@ -187,20 +188,21 @@ def test_page_is_self_contained_and_complete(tmp_path: Path) -> None:
     data = make_data()
     text = _render(tmp_path, data)
     _assert_self_contained(text)
-    assert text.count("<svg") == 5  # net weights, risk, heatmap, funnel, equity + drawdown
-    for anchor in ("weights", "risk", "clusters", "funnel", "regime", "equity", "fallbacks"):
+    # the in-sample lead (equity + drawdown), rolling statistics, net weights, risk, heatmap, funnel
+    assert text.count("<svg") == 6
+    for anchor in ("weights", "risk", "clusters", "funnel", "regime", "fallbacks", "monthly", "rolling", "drawdowns"):
         assert f'<section id="{anchor}">' in text
+    assert '<section id="equity">' not in text  # the lead is the in-sample equity: not drawn twice
+    assert '<section id="performance" class="lead in-sample">' in text and 'id="sample-banner"' in text
     for fact in (data.run_id, data.profile, data.as_of, "NORMAL", "2 of 4 — spectral relaxation"):
         assert fact in text
     tables = _parse(text).tables
     headline = dict((row[0], row[1]) for row in tables["headline-metrics"])
-    assert headline == {
-        "annual return": "31.00%",
-        "annual vol": "42.00%",
-        "sharpe": "1.12",
-        "max drawdown": "-18.00%",
-        "n obs": "400",
-    }
+    returns = np.diff(np.concatenate([[1.0], data.equity])) / np.concatenate([[1.0], data.equity[:-1]])
+    m = M.series_metrics(returns, 365)
+    assert list(headline) == [M.LABELS[k] for k in M.HEADLINE]
+    assert headline["Sharpe"] == f"{m['sharpe']:.2f}" and headline["CAGR"] == f"{m['cagr']:.2%}"
+    assert headline["max drawdown"] == f"{-m['max_drawdown']:.2%}" and headline["hit rate"] == f"{m['hit_rate']:.1%}"
     assert [row[0] for row in tables["funnel-table"]] == list(data.funnel)
     assert {row[0] for row in tables["risk-table"]} == set(SYMBOLS)
     assert [row[0] for row in tables["clusters-table"]] == ["C0", "C1", "C2"]
@@ -331,8 +333,7 @@ def test_edge_cases_render(tmp_path: Path, case: str) -> None:
     if case == "all_shorts":
         assert all(row[4].startswith("-") for row in rows)
     if case == "nan_metrics":
-        headline = dict((row[0], row[1]) for row in _parse(text).tables["headline-metrics"])
-        assert headline == {"sharpe": "n/a", "annual return": "n/a", "max drawdown": "n/a"}
+        assert dict(_parse(text).tables["regime-metrics"]) == {"score": "n/a"}
     if case == "empty_relaxations":
         assert "no winner was admitted by a relaxation" in text
     if case == "length_mismatch":
