@@ -16,6 +16,7 @@ from dataflows.errors import ConfigError
 from dataflows.lakehouse.audit import iso
 from dataflows.report.data import BACKTEST_BOOKS, OUT_OF_SAMPLE, POOL, BacktestView, Performance
 from dataflows.returns import ReturnsPanel
+from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import RAW_EW, BacktestResult, History, book_targets
 
 _DATE_KEYS = ("train_start", "train_end", "test_start", "test_end")
@@ -24,13 +25,6 @@ _DATE_KEYS = ("train_start", "train_end", "test_start", "test_end")
 def equity_curve(returns: np.ndarray) -> np.ndarray:
     """Equity after each row, compounding `returns` from 1.0."""
     return np.cumprod(1.0 + np.asarray(returns, dtype=np.float64))
-
-
-def drawdown_curve(equity: np.ndarray) -> np.ndarray:
-    """Drawdown per row (≤ 0) from the running peak, the initial 1.0 included (as `metrics.max_drawdown`)."""
-    eq = np.asarray(equity, dtype=np.float64)
-    peak = np.maximum.accumulate(np.concatenate([[1.0], eq]))[1:]
-    return eq / peak - 1.0
 
 
 def _clean(value: Any) -> Any:
@@ -68,7 +62,6 @@ def backtest_view(result: BacktestResult, symbols: Sequence[str] | None = None) 
     books = [b for b in BACKTEST_BOOKS if b in result.returns]
     returns = {b: np.asarray(result.returns[b], dtype=np.float64) for b in books}
     equity = {b: equity_curve(r) for b, r in returns.items()}
-    profile = equity.get("profile", np.ones(len(result.dates)))
     sims = result.simulations
     cols = _symbols(result, symbols)
     targets: dict[str, np.ndarray] = {}
@@ -81,7 +74,7 @@ def backtest_view(result: BacktestResult, symbols: Sequence[str] | None = None) 
     return BacktestView(
         dates=[iso(int(d))[:10] for d in result.dates],
         equity=equity,
-        drawdown=drawdown_curve(profile),
+        drawdown=M.drawdown(returns.get("profile", np.zeros(len(result.dates)))),
         windows=_days(_clean(result.windows.to_dicts())),
         metrics=_clean({b: dict(result.metrics["books"][b]) for b in books}),
         selection_alpha=_clean(dict(result.metrics.get("selection_alpha", {}))),

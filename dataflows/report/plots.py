@@ -424,23 +424,3 @@ def window_returns_svg(labels: Sequence[str], returns: dict[str, np.ndarray], fl
         else:
             canvas.text(cx, base + 14, label, size=size, anchor="middle")
     return canvas.render()
-
-
-def lines_svg(
-    title: str,
-    dates: Sequence[str],
-    series: Sequence[tuple[str, np.ndarray, str, float]],
-    ylabel: str,
-    hline: float | None = None,
-) -> str:
-    """One panel of lines over a date axis: (label, values, colour, line width) per series, legend upper left."""
-    parsed = parse_dates(dates)
-    n = len(dates)
-    panel = Panel(
-        [Series(np.asarray(v, dtype=np.float64)[:n], c, label=shorten(str(lab)), width=w) for lab, v, c, w in series],
-        ylabel,
-        300.0,
-        hline=hline,
-        legend=True,
-    )
-    return time_series(title, parsed, n, [panel], width=FULL_WIDTH)

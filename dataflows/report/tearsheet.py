@@ -85,13 +85,14 @@ def tearsheet_html(data: TearsheetData) -> str:
     """The tearsheet as an HTML string."""
     rows = _weight_rows(data.weights)
     lead = data.performance or derived_performance(data)
+    cut = _rows(lead)
     bt = data.backtest
     sections = {
-        "lead": _lead(lead, bt),
-        "monthly": _monthly(lead),
-        "rolling": _rolling(lead),
-        "drawdowns": _drawdowns(lead),
-        "exposure": _exposure(lead),
+        "lead": _lead(lead, cut, bt),
+        "monthly": _monthly(lead, cut),
+        "rolling": _rolling(lead, cut),
+        "drawdowns": _drawdowns(cut),
+        "exposure": _exposure(lead, cut),
         "backtest": _backtest(bt) if bt is not None else None,
         "weights": _weights(rows),
         "risk": _risk(data, rows),
@@ -145,8 +146,11 @@ def derived_performance(data: TearsheetData) -> Performance:
 # ------------------------------------------------------------------------------------------------------ the lead
 
 
-def _rows(lead: Performance) -> tuple[list[str], np.ndarray, np.ndarray, str]:
-    """Dates, returns and benchmark returns cut to a common length, and a warning when the lengths differ."""
+Rows = tuple[list[str], np.ndarray, np.ndarray, str]
+
+
+def _rows(lead: Performance) -> Rows:
+    """Days, returns and benchmark returns cut to a common length, and a warning when the lengths differ."""
     dates = [day(d) for d in lead.dates]
     r = np.asarray(lead.returns, dtype=np.float64).ravel()
     b = np.asarray(lead.benchmark_returns, dtype=np.float64).ravel()
@@ -160,8 +164,8 @@ def _rows(lead: Performance) -> tuple[list[str], np.ndarray, np.ndarray, str]:
     return dates[:n], r[:n], b[:n] if b.size else b, warn
 
 
-def _lead(lead: Performance, bt: BacktestView | None) -> dict[str, Any]:
-    dates, r, b, warn = _rows(lead)
+def _lead(lead: Performance, cut: Rows, bt: BacktestView | None) -> dict[str, Any]:
+    dates, r, b, warn = cut
     out_of_sample = lead.sample == OUT_OF_SAMPLE
     title = "Out of sample: the walk-forward" if out_of_sample else "In-sample: the training window"
     if not dates:
@@ -210,8 +214,8 @@ def _days(dates: Sequence[str]) -> np.ndarray | None:
         return None
 
 
-def _monthly(lead: Performance) -> dict[str, Any]:
-    dates, r, b, _ = _rows(lead)
+def _monthly(lead: Performance, cut: Rows) -> dict[str, Any]:
+    dates, r, b, _ = cut
     days = _days(dates)
     if not dates or days is None:
         return {"rows": [], "why": "no dated rows" if not dates else "the dates do not parse as days"}
@@ -229,8 +233,8 @@ def _monthly(lead: Performance) -> dict[str, Any]:
     return {"rows": rows, "months": _MONTHS, "benchmark": bool(bench), "label": lead.benchmark, "why": ""}
 
 
-def _rolling(lead: Performance) -> dict[str, Any]:
-    dates, r, b, _ = _rows(lead)
+def _rolling(lead: Performance, cut: Rows) -> dict[str, Any]:
+    dates, r, b, _ = cut
     n = len(dates)
     window = ROLLING if n >= 2 * ROLLING else n // 3
     if window < 5:
@@ -247,33 +251,34 @@ def _rolling(lead: Performance) -> dict[str, Any]:
     return {"chart": figure(caption, plots.rolling_svg, dates, panels), "why": ""}
 
 
-def _drawdowns(lead: Performance) -> dict[str, Any]:
-    dates, r, _, _ = _rows(lead)
+def _drawdowns(cut: Rows) -> dict[str, Any]:
+    """The worst episodes: start = the last day at the high, lengths in calendar days (rows if dates do not parse)."""
+    dates, r, _, _ = cut
     days = _days(dates)
+
+    def span(a: int, b: int) -> int:
+        return int((days[b] - days[a]).astype(int)) if days is not None else b - a
+
     rows = []
     for k, d in enumerate(M.drawdown_periods(r, WORST), 1):
-        start = dates[max(d.peak, 0)]
-        end = d.recovery if d.recovery is not None else len(dates) - 1
-        length = int((days[end] - days[max(d.peak, 0)]).astype(int)) if days is not None else end - d.peak
+        start, end = max(d.peak, 0), d.recovery if d.recovery is not None else len(dates) - 1
         rows.append(
             {
                 "rank": k,
-                "start": start,
+                "start": dates[start],
                 "trough": dates[d.trough],
                 "recovery": dates[d.recovery] if d.recovery is not None else "not recovered",
                 "open": d.recovery is None,
                 "depth": pct(-d.depth),
-                "length": f"{length:,}" + ("+" if d.recovery is None else ""),
-                "to_trough": f"{d.trough - max(d.peak, 0):,}"
-                if days is None
-                else f"{int((days[d.trough] - days[max(d.peak, 0)]).astype(int)):,}",
+                "length": f"{span(start, end):,}" + ("+" if d.recovery is None else ""),
+                "to_trough": f"{span(start, d.trough):,}",
             }
         )
     return {"rows": rows, "unit": "days" if days is not None else "rows"}
 
 
-def _exposure(lead: Performance) -> dict[str, Any] | None:
-    dates, _, _, _ = _rows(lead)
+def _exposure(lead: Performance, cut: Rows) -> dict[str, Any] | None:
+    dates = cut[0]
     gross, net = np.asarray(lead.gross, dtype=np.float64), np.asarray(lead.net, dtype=np.float64)
     if not dates or gross.size < len(dates) or net.size < len(dates):
         return None

@@ -15,10 +15,11 @@ from dataflows import columns as C
 from dataflows.config import ProfileConfig, Settings
 from dataflows.lakehouse import features
 from dataflows.lakehouse.calendar import DAY_MS
-from dataflows.report.backtest_view import backtest_view, drawdown_curve
+from dataflows.report.backtest_view import backtest_view
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView, TearsheetData
 from dataflows.report.tearsheet import tearsheet_html
 from dataflows.returns import ReturnsPanel
+from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import History, OptimizerDecider, WalkForwardParams, run_backtest
 from tests.report.test_tearsheet import _assert_self_contained, _parse, _render, make_data
 
@@ -122,7 +123,7 @@ def make_backtest(
     return BacktestView(
         dates=dates,
         equity=equity,
-        drawdown=drawdown_curve(equity["profile"]),
+        drawdown=M.drawdown(returns["profile"]),
         windows=windows,
         metrics=metrics,
         selection_alpha=alpha("filtered_ew", "raw_ew"),

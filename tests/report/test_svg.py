@@ -107,7 +107,10 @@ def test_charts_are_valid_svg_on_ordinary_and_degenerate_inputs() -> None:
         plots.equity_drawdown_svg(dates[:1], eq[:1], dd[:1]),
         plots.backtest_equity_svg(dates, {"profile": eq, "raw_ew": eq * 0.9}, dd, dates[::10]),
         plots.window_returns_svg(["2025-01-01T00:00:00Z", "W1"], {"profile": np.array([0.1, np.inf])}, [False, True]),
-        plots.lines_svg("t", dates, [("a", eq, "#000", 1.0)], "equity", hline=1.0),
+        plots.performance_svg(dates, np.diff(eq, prepend=1.0) / np.r_[1.0, eq[:-1]], eq * 0, ("a", "b"), "t"),
+        plots.performance_svg(["day 1", "day 2"], np.array([0.01, np.nan]), np.empty(0), ("a", ""), "t"),
+        plots.rolling_svg(dates, [("Sharpe", False, [("a", np.full(len(dates), np.nan), "#000")])]),
+        plots.exposure_svg(dates, np.ones(len(dates)), np.zeros(len(dates))),
     ]
     for svg in charts:
         root = _parse(svg)
