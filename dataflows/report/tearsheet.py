@@ -515,21 +515,7 @@ def _fallbacks(data: TearsheetData) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------------- backtest
 
 _BOOK_NAMES = {"profile": "profile", "filtered_ew": "filtered EW", "raw_ew": "raw EW"}
-_BACKTEST_METRICS = (
-    "total_return",
-    "annual_return",
-    "cagr",
-    "annual_vol",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "hit_rate",
-    "cvar_95",
-    "turnover_per_rebalance",
-    "annual_turnover",
-    "costs_total",
-)
+_BACKTEST_METRICS = (*M.KEYS, "turnover_per_rebalance", "annual_turnover", "costs_total")
 
 
 def _books(bt: BacktestView) -> list[str]:

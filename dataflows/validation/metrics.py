@@ -47,7 +47,7 @@ LABELS = {
     "hit_rate": "hit rate",
     "total_return": "total return",
 }
-_KEYS = (
+KEYS = (  # what series_metrics returns, besides `rows`
     "total_return",
     "annual_return",
     "cagr",
@@ -98,7 +98,7 @@ def series_metrics(returns: np.ndarray, periods_per_year: int) -> dict[str, floa
     r = np.asarray(returns, dtype=np.float64)
     n = int(r.size)
     if n == 0:
-        return {**dict.fromkeys(_KEYS), "rows": 0}
+        return {**dict.fromkeys(KEYS), "rows": 0}
     total = total_return(r)
     mean = float(r.mean())
     std = float(r.std(ddof=1)) if n > 1 else math.nan

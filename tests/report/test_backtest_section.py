@@ -347,7 +347,7 @@ def test_view_under_an_eligibility_rule_needs_the_symbols(real_result) -> None:
 
 
 def test_backtest_section_renders_in_headless_chromium(tmp_path: Path) -> None:
-    from tests.report.test_tearsheet import _chromium, _run_browser
+    from tests.report.test_tearsheet import _chromium, _run_browser, browser_args
 
     browser = _chromium()
     if browser is None:
@@ -355,20 +355,7 @@ def test_backtest_section_renders_in_headless_chromium(tmp_path: Path) -> None:
     bt = make_backtest()
     page = tmp_path / "report.html"
     page.write_text(tearsheet_html(_with(bt)), encoding="utf-8")
-    args = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--dump-dom",
-        page.as_uri(),
-    ]
+    args = browser_args(browser, tmp_path / "profile", "--dump-dom", page.as_uri())
     done = _run_browser(args, timeout=45.0)
     assert done.returncode == 0, done.stderr[-2000:]
     dom = _parse(done.stdout)

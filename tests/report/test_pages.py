@@ -13,7 +13,7 @@ import pytest
 from dataflows.report.page import metric_text
 from dataflows.validation import metrics as M
 from tests.conftest import make_settings
-from tests.report.test_tearsheet import _assert_self_contained, _chromium, _parse, _run_browser
+from tests.report.test_tearsheet import _assert_self_contained, _chromium, _parse, _run_browser, browser_args
 
 SCREEN = (1440, 900)  # a laptop's browser window; the page must say what matters inside it without scrolling
 
@@ -75,22 +75,8 @@ def _layout(browser: str, page: Path, selectors: dict[str, str], tmp_path: Path)
     probe = tmp_path / f"probe-{page.parent.name}.html"
     html = page.read_text(encoding="utf-8")
     probe.write_text(html.replace("</body>", _PROBE % json.dumps(selectors) + "</body>"), encoding="utf-8")
-    args = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--window-size={SCREEN[0]},{SCREEN[1]}",
-        "--dump-dom",
-        probe.as_uri(),
-    ]
+    window = f"--window-size={SCREEN[0]},{SCREEN[1]}"
+    args = browser_args(browser, tmp_path / "profile", window, "--dump-dom", probe.as_uri())
     done = _run_browser(args, timeout=60.0)
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r'<pre id="layout-probe">(.*?)</pre>', done.stdout, re.S)

@@ -400,6 +400,25 @@ def _run_browser(args: list[str], timeout: float) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
+def browser_args(browser: str, profile: Path, *extra: str) -> list[str]:
+    """A headless browser that fetches nothing on its own, its profile in `profile`, then `extra` flags."""
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *extra,
+    ]
+
+
 def _png_pixels(path: Path) -> np.ndarray:
     from matplotlib.image import imread
 
@@ -412,21 +431,7 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
         pytest.skip("chromium not on PATH (CI installs Debian `chromium`); cannot check the page in a browser")
     page = render_tearsheet(make_data(), tmp_path / "report.html")
     shot = tmp_path / "report.png"
-    base = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,2000",
-    ]
+    base = browser_args(browser, tmp_path / "profile", "--window-size=1280,2000")
     start = time.perf_counter()
     done = _run_browser([*base, f"--screenshot={shot}", "--dump-dom", page.as_uri()], timeout=45.0)
     elapsed = time.perf_counter() - start

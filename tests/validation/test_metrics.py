@@ -30,7 +30,7 @@ def test_headline_metrics_by_hand() -> None:
 
 
 def test_degenerate_series_are_none_not_nan() -> None:
-    assert M.series_metrics(np.empty(0), 365) == {**dict.fromkeys(M._KEYS), "rows": 0}
+    assert M.series_metrics(np.empty(0), 365) == {**dict.fromkeys(M.KEYS), "rows": 0}
     one = M.series_metrics(np.array([0.01]), 365)
     assert one["annual_vol"] is None and one["sharpe"] is None and one["hit_rate"] == 1.0
     flat = M.series_metrics(np.zeros(5), 252)
