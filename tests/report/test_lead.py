@@ -86,7 +86,9 @@ def test_a_symbol_benchmark_is_bought_and_held(walk_forward) -> None:
     gappy = history.panel.returns.copy()
     gappy[rows[:5], 2] = np.nan  # listed late: no bar on the first five out-of-sample days
     lead = backtest_performance(result, _with_panel(history, gappy), "S2/USDT")
-    assert lead.notes == [f"benchmark S2/USDT has no bar on 5 of {rows.size} out-of-sample dates (counted as flat days)"]
+    assert lead.notes == [
+        f"benchmark S2/USDT has no bar on 5 of {rows.size} out-of-sample dates (counted as flat days)"
+    ]
     assert (lead.benchmark_returns[:5] == 0).all()
     np.testing.assert_array_equal(lead.benchmark_returns[5:], history.panel.returns[rows[5:], 2])
 
@@ -194,7 +196,14 @@ def _meta_folder(tmp_path: Path, sleeve: str, symbol: str) -> Path:
     )
     sleeves = [
         {"sleeve": sleeve, "kind": "profile", "source": "x", "status": "ok", "dropped": False, "stream": "in_sample"},
-        {"sleeve": "other", "kind": "profile", "source": "y", "status": "ok", "dropped": False, "stream": "out_of_sample"},
+        {
+            "sleeve": "other",
+            "kind": "profile",
+            "source": "y",
+            "status": "ok",
+            "dropped": False,
+            "stream": "out_of_sample",
+        },
     ]
     (folder / "sleeves.json").write_text(json.dumps(sleeves))
     return folder
