@@ -166,7 +166,8 @@ META = ("meta=crypto_long_short", "meta.sleeves.long=crypto_short", "flow.skip_v
 def test_sigkill_in_a_meta_sleeve_leaves_every_folder_interrupted(warm_root: Path) -> None:
     proc = _start(warm_root, "meta_killed", *META)
     folder = warm_root / "runs" / "meta_killed"
-    assert _run_until(proc, folder, "sleeves/long/selection.json", 0.0, signal.SIGKILL) == "killed"
+    # the driver writes a sleeve's audit.json while it prepares the sleeves, well before their decisions come back
+    assert _run_until(proc, folder, "sleeves/long/audit.json", 0.0, signal.SIGKILL) == "killed"
     assert run_state(folder).state == INTERRUPTED
     assert run_state(folder / "sleeves" / "long").state == INTERRUPTED
 
@@ -175,7 +176,7 @@ def test_sigkill_in_a_meta_sleeve_leaves_every_folder_interrupted(warm_root: Pat
 def test_sigterm_in_a_meta_sleeve_ends_it_as_failed(warm_root: Path) -> None:
     proc = _start(warm_root, "meta_termed", *META)
     folder = warm_root / "runs" / "meta_termed"
-    assert _run_until(proc, folder, "sleeves/long/selection.json", 0.0, signal.SIGTERM) == "killed"
+    assert _run_until(proc, folder, "sleeves/long/audit.json", 0.0, signal.SIGTERM) == "killed"
     assert proc.returncode == 143
     for where in (folder, folder / "sleeves" / "long"):
         body = json.loads((where / "manifest.json").read_text())
