@@ -145,6 +145,12 @@ def _display_class() -> type:
 # --------------------------------------------------------------------------------------------- the summary
 
 
+def _as_of(manifest: dict[str, Any]) -> str:
+    from dataflows.report.page import as_of_label  # the report's words: `2026-06-30, end of day UTC`
+
+    return as_of_label(manifest.get("as_of"))
+
+
 def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * float(x):+.1f}%"
 
@@ -155,7 +161,7 @@ def _num(x: Any) -> str:
 
 def summary_lines(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     """The closing summary of a finished single run (plain text; every figure from the run folder)."""
-    lines = [f"run {manifest.get('run_id')} ok in {manifest.get('seconds', 0):.1f} s (as of {manifest.get('as_of')})"]
+    lines = [f"run {manifest.get('run_id')} ok in {manifest.get('seconds', 0):.1f} s (as of {_as_of(manifest)})"]
     sleeve = manifest.get("sleeve") or {}
     top = sleeve.get("top_weights") or []
     if top:
@@ -213,7 +219,7 @@ def meta_summary_lines(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     meta = manifest.get("meta") or {}
     lines = [
         f"meta run {manifest.get('run_id')} ({meta.get('name')}, {meta.get('method')}) ok in "
-        f"{manifest.get('seconds', 0):.1f} s (as of {manifest.get('as_of')})"
+        f"{manifest.get('seconds', 0):.1f} s (as of {_as_of(manifest)})"
     ]
     phase = manifest.get("data_phase")
     if phase:
