@@ -122,6 +122,7 @@ class ValidationConfig:
 
 
 LINKAGES = ("single", "complete", "average", "weighted", "ward")
+COVARIANCES = ("sample", "ledoit_wolf", "oas", "ridge")  # dataflows.portfolio.covariance.ESTIMATORS
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ class ProfileConfig:
     # optimization
     optimizer: str = "hrp"  # hrp | min_variance | max_sharpe | risk_parity | equal_weight
     fallbacks: list[str] = field(default_factory=lambda: ["min_variance", "hrp", "equal_weight"])  # tried next, in turn
+    covariance: str = "sample"  # MinVar/MaxSharpe/risk-parity input: sample | ledoit_wolf | oas | ridge (HRP: sample)
+    min_weight: float = 1e-4  # atoms below it are dropped, the rest refilled within caps; 1 bp >> solver dust; 0 = off
     weight_cap: float = 0.25  # hard cap per atom (n · cap < 1 is infeasible and says so)
     cluster_cap: float | None = None  # hard cap per correlation cluster (null = none; needs enough clusters)
     regime_caps: bool = True  # tighten the cluster cap in CRISIS (0.15) and TURBULENT (0.20) regimes
@@ -149,10 +152,10 @@ class ProfileConfig:
     optimal_ordering: bool = False  # optimal leaf ordering (costly on large Ward trees)
     risk_free: float = 0.0  # annual, for MaxSharpe
     require_metadata: bool | None = None  # unknown tick/lot size vetoes an atom; null = where the venue publishes them
+    benchmark: str | None = None  # the reports' yardstick: null = the equal-weight pool, or a symbol bought and held
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
-    benchmark: str | None = None  # the reports' yardstick: null = the equal-weight pool, or a symbol bought and held
 @dataclass(frozen=True)
 class FlowConfig:
     """Which optional stages run."""
@@ -301,11 +304,11 @@ class Settings:
         for i, m in enumerate(self.fallback_chain):
             _choice("optimizer" if i == 0 else "profile.fallbacks", m, OPTIMIZERS)
         _choice("profile.linkage", self.profile.linkage, LINKAGES)
-        if not 0 < self.profile.weight_cap <= 1:
-            msg = f"profile.weight_cap={self.profile.weight_cap} must be in (0, 1]"
-            raise ConfigError(msg)
         if self.profile.benchmark is not None and not self.profile.benchmark.strip():
             msg = "profile.benchmark is empty; name a symbol of the sleeve's universe (e.g. BTC/USDT) or use null"
+            raise ConfigError(msg)
+        if not 0 < self.profile.weight_cap <= 1:
+            msg = f"profile.weight_cap={self.profile.weight_cap} must be in (0, 1]"
             raise ConfigError(msg)
         if self.profile.cluster_cap is not None and not 0 < self.profile.cluster_cap <= 1:
             msg = f"profile.cluster_cap={self.profile.cluster_cap} must be in (0, 1] or null"
@@ -313,6 +316,10 @@ class Settings:
         _positive("profile.train_days", self.profile.train_days)
         _positive("profile.min_history_days", self.profile.min_history_days)
         _positive("profile.min_winners", self.profile.min_winners)
+        _choice("profile.covariance", self.profile.covariance, COVARIANCES)
+        if not 0 <= self.profile.min_weight < self.profile.weight_cap:
+            msg = f"profile.min_weight={self.profile.min_weight} must be >= 0 and below profile.weight_cap"
+            raise ConfigError(msg)
         if self.profile.min_history_days > self.profile.train_days:
             msg = (
                 f"profile.min_history_days={self.profile.min_history_days} > "

@@ -6,12 +6,17 @@
    tick/lot size vetoes an atom where `metadata_required`;
 2. synthesis: the winners' atom streams (LONG raw, SHORT −min(r, 1)), applied exactly once;
 3. analysis: the regime of the winners' equal-weight series (it tightens the cluster cap in CRISIS / TURBULENT);
-4. optimization input: dense streams, annualized covariance and mean, clusters; the caps checked feasible;
+4. optimization input: dense streams, annualized covariance (by `profile.covariance`: sample, ledoit_wolf, oas or
+   ridge, `dataflows.portfolio.covariance`; HRP clusters the streams with its own sample covariance) and mean,
+   clusters; the caps checked feasible;
 5. weights: the chain `settings.fallback_chain` (the configured optimizer, then the profile's fallbacks) through the
    optimizer registry (`dataflows.portfolio.registry`): the first link whose weights pass the stable-sum gate
-   wins, and every attempt is recorded. Optimizers see synthetic longs only (w >= 0, Σw = 1, w <= weight_cap).
+   wins, and every attempt is recorded. Optimizers see synthetic longs only (w >= 0, Σw = 1, w <= weight_cap);
+6. dust: the winner's weights below `profile.min_weight` are dropped and the rest refilled within the asset and
+   cluster caps (`dataflows.portfolio.dust`); `SleeveWeights.dust` records which atoms and how much weight, or why
+   the dust had to stay.
 
-`allocate(selection, panel, settings)` runs steps 2–5 on a given selection (the walk-forward's optimizer-only
+`allocate(selection, panel, settings)` runs steps 2–6 on a given selection (the walk-forward's optimizer-only
 decider admits every atom). Callers: the sleeve's Hamilton nodes (one `sleeve_decision` node; `selection_result`,
 `atom_returns`, `market_regime`, `optimization_input`, `sleeve_weights` read its fields), the walk-forward deciders
 (`dataflows.validation.walkforward`, one decision per window) and so every meta sleeve, local or on Ray.
@@ -25,7 +30,7 @@ Errors raised by selection itself, and anything that is not a `DataflowsError`, 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +41,8 @@ from dataflows.analysis import Regime, regime
 from dataflows.config import Settings
 from dataflows.errors import DataflowsError
 from dataflows.portfolio import InfeasibleCaps, PortfolioError
+from dataflows.portfolio.covariance import estimate
+from dataflows.portfolio.dust import DustRemoval, remove_dust
 from dataflows.portfolio.registry import OptimizerInput, optimize
 from dataflows.report.data import OptimizerAttempt
 from dataflows.returns import ReturnsPanel, dense
@@ -52,26 +59,39 @@ class OptimizationInput:
     atom_ids: tuple[str, ...]
     returns: np.ndarray  # T×A, NaN-free
     first_row: int  # row of the training window where the dense matrix starts
-    covariance: np.ndarray  # annualized
+    covariance: np.ndarray  # annualized, by `estimator`
     mean: np.ndarray  # annualized
     periods_per_year: int
     cap: float
     groups: np.ndarray  # cluster label per atom (the winners' correlation clusters)
     cluster_cap: float | None  # after regime tightening; None = no cluster caps
+    estimator: str = "sample"  # the covariance estimator (profile.covariance)
 
 
 @dataclass(frozen=True)
 class SleeveWeights:
-    """The weights that passed the gate, which link produced them, and every attempt."""
+    """The weights that passed the gate (dust removed), which link produced them, every attempt, the covariance
+    estimator the optimizers saw and what dust was removed."""
 
     weights: AtomWeights
     method: str
     primary: str
     attempts: tuple[OptimizerAttempt, ...]
+    covariance: str = "sample"  # the covariance estimator of the optimization input
+    dust: DustRemoval = field(default_factory=DustRemoval)  # dropped dust (indices into weights.atom_ids)
 
     @property
     def fallback_used(self) -> bool:
         return self.method != self.primary
+
+    def dust_record(self) -> dict[str, Any]:
+        """The dust removal for manifests: min_weight, the dropped atom ids, their total weight, why dust was kept."""
+        return {
+            "min_weight": self.dust.min_weight,
+            "dropped": [self.weights.atom_ids[i] for i in self.dust.dropped],
+            "dropped_weight": self.dust.dropped_weight,
+            "kept": self.dust.kept,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +161,7 @@ def select(
 
 
 def allocate(selection: SelectionResult, panel: ReturnsPanel, settings: Settings) -> SleeveDecision:
-    """Synthesis → regime → optimization input → the fallback chain, for a given selection (steps 2–5)."""
+    """Synthesis → regime → optimization input → the fallback chain → dust, for a given selection (steps 2–6)."""
     atoms = market = inp = None
     attempts: tuple[OptimizerAttempt, ...] = ()
     try:
@@ -188,13 +208,15 @@ def optimization_input(
     x, first = dense(np.asarray(atoms.values), min_rows=profile.min_history_days, labels=list(atoms.atom_ids))
     classes = dict(zip(panel.symbols, panel.asset_class, strict=True))
     ppy = PERIODS[C.CRYPTO] if any(classes.get(s) == C.CRYPTO for s in atoms.symbols) else PERIODS[C.EQUITY]
-    cov = np.cov(x, rowvar=False, ddof=1).reshape(n, n) * ppy
-    return OptimizationInput(atoms.atom_ids, x, first, cov, x.mean(axis=0) * ppy, ppy, cap, groups, cc)
+    cov = estimate(x, profile.covariance) * ppy
+    return OptimizationInput(
+        atoms.atom_ids, x, first, cov, x.mean(axis=0) * ppy, ppy, cap, groups, cc, estimator=profile.covariance
+    )
 
 
 def run_chain(inp: OptimizationInput, settings: Settings) -> tuple[tuple[OptimizerAttempt, ...], SleeveWeights | None]:
     """Every attempt of `settings.fallback_chain`, and the weights of the first link that passes the stable-sum
-    gate (None when no link does)."""
+    gate with its dust removed (None when no link does)."""
     profile, chain = settings.profile, settings.fallback_chain
     problem = OptimizerInput(
         inp.returns,
@@ -212,7 +234,9 @@ def run_chain(inp: OptimizationInput, settings: Settings) -> tuple[tuple[Optimiz
         attempt, w = _attempt(link, problem)
         attempts.append(attempt)
         if w is not None:
-            return tuple(attempts), SleeveWeights(AtomWeights(inp.atom_ids, w), link, chain[0], tuple(attempts))
+            w, dust = remove_dust(w, profile.min_weight, inp.cap, problem.cluster_groups, inp.cluster_cap)
+            weights = AtomWeights(inp.atom_ids, w)
+            return tuple(attempts), SleeveWeights(weights, link, chain[0], tuple(attempts), inp.estimator, dust)
     return tuple(attempts), None
 
 

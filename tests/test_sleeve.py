@@ -318,3 +318,71 @@ def test_a_decision_that_stops_keeps_what_it_reached_and_every_attempt():
     assert d.reached("regime") is d.regime
     with pytest.raises(DataflowsError, match=r"every optimizer in the chain \['max_sharpe'\] failed: max_sharpe: "):
         d.reached("sleeve_weights")
+
+
+def _dusty(**profile_keys):
+    """Risk parity over nine calm atoms and one 1,000x as volatile (its weight ~5e-5), asset cap 0.2 (binding) and
+    three clusters capped at 0.34 (binding: the refill would break one): `allocate`, as the live sleeve and the
+    walk-forward call it."""
+    import dataclasses
+
+    from dataflows import columns as C
+    from dataflows.config import ProfileConfig, Settings
+    from dataflows.returns import ReturnsPanel
+    from dataflows.sleeve import allocate
+    from dataflows.validation.walkforward import _unselected
+
+    vol = np.array([1e-4, 1.2e-4, 1.5e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 8e-4, 0.5])
+    x = np.random.default_rng(3).normal(0.0, 1.0, (150, 10)) * vol
+    symbols = [f"S{j}/USDT" for j in range(10)]
+    panel = ReturnsPanel(np.arange(150, dtype=np.int64), symbols, [C.CRYPTO] * 10, x, np.full(10, np.nan))
+    selection = _unselected([C.atom_id(s, "all", C.LONG) for s in symbols])
+    winners = tuple(dataclasses.replace(w, cluster=(k + 1) % 3) for k, w in enumerate(selection.winners))
+    selection = dataclasses.replace(selection, winners=winners)
+    keys = {"optimizer": "risk_parity", "weight_cap": 0.2, "cluster_cap": 0.34} | profile_keys
+    profile = ProfileConfig(fallbacks=[], min_history_days=20, regime_caps=False, **keys)
+    return allocate(selection, panel, Settings(profile=profile))
+
+
+def test_dust_is_dropped_and_the_caps_hold_exactly():
+    """A weight below profile.min_weight never reaches the weights: it is dropped, the rest refilled within the asset
+    and cluster caps, and the sleeve weights record which atom and how much."""
+    dusty = np.asarray(_dusty(min_weight=0.0).sleeve_weights.weights.weights)  # min_weight 0: the dust stays
+    assert 0 < dusty[9] < 1e-4
+    d = _dusty()  # the default min_weight, 1e-4
+    sw, inp = d.sleeve_weights, d.optimization_input
+    w = np.asarray(sw.weights.weights)
+    assert not ((w > 0) & (w < 1e-4)).any() and w[9] == 0.0
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert w.max() <= 0.2 + 1e-12 and (np.abs(w - 0.2) <= 1e-12).sum() >= 1  # the asset cap binds, exactly
+    totals = np.bincount(inp.groups, weights=w)
+    assert totals.max() <= 0.34 + 1e-12 and np.isclose(totals, 0.34, rtol=0, atol=1e-12).any()  # so does a cluster's
+    assert sw.dust_record() == {
+        "min_weight": 1e-4,
+        "dropped": ["S9/USDT|all|LONG"],
+        "dropped_weight": pytest.approx(dusty[9], rel=1e-9),
+        "kept": None,
+    }
+
+
+@pytest.mark.parametrize("estimator", ["sample", "ledoit_wolf", "oas", "ridge"])
+def test_the_profile_covariance_estimator_feeds_the_optimizers_and_is_recorded(estimator):
+    from dataflows.portfolio.covariance import estimate
+
+    d = _dusty(optimizer="min_variance", covariance=estimator)
+    inp = d.optimization_input
+    np.testing.assert_array_equal(inp.covariance, estimate(inp.returns, estimator) * inp.periods_per_year)
+    assert inp.estimator == d.sleeve_weights.covariance == estimator
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("profile.covariance=shrunk", r"profile.covariance='shrunk' is not one of \['sample', 'ledoit_wolf'"),
+        ("profile.min_weight=0.3", r"profile.min_weight=0.3 must be >= 0 and below profile.weight_cap"),
+        ("profile.min_weight=-1e-4", r"profile.min_weight=-0.0001 must be >= 0"),
+    ],
+)
+def test_covariance_and_min_weight_are_checked(tmp_path, override, match):
+    with pytest.raises(DataflowsError, match=match):
+        make_settings(tmp_path / "data", override)

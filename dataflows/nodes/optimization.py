@@ -4,7 +4,9 @@ The chain runs inside `dataflows.sleeve.decide` (the `sleeve_decision` node): th
 (`optimizer=...`, else `profile.optimizer`), then each link of `profile.fallbacks`, all through the optimizer
 registry (`dataflows.portfolio.registry`) and the stable-sum gate, every attempt recorded. Optimizers see
 synthetic longs only (atom streams, weights ≥ 0, Σw = 1, w ≤ weight_cap). Caps are hard: n · cap < 1 is an
-error, never relaxed.
+error, never relaxed. The covariance is `profile.covariance`'s estimator (recorded in `OptimizationInput.estimator`
+and `SleeveWeights.covariance`), and the winner's weights below `profile.min_weight` are removed within the caps
+(`SleeveWeights.dust`).
 """
 
 from __future__ import annotations

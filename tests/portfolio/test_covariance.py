@@ -73,3 +73,9 @@ def test_estimate_dispatches_by_name_and_refuses_bad_input() -> None:
     bad[3, 2] = np.nan
     with pytest.raises(InvalidInput, match="finite"):
         estimate(bad, "oas")
+
+
+def test_the_config_accepts_exactly_these_estimators() -> None:
+    from dataflows.config import COVARIANCES
+
+    assert COVARIANCES == ESTIMATORS
