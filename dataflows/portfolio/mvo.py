@@ -25,16 +25,35 @@ value before solving (the argmin is unchanged), so fixed tolerances mean the sam
 
 Clarabel settings (`SolverSettings`): tol_gap_abs = tol_gap_rel = tol_feas = 1e-7 on the normalised problem,
 presolve off and structural zeros kept (both required for data updates), iterative refinement off (about 30%
-faster here). The interior point is then polished: the active set (assets at 0, at the cap, free) read off it is
-refined by a primal-dual active-set iteration, each step an exact solve of the KKT system on the free assets
-(Cholesky of Σ_FF and a small Schur complement), until the sets stop changing; the result is accepted only if it
-passes the full KKT check (bounds, dual signs, residual). With cluster caps the active set also holds the cluster
-rows at their cap: each contributes one more border column (its members among the free assets; for MaxSharpe also
-the entry cap·|g∩U| - cluster_cap_g in the κ row) and a multiplier that must stay >= 0, and an inactive row whose
-total exceeds its cap enters; so the polish stays exact with cluster constraints active. Polished weights are exact to ~1e-12 whatever the
-interior-point tolerance: at N=1000 they came out bit-identical for tolerances 1e-5 to 1e-8, so the interior point
-only has to find the active set, and 1e-7 saves an iteration over Clarabel's default 1e-8. If the polish declines,
-the interior-point solution is returned with `polished=False` (weights then accurate to ~1e-4).
+faster here). The interior point only has to find the active set; the polish then lands on the exact KKT point
+(method note: docs/mvo.md):
+
+- Working set: assets at 0, assets at the cap, free assets, cluster rows at their cap, read off the interior point
+  (active when the dual exceeds the slack). Each round solves the QP with the working set as equalities exactly
+  (unknowns the free weights, and κ; Cholesky of Σ_FF and a small Schur complement) and recovers the multipliers
+  (budget rows, λ_g >= 0 of the cluster rows, the bounds' reduced costs). Primal-dual active-set updates (a free
+  asset out of bounds or a row over its cap enters; a wrong-signed multiplier leaves) repeat until nothing
+  changes: then every KKT condition holds (bounds and rows to 1e-12, signs to 1e-9 of the gradient's scale).
+- Dependent active constraints (a cluster cap that is a whole number of asset caps with those members at the cap,
+  cluster caps summing to exactly 1, every asset at a bound) make the working rows linearly dependent. The solve
+  keeps a maximal independent subset (equalities first) and checks that the dropped rows hold too; a cluster row
+  without free members is decided by its members' bounds. The weights are then unique, the multipliers are not:
+  they form η_0 + N t, and t is chosen to meet the sign conditions (one t exactly; several coupled ones by an LP,
+  HiGHS), so a degenerate optimum is recognised instead of cycling.
+- Should the simultaneous updates cycle, the search restarts flipping only the largest violation per round; a
+  singular Σ_FF (twins, T < N) goes to a null-space solve (minimum norm: twins split equally) and, if the active set
+  still does not settle on a face of optima, to Σ + 1e-10·I (objective within 1e-10·cap of the optimum, in units
+  of the mean variance). A polish that cannot finish raises `PolishFailed` (a `SolverFailed`, so the fallback chain
+  records it; the message names a singular covariance): the interior point is never returned clipped.
+- Caps hold in floating point: weights at a bound are exactly 0 or cap, and a cluster whose exact total is within
+  n_g·ε/2 of its cap is scaled down by a few ulps, so that w <= cap and every cluster total <= its cap whatever the
+  summation order (0.1 + 0.1 + 0.1 = 0.30000000000000004 > 0.3); Σw stays within 1e-12 of 1.
+
+Polished weights do not depend on the interior-point tolerance (identical to ~1e-13 for 1e-5 to 1e-8), so 1e-7
+saves an iteration over Clarabel's default 1e-8. `polished=False` only with `SolverSettings(polish=False)` (the
+interior point, clipped to the caps: weights accurate to ~1e-4) and for the unique feasible point n·cap = 1.
+MaxSharpe raises `SolverFailed` (status RisklessPortfolio) when Σ admits a long-only portfolio with zero variance
+and positive excess return: the ratio is unbounded.
 
 Risk parity uses a damped Newton method in NumPy (Cholesky of Σ + diag(b / y²), backtracking, from the scaled
 inverse-volatility portfolio; the objective is self-concordant, so it converges globally, in ~7-10 steps).
@@ -46,7 +65,8 @@ Zero-variance assets (variance <= ZERO_VARIANCE_RTOL x the largest) are rejected
 `ZeroVarianceAssets` naming their columns: a riskless asset is cash, not something to risk-weight (MinVar would
 pile into it, ERC has no solution). A duplicated asset (singular Σ) is solved: MinVar / MaxSharpe then have a
 continuum of optima (same objective), and the polish's minimum-norm solve returns the one that splits the twins
-equally; risk parity stays strictly convex and also splits them equally.
+equally; risk parity stays strictly convex and also splits them equally. Exactness is guaranteed for a positive
+definite Σ; with fewer observations than assets, use a shrinkage covariance.
 """
 
 from __future__ import annotations
@@ -60,9 +80,11 @@ from dataclasses import dataclass
 import clarabel
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 import scipy.sparse as sp
 
 from dataflows.portfolio import (
+    ZERO_VARIANCE_RTOL,
     InfeasibleCaps,
     InvalidInput,
     NoPositiveExcessReturn,
@@ -88,6 +110,7 @@ __all__ = [
 
 _OK_STATUSES = frozenset({"Solved", "AlmostSolved"})
 _CAP_SLACK = 1e-12  # n * cap within this of 1: the equal-weight portfolio is the only feasible point
+_RIDGE = 1e-10  # the polish's fallback Σ + δI for a singular Σ, δ in units of the mean variance
 
 
 @dataclass(frozen=True)
@@ -236,9 +259,13 @@ class _CappedQP:
             row[self._g_member[j]] = j
         return row, self._g_caps
 
-    def _p_data(self, cov: np.ndarray, scale: float) -> np.ndarray:
-        """Nonzeros of the upper triangle of cov / scale in CSC order."""
-        return cov[self._lower_mask] * (1.0 / scale)
+    def _p_data(self, scaled: np.ndarray) -> np.ndarray:
+        """Nonzeros of the upper triangle of the (scaled) covariance in CSC order."""
+        return scaled[self._lower_mask]
+
+    def _cluster_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The binding cluster rows as (members 0/1, -cluster caps): 1_gᵀy - c_g s <= 0."""
+        return self._g_member.astype(np.float64), -self._g_caps
 
     def _clarabel_settings(self) -> clarabel.DefaultSettings:
         s = self.settings
@@ -311,24 +338,26 @@ class MinVariance(_CappedQP):
             a.sort_indices()
             b = np.concatenate([b, self._g_caps])
         self._build = (a, b, [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(2 * n + ng)])
+        member, neg_caps = self._cluster_rows()
+        self._rows = _Rows(
+            np.vstack([np.ones((1, n)), member]), np.append(0.0, neg_caps), np.append(1.0, np.zeros(ng)), 1
+        )
 
     def solve(self, cov: np.ndarray) -> OptimizationResult:
         """Minimum-variance weights for an (n, n) covariance."""
         t0 = time.perf_counter()
         cov = _validated_cov(cov, self.n)
         if self._unique:
-            w = np.full(self.n, 1.0 / self.n)
+            w = _within_caps(np.full(self.n, 1.0 / self.n), self.cap, self.clusters)
             return OptimizationResult(w, "UniqueFeasiblePoint", time.perf_counter() - t0, float(w @ cov @ w))
-        scale = float(np.mean(np.diag(cov)))
-        x, z, status, iters = self._run(self._p_data(cov, scale), self.n, None, self._build)
-        w, polished = x, False
-        if self.settings.polish:
-            pw = _polish_min_variance(
-                cov, x, z[1 : 1 + self.n], z[1 + self.n : 1 + 2 * self.n], z[1 + 2 * self.n :], self
-            )
-            if pw is not None:
-                w, polished = pw, True
-        w = np.clip(w, 0.0, self.cap)
+        n = self.n
+        scaled = cov * (1.0 / float(np.mean(np.diag(cov))))
+        x, z, status, iters = self._run(self._p_data(scaled), n, None, self._build)
+        w, polished = x, self.settings.polish
+        if polished:
+            duals = z[1 : 1 + n], z[1 + n : 1 + 2 * n], z[1 + 2 * n :]
+            w = _polish(scaled, self._rows, self.cap, x, 1.0, *duals, s_free=False, rounds=self.settings.polish_rounds)
+        w = _within_caps(w, self.cap, self.clusters)
         return OptimizationResult(w, status, time.perf_counter() - t0, float(w @ cov @ w), iters, polished)
 
 
@@ -378,6 +407,13 @@ class MaxSharpe(_CappedQP):
             b = np.concatenate([b, np.zeros(ng)])
         cones = [clarabel.ZeroConeT(2), clarabel.NonnegativeConeT(2 * n + 1 + ng)]
         self._build = (a, b, cones)
+        member, neg_caps = self._cluster_rows()  # row 0 (mᵀy = 1) is filled in by each solve
+        self._rows = _Rows(
+            np.vstack([np.zeros((1, n)), np.ones((1, n)), member]),
+            np.concatenate([[0.0, -1.0], neg_caps]),
+            np.concatenate([[1.0, 0.0], np.zeros(ng)]),
+            2,
+        )
 
     def solve(self, cov: np.ndarray, mu: np.ndarray, risk_free: float = 0.0) -> OptimizationResult:
         """Maximum-Sharpe weights for an (n, n) covariance and (n,) expected returns (same period as r_f)."""
@@ -394,28 +430,157 @@ class MaxSharpe(_CappedQP):
             )
             raise NoPositiveExcessReturn(msg)
         if self._unique:
-            w = np.full(self.n, 1.0 / self.n)
+            w = _within_caps(np.full(self.n, 1.0 / self.n), self.cap, self.clusters)
             return OptimizationResult(w, "UniqueFeasiblePoint", time.perf_counter() - t0, _sharpe(w, cov, excess))
+        n = self.n
         m = excess / np.abs(excess).max()
         a_data = self._a_template.copy()
         a_data[self._m_pos] = m
-        scale = float(np.mean(np.diag(cov)))
-        x, z, status, iters = self._run(self._p_data(cov, scale), self.n + 1, a_data, self._build)
-        y, kappa = x[: self.n], x[self.n]
+        scaled = cov * (1.0 / float(np.mean(np.diag(cov))))
+        x, z, status, iters = self._run(self._p_data(scaled), n + 1, a_data, self._build)
+        y, kappa = x[:n], float(x[n])
         if not kappa > 0:
-            msg = f"MaxSharpe solution has kappa = {float(kappa)!r} (must be > 0)"
+            msg = f"MaxSharpe solution has kappa = {kappa!r} (must be > 0)"
             raise SolverFailed(msg, status)
-        w, polished = y / kappa, False
-        if self.settings.polish:
-            n = self.n
-            pw = _polish_max_sharpe(cov, m, y, kappa, z[2 : 2 + n], z[2 + n : 2 + 2 * n], z[3 + 2 * n :], self)
-            if pw is not None:
-                w, polished = pw, True
-        w = np.clip(w, 0.0, self.cap)
+        w, polished = y / kappa, self.settings.polish
+        if polished:
+            rows = _Rows(np.vstack([m, self._rows.a[1:]]), self._rows.b, self._rows.d, self._rows.n_eq)
+            duals = z[2 : 2 + n], z[2 + n : 2 + 2 * n], z[3 + 2 * n :]  # z[2 + 2n] is κ >= 0
+            w = _polish(scaled, rows, self.cap, y, kappa, *duals, s_free=True, rounds=self.settings.polish_rounds)
+        w = _within_caps(w, self.cap, self.clusters)
+        if not float(w @ scaled @ w) > ZERO_VARIANCE_RTOL:  # Sharpe unbounded: Σ admits a riskless portfolio
+            msg = (
+                f"MaxSharpe is unbounded: a long-only portfolio within the caps has (numerically) zero variance "
+                f"({float(w @ cov @ w):.3g}) and positive excess return {float(excess @ w):.3g}; the covariance is "
+                "singular (fewer observations than assets?): use a shrinkage covariance (profile.covariance)"
+            )
+            raise SolverFailed(msg, "RisklessPortfolio")
         return OptimizationResult(w, status, time.perf_counter() - t0, _sharpe(w, cov, excess), iters, polished)
 
 
 # ----------------------------------------------------------------------------------------------- polish
+
+
+class PolishFailed(SolverFailed):
+    """The active-set polish found no exact KKT point: an error the fallback chain records, never a rough answer."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """General rows a_rᵀy + b_r s (=, <=) d_r of a problem in (y, s), s = κ (MaxSharpe) or fixed at 1 (MinVar).
+
+    The first `n_eq` rows are equalities (MinVar 1ᵀy = 1; MaxSharpe mᵀy = 1 and 1ᵀy - κ = 0), the others the
+    binding cluster rows 1_gᵀy - c_g s <= 0. The bounds 0 <= y_i <= cap s are not rows: assets at a bound are
+    eliminated from each solve.
+    """
+
+    a: np.ndarray  # (p, n)
+    b: np.ndarray  # (p,)
+    d: np.ndarray  # (p,)
+    n_eq: int
+
+
+@dataclass(frozen=True)
+class _Step:
+    """The exact solution on one working set: primal y, s; reduced costs r = g - aᵀη; cluster multipliers λ."""
+
+    y: np.ndarray
+    s: float
+    r: np.ndarray
+    lam: np.ndarray  # (G,), 0 for inactive cluster rows
+    scale: float  # of the gradient and prices: dual tolerances are relative to it
+
+
+def _polish(
+    cov: np.ndarray,
+    rows: _Rows,
+    cap: float,
+    x: np.ndarray,
+    s: float,
+    z_lower: np.ndarray,
+    z_upper: np.ndarray,
+    z_group: np.ndarray,
+    *,
+    s_free: bool,
+    rounds: int,
+) -> np.ndarray:
+    """Exact KKT weights from an interior point, or `PolishFailed`.
+
+    The active set (assets at 0, at the cap, cluster rows at their cap) read off the interior point is refined
+    by primal-dual active-set rounds (every violated bound or sign flips at once); should they cycle, a second
+    search from the same start flips only the largest violation per round. A singular Σ (T < N) can leave a
+    face of optima on which neither settles: then both run again on Σ + δI (δ = RIDGE in units of the mean
+    variance; strictly convex, objective within δ·|w|² <= δ·cap of the optimum, twins still split equally).
+    """
+    lo_m, up_m = _active_sets(x, np.full(x.size, cap * s), z_lower, z_upper)
+    ne = rows.n_eq
+    act_m = z_group > rows.d[ne:] - rows.a[ne:] @ x - rows.b[ne:] * s  # dual above slack
+    for ridge in (0.0, _RIDGE):
+        c = cov if not ridge else cov + ridge * np.eye(x.size)
+        for greedy, limit in ((False, rounds), (True, 10 * rounds)):
+            found = _active_set_search(c, rows, cap, s_free, lo_m.copy(), up_m.copy(), act_m.copy(), limit, greedy)
+            if found is not None:
+                return found
+    eig = np.linalg.eigvalsh(cov)
+    singular = (
+        f"; the covariance is singular (smallest eigenvalue {eig[0]:.3g} x the mean variance: fewer observations "
+        "than assets?), so the optimum is not unique: use a shrinkage covariance (profile.covariance)"
+        if eig[0] <= 1e-12 * eig[-1]
+        else ""
+    )
+    msg = (
+        f"the active-set polish found no exact KKT point in {22 * rounds} rounds ({x.size} assets, cap {cap:g}, "
+        f"{rows.a.shape[0] - ne} cluster rows){singular}; the interior-point answer is not returned clipped"
+    )
+    raise PolishFailed(msg, "PolishFailed")
+
+
+def _active_set_search(
+    cov: np.ndarray,
+    rows: _Rows,
+    cap: float,
+    s_free: bool,
+    lo_m: np.ndarray,
+    up_m: np.ndarray,
+    act_m: np.ndarray,
+    limit: int,
+    greedy: bool,
+) -> np.ndarray | None:
+    """Active-set rounds until the working-set solution is primal and dual feasible: its weights, or None."""
+    ne = rows.n_eq
+    a_cl, b_cl, d_cl = rows.a[ne:], rows.b[ne:], rows.d[ne:]
+    for _ in range(limit):
+        _settle_cluster_rows(a_cl, b_cl, cap, lo_m, up_m, act_m)
+        step = _working_set_step(cov, rows, cap, s_free, lo_m, up_m, act_m)
+        if step is None:
+            return None
+        y, s, r, lam = step.y, step.s, step.r, step.lam
+        free_m, over = ~(lo_m | up_m), a_cl @ y + b_cl * s - d_cl
+        tol_v, tol_r = 1e-12 * s, 1e-9 * step.scale
+        masks = [  # free below 0 / above the cap, bound duals of the wrong sign, rows over their cap / λ < 0
+            free_m & (y < -tol_v),
+            free_m & (y > cap * s + tol_v),
+            lo_m & (r < -tol_r),
+            up_m & (r > tol_r),
+            ~act_m & (over > tol_v),
+            act_m & (lam < -tol_r),
+        ]
+        if not any(m.any() for m in masks):
+            w = y / s
+            w[up_m] = cap
+            w[lo_m] = 0.0
+            return w
+        if greedy:  # flip only the largest violation: primal in weights, dual relative to the prices
+            sizes = [-y / s, y / s - cap, -r / step.scale, r / step.scale, over / s, -lam / step.scale]
+            scores = [np.where(m, v, -np.inf) for m, v in zip(masks, sizes, strict=True)]
+            j = max(range(len(scores)), key=lambda j: scores[j].max(initial=-np.inf))
+            masks = [np.zeros_like(m) for m in masks]
+            masks[j][int(np.argmax(scores[j]))] = True
+        to_lo, to_up, lo_free, up_free, enter, leave = masks
+        lo_m = (lo_m & ~lo_free) | to_lo
+        up_m = (up_m & ~up_free) | to_up
+        act_m = (act_m & ~leave) | enter
+    return None
 
 
 def _active_sets(
@@ -427,186 +592,232 @@ def _active_sets(
     return at_lower, at_upper
 
 
-def _pdas_update(
-    v: np.ndarray, r: np.ndarray, ub: float, lo_m: np.ndarray, up_m: np.ndarray, tol_v: float, tol_r: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """One primal-dual active-set update: free variables out of bounds become active, wrong-signed duals free."""
-    free = ~(lo_m | up_m)
-    new_lo = (free & (v < -tol_v)) | (lo_m & (r >= -tol_r))
-    new_up = (free & (v > ub + tol_v)) | (up_m & (r <= tol_r))
-    return new_lo, new_up & ~new_lo
+def _settle_cluster_rows(
+    a_cl: np.ndarray, b_cl: np.ndarray, cap: float, lo_m: np.ndarray, up_m: np.ndarray, act_m: np.ndarray
+) -> None:
+    """An active cluster row without free members is fixed by its members' bounds (in place): below its cap it
+    leaves, above it frees its members at the cap, at it stays (a dependent row, multiplier chosen later)."""
+    free_m = ~(lo_m | up_m)
+    for j in np.flatnonzero(act_m):
+        members = a_cl[j] != 0
+        if (members & free_m).any():
+            continue
+        value = cap * float(a_cl[j, members & up_m].sum()) + float(b_cl[j])  # row value per unit of s
+        if value < -1e-12:
+            act_m[j] = False
+        elif value > 1e-12:
+            up_m[members] = False
 
 
-def _group_update(
-    act_m: np.ndarray, lam: np.ndarray, totals: np.ndarray, limits: np.ndarray, tol_v: float, tol_r: float
-) -> np.ndarray:
-    """Active-set update of the cluster rows: an inactive row over its limit enters, a negative multiplier leaves."""
-    new = ~act_m & (totals > limits + tol_v)
-    new[np.flatnonzero(act_m)[lam >= -tol_r]] = True
-    return new
-
-
-def _polish_min_variance(
+def _working_set_step(
     cov: np.ndarray,
-    w: np.ndarray,
-    z_lower: np.ndarray,
-    z_upper: np.ndarray,
-    z_group: np.ndarray,
-    problem: MinVariance,
-) -> np.ndarray | None:
-    """Exact MinVar weights on the active set read off the interior point, or None if the KKT check fails.
+    rows: _Rows,
+    cap: float,
+    s_free: bool,
+    lo_m: np.ndarray,
+    up_m: np.ndarray,
+    act_m: np.ndarray,
+) -> _Step | None:
+    """Exact solution of the QP with the working set as equalities, and the KKT multipliers closest to their signs.
 
-    The active set is (assets at 0, assets at the cap, cluster rows at their cap); each round solves the KKT
-    system on the free assets with one border column for the budget and one per active cluster row.
+    Unknowns ζ = (y_F[, s]) with y_L = 0, y_U = cap s. The working rows restricted to ζ, C ζ = rhs, may be
+    linearly dependent (a cluster cap equal to a whole number of asset caps, cluster caps summing to 1): the
+    solve keeps a maximal independent subset (equalities first) and checks that the dropped rows hold too; a
+    dropped cluster row that does not is left out of the working set (in place). The primal solution is then
+    unique, the multipliers η (Cᵀη = ∇_ζ f) are not: they are chosen on η_0 + N t by `_best_multipliers`.
     """
-    n, cap, s = w.size, problem.cap, problem.settings
-    member, gcap = problem._g_member, problem._g_caps
-    lo_m, up_m = _active_sets(w, np.full(n, cap), z_lower, z_upper)
-    act_m = z_group > gcap - member @ w
-    for _ in range(s.polish_rounds):
-        free = np.flatnonzero(~(lo_m | up_m))
-        up = np.flatnonzero(up_m)
-        act = np.flatnonzero(act_m)
-        k = free.size
-        # Σ_FF w_F + cap Σ_FU 1 + ζ 1 + Σ_g λ_g 1_(g∩F) = 0,  1ᵀw_F = 1 - cap |U|,  1_(g∩F)ᵀw_F = c_g - cap |g∩U|
-        # (unknowns w_F, ζ = -ν and λ_g for the active cluster rows)
-        border, r2 = np.ones((k, 1)), np.array([1.0 - cap * up.size])
-        if act.size:
-            rows = member[act]
-            border = np.column_stack([border, rows[:, free].T.astype(np.float64)])
-            r2 = np.concatenate([r2, gcap[act] - cap * rows[:, up].sum(axis=1)])
-        solved = _bordered_solve(
-            cov[np.ix_(free, free)],
-            border,
-            np.zeros((1 + act.size, 1 + act.size)),
-            -cap * cov[np.ix_(free, up)].sum(axis=1),
-            r2,
-        )
+    ne = rows.n_eq
+    free, up = np.flatnonzero(~(lo_m | up_m)), np.flatnonzero(up_m)
+    k = free.size
+    h = cap * cov[np.ix_(free, up)].sum(axis=1)  # Σ_FU y_U / s
+    q = cap * cap * float(cov[np.ix_(up, up)].sum())  # y_UᵀΣ_UU y_U / s²
+    a_ff = cov[np.ix_(free, free)]
+    while True:
+        wr = np.concatenate([np.arange(ne), ne + np.flatnonzero(act_m)])
+        a = rows.a[wr]
+        c_s = rows.b[wr] + cap * a[:, up].sum(axis=1)
+        c, rhs = a[:, free], rows.d[wr]
+        if s_free:
+            c = np.column_stack([c, c_s])
+        else:
+            rhs = rhs - c_s
+        keep = _independent_rows(c)
+        ck = c[keep]
+        solved = _eqp_solve(a_ff, h, q, ck, rhs[keep], s_free)
         if solved is None:
             return None
-        v = np.zeros(n)
-        v[free] = solved[0]
-        v[up] = cap
-        nu = -solved[1][0]
-        lam = solved[1][1:]
-        r = cov @ v - nu  # reduced costs: >= 0 at the lower bound, <= 0 at the cap
-        scale = abs(nu)
-        if act.size:
-            r += lam @ member[act]
-            scale = max(scale, np.abs(lam).max())
-        tol_r = 1e-9 * max(scale, np.finfo(float).tiny)
-        new_lo, new_up = _pdas_update(v, r, cap, lo_m, up_m, 1e-12, tol_r)
-        new_act = _group_update(act_m, lam, member @ v, gcap, 1e-12, tol_r) if gcap.size else act_m
-        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m) and np.array_equal(new_act, act_m):
-            return v
-        lo_m, up_m, act_m = new_lo, new_up, new_act
-    return None
-
-
-def _polish_max_sharpe(
-    cov: np.ndarray,
-    m: np.ndarray,
-    y: np.ndarray,
-    kappa: float,
-    z_lower: np.ndarray,
-    z_upper: np.ndarray,
-    z_group: np.ndarray,
-    problem: MaxSharpe,
-) -> np.ndarray | None:
-    """Exact MaxSharpe weights on the active set read off the interior point, or None if the KKT check fails.
-
-    As for MinVar, with κ among the unknowns; an active cluster row Σ_{i in g} y_i = c_g κ adds a border column
-    1_(g∩F) with the entry cap |g∩U| - c_g in the κ row.
-    """
-    n, cap = y.size, problem.cap
-    member, gcap = problem._g_member, problem._g_caps
-    lo_m, up_m = _active_sets(y, np.full(n, cap * kappa), z_lower, z_upper)
-    act_m = z_group > gcap * kappa - member @ y
-    for _ in range(problem.settings.polish_rounds):
-        free = np.flatnonzero(~(lo_m | up_m))
-        up = np.flatnonzero(up_m)
-        act = np.flatnonzero(act_m)
-        k, na = free.size, act.size
-        # Unknowns y_F, then (kappa, ζ1, ζ2, λ_g...) with y_U = cap kappa, y_L = 0 and ζ = -(z1, z2), the
-        # multipliers of mᵀy = 1 and 1ᵀy - kappa = 0, λ_g those of the active cluster rows 1_gᵀy - c_g kappa = 0:
-        # Σy - z1 m - z2 1 + Σ_g λ_g 1_g = 0 on F, its cap-weighted sum over U (kappa), constraints.
-        h = cap * cov[np.ix_(free, up)].sum(axis=1)
-        m_up = cap * m[up].sum()
-        b_up = cap * up.size - 1.0
-        corner = np.zeros((3 + na, 3 + na))
-        corner[:3, :3] = [[cap * cap * cov[np.ix_(up, up)].sum(), m_up, b_up], [m_up, 0.0, 0.0], [b_up, 0.0, 0.0]]
-        border = np.column_stack([h, m[free], np.ones(k)])
-        if na:
-            rows = member[act]
-            d = cap * rows[:, up].sum(axis=1) - gcap[act]
-            corner[0, 3:] = d
-            corner[3:, 0] = d
-            border = np.column_stack([border, rows[:, free].T.astype(np.float64)])
-        solved = _bordered_solve(
-            cov[np.ix_(free, free)],
-            border,
-            corner,
-            np.zeros(k),
-            np.concatenate([[0.0, 1.0, 0.0], np.zeros(na)]),
-        )
-        if solved is None or not solved[1][0] > 0:
+        zeta, eta_k = solved
+        s = float(zeta[k]) if s_free else 1.0
+        if not s > 0:
             return None
-        kap = solved[1][0]
-        v = np.zeros(n)
-        v[free] = solved[0]
-        v[up] = cap * kap
-        z1, z2 = -solved[1][1], -solved[1][2]
-        lam = solved[1][3:]
-        g = cov @ v
-        r = g - z1 * m - z2  # reduced costs: >= 0 at zero, <= 0 at the cap
-        scale = max(np.abs(g).max(), abs(z1) * np.abs(m).max(), abs(z2))
-        if na:
-            r += lam @ member[act]
-            scale = max(scale, np.abs(lam).max())
-        tol_r = 1e-9 * max(scale, np.finfo(float).tiny)
-        new_lo, new_up = _pdas_update(v, r, cap * kap, lo_m, up_m, 1e-12 * kap, tol_r)
-        new_act = _group_update(act_m, lam, member @ v, gcap * kap, 1e-12 * kap, tol_r) if gcap.size else act_m
-        if np.array_equal(new_lo, lo_m) and np.array_equal(new_up, up_m) and np.array_equal(new_act, act_m):
-            return v / kap
-        lo_m, up_m, act_m = new_lo, new_up, new_act
-    return None
-
-
-def _bordered_solve(
-    a: np.ndarray, border: np.ndarray, corner: np.ndarray, r1: np.ndarray, r2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Solve [[A, B], [Bᵀ, D]] [u; v] = [r1; r2] (A = Σ_FF, a few border columns); None if singular.
-
-    Cholesky of A and a small Schur complement; if A is not positive definite (duplicated free assets) a
-    minimum-norm least-squares solve of the whole system. Accepted only with a small residual.
-    """
-    k, p = border.shape
-    try:
-        factor = scipy.linalg.cho_factor(a, check_finite=False)
-        solves = scipy.linalg.cho_solve(factor, np.column_stack([r1, border]), check_finite=False)
-        schur = corner - border.T @ solves[:, 1:]
-        v = np.linalg.solve(schur, r2 - border.T @ solves[:, 0])
-        u = solves[:, 0] - solves[:, 1:] @ v
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        full = np.empty((k + p, k + p))
-        full[:k, :k] = a
-        full[:k, k:] = border
-        full[k:, :k] = border.T
-        full[k:, k:] = corner
-        try:  # minimum-norm solution: consistent but singular systems (twins) still give a KKT point
-            sol = scipy.linalg.lstsq(full, np.concatenate([r1, r2]), lapack_driver="gelsy", check_finite=False)[0]
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+        dropped = np.setdiff1d(np.arange(wr.size), keep)
+        off = dropped[np.abs(c[dropped] @ zeta - rhs[dropped]) > 1e-11 * max(1.0, s)]
+        if not off.size:
+            break
+        if (off < ne).any():
             return None
-        u, v = sol[:k], sol[k:]
-    if not (np.isfinite(u).all() and np.isfinite(v).all()):
-        return None
-    resid = max(
-        np.abs(a @ u + border @ v - r1).max(initial=0.0), np.abs(border.T @ u + corner @ v - r2).max(initial=0.0)
+        act_m[wr[off] - ne] = False
+    y = np.zeros(cov.shape[0])
+    y[free] = zeta[:k]
+    y[up] = cap * s
+    g = cov @ y
+    eta = np.zeros(wr.size)
+    eta[keep] = eta_k
+    if dropped.size:  # dependent rows: η_0 + N t, one null vector per dropped row
+        alpha = scipy.linalg.lstsq(ck.T, c[dropped].T, check_finite=False)[0]
+        null = np.zeros((wr.size, dropped.size))
+        null[keep] = -alpha
+        null[dropped, np.arange(dropped.size)] = 1.0
+        eta = _best_multipliers(eta, null, a, g, np.flatnonzero(lo_m), up, ne)
+    price = a.T @ eta
+    lam = np.zeros(rows.a.shape[0] - ne)
+    lam[wr[ne:] - ne] = -eta[ne:]
+    scale = max(float(np.abs(g).max()), float(np.abs(price).max()), 1e-5)  # floor: Σ in units of its mean variance
+    return _Step(y, s, g - price, lam, scale)
+
+
+def _best_multipliers(
+    eta: np.ndarray, null: np.ndarray, a: np.ndarray, g: np.ndarray, lo: np.ndarray, up: np.ndarray, ne: int
+) -> np.ndarray:
+    """The multipliers η + N t with the least total violation of the KKT signs (one t: exact; more: LP, HiGHS).
+
+    Signs: reduced costs g_i - (aᵀη)_i >= 0 at the lower bound and <= 0 at the cap, η <= 0 on cluster rows.
+    Each is f_k(η + N t) = f_k + e_k t >= 0; minimise Σ σ_k with f_k + e_k t + σ_k >= 0, σ >= 0.
+    """
+    f = np.concatenate([g[lo] - a[:, lo].T @ eta, a[:, up].T @ eta - g[up], -eta[ne:]])
+    e = np.vstack([-a[:, lo].T @ null, a[:, up].T @ null, -null[ne:]])
+    e[np.abs(e) <= 1e-12 * np.abs(e).max(initial=0.0)] = 0.0  # round-off of the null vectors: no dependence on t
+    live = np.abs(e).max(axis=1, initial=0.0) > 0
+    f, e = f[live], e[live]
+    if not f.size:
+        return eta
+    q, m = null.shape[1], f.size
+    if ((e != 0).sum(axis=1) == 1).all():  # every row moves with one t_j: q one-dimensional problems
+        return eta + null @ np.array([_least_violation(f[e[:, j] != 0], e[e[:, j] != 0, j]) for j in range(q)])
+    scale = max(float(np.abs(f).max()), float(np.abs(g).max()), np.finfo(float).tiny)
+    res = scipy.optimize.linprog(
+        np.concatenate([np.zeros(q), np.ones(m)]),
+        A_ub=sp.hstack([sp.csr_matrix(-e), -sp.identity(m, format="csr")], format="csr"),
+        b_ub=f / scale,
+        bounds=[(None, None)] * q + [(0.0, None)] * m,
+        method="highs",
     )
-    size = max(1.0, np.abs(a).max(initial=0.0)) * max(1.0, np.abs(u).max(initial=0.0), np.abs(v).max())
-    if resid > 1e-9 * size:
-        return None
-    return u, v
+    return eta if res.status != 0 else eta + null @ (res.x[:q] * scale)
+
+
+def _least_violation(f: np.ndarray, e: np.ndarray) -> float:
+    """The t minimising Σ max(0, -(f_k + e_k t)) (e_k != 0): each row bounds t from one side; with no violation
+    possible the middle of the feasible interval (or its finite end), else the weighted median of the bounds."""
+    bound = -f / e
+    lower, upper = bound[e > 0].max(initial=-np.inf), bound[e < 0].min(initial=np.inf)
+    if lower <= upper:
+        t = (lower + upper) / 2 if np.isfinite(lower + upper) else lower if np.isfinite(lower) else upper
+        return float(t) if np.isfinite(t) else 0.0
+    order = np.argsort(bound)  # the violation's slope is -Σ_{e>0} e_k left of every bound and grows by |e_k| at each
+    return float(bound[order][np.searchsorted(np.cumsum(np.abs(e[order])), e[e > 0].sum())])
+
+
+def _independent_rows(c: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Rows of c, in order, each linearly independent of the ones kept before it (Gram-Schmidt, twice).
+
+    The rows' entries are O(1) (0/1 memberships, m scaled to max |m_i| = 1, cap and cluster caps), so a row is
+    dependent when what is left of it is below rtol x max(1, its norm): a cluster row whose members all sit at the
+    cap, 0.1 + 0.1 + 0.1 - 0.3 = 5.6e-17 on κ, is zero.
+    """
+    basis = np.zeros((0, c.shape[1]))
+    keep = []
+    for j, row in enumerate(c):
+        v = row - basis.T @ (basis @ row)
+        v -= basis.T @ (basis @ v)
+        norm = float(np.linalg.norm(v))
+        if norm > rtol * max(1.0, float(np.linalg.norm(row))):
+            keep.append(j)
+            basis = np.vstack([basis, v / norm])
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _eqp_solve(
+    a_ff: np.ndarray, h: np.ndarray, q: float, c: np.ndarray, rhs: np.ndarray, s_free: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """min ½ y_FᵀΣ_FF y_F + s hᵀy_F [+ ½ q s²] s.t. C ζ = rhs, ζ = (y_F[, s]), C of independent rows: (ζ, η) with
+    ∇f(ζ) = Cᵀη, or None.
+
+    Fast path: Cholesky of Σ_FF and the small Schur complement of the bordered KKT system (s in the border, so
+    that no asset at the cap is needed). A singular or nearly singular Σ_FF (T < N, twins) loses that solution in
+    cancellation; then the null-space method: ζ = ζ_0 + Z t with C Z = 0 and (ZᵀHZ) t = -Zᵀ∇f(ζ_0) by least
+    squares (the minimum-norm t splits twins equally). Accepted only with residuals at round-off level.
+    """
+    k, p = a_ff.shape[0], c.shape[0]
+    if k + s_free == 0:  # every asset at a bound, s fixed: nothing to solve (the rows were all dependent)
+        return np.zeros(0), np.zeros(p)
+    if s_free:
+        hess = np.block([[a_ff, h[:, None]], [h[None, :], np.array([[q]])]])
+        lin = np.zeros(k + 1)
+    else:
+        hess, lin = a_ff, h
+
+    def accept(zeta: np.ndarray, eta: np.ndarray) -> bool:
+        grad = hess @ zeta + lin
+        ct_eta = c.T @ eta
+        scale_d = max(float(np.abs(grad).max(initial=0.0)), float(np.abs(ct_eta).max(initial=0.0)), 1e-5)
+        return bool(
+            np.isfinite(zeta).all()
+            and np.isfinite(eta).all()
+            and np.abs(c @ zeta - rhs).max(initial=0.0) <= 1e-12 * max(1.0, float(np.abs(zeta).max(initial=0.0)))
+            and np.abs(grad - ct_eta).max(initial=0.0) <= 1e-10 * scale_d
+        )
+
+    border = np.column_stack([h, c[:, :k].T]) if s_free else c.T
+    corner = np.zeros((border.shape[1], border.shape[1]))
+    if s_free:
+        corner[0, 0] = q
+        corner[0, 1:] = corner[1:, 0] = c[:, k]
+    r1, r2 = (np.zeros(k), np.concatenate([[0.0], rhs])) if s_free else (-h, rhs)
+    try:  # [[Σ_FF, B], [Bᵀ, D]] [y_F; v] = [r1; r2], v = ([s,] -η)
+        if k:
+            factor = scipy.linalg.cho_factor(a_ff, check_finite=False)
+            solves = scipy.linalg.cho_solve(factor, np.column_stack([r1, border]), check_finite=False)
+        else:
+            solves = np.zeros((0, 1 + border.shape[1]))
+        v = np.linalg.solve(corner - border.T @ solves[:, 1:], r2 - border.T @ solves[:, 0])
+        zeta = np.append(solves[:, 0] - solves[:, 1:] @ v, v[0]) if s_free else solves[:, 0] - solves[:, 1:] @ v
+        eta = -(v[1:] if s_free else v)
+        if accept(zeta, eta):
+            return zeta, eta
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        pass
+    qm, rm = scipy.linalg.qr(c.T)  # C = Rᵀ Qᵀ: range(Cᵀ) = Q[:, :p], null(C) = Q[:, p:]
+    rp = rm[:p]
+    zeta = qm[:, :p] @ scipy.linalg.solve_triangular(rp, rhs, trans="T") if p else np.zeros(hess.shape[0])
+    z = qm[:, p:]
+    if z.shape[1]:
+        reduced = z.T @ hess @ z
+        zeta = zeta + z @ scipy.linalg.lstsq(reduced, -z.T @ (hess @ zeta + lin), cond=1e-13, check_finite=False)[0]
+    eta = scipy.linalg.solve_triangular(rp, qm[:, :p].T @ (hess @ zeta + lin)) if p else np.zeros(0)
+    return (zeta, eta) if accept(zeta, eta) else None
+
+
+def _within_caps(w: np.ndarray, cap: float, clusters: ClusterCaps | None) -> np.ndarray:
+    """w clipped to [0, cap], every cluster total made <= its cap in floating point whatever the summation order.
+
+    A cluster whose exact total (math.fsum) is above c_g (1 - n_g u), u = ε / 2, is scaled down to it: any order of
+    summing n_g non-negative floats errs by less than (n_g - 1) u relative, so every computed total is then <= c_g.
+    On a polished solution this moves weights by a few ulps (e.g. three assets at cap 0.1 in a cluster capped at
+    0.3, whose float sum 0.30000000000000004 is above 0.3).
+    """
+    w = np.clip(w, 0.0, cap)
+    if clusters is None:
+        return w
+    eps = np.finfo(float).eps
+    limits = clusters.caps * (1.0 - 0.5 * eps * clusters.sizes)
+    for j in np.flatnonzero(clusters.totals(w) > limits * (1.0 - eps * clusters.sizes)):  # bincount errs < n u
+        members = np.flatnonzero(clusters.index == j)
+        for nudge in range(8):  # the exact ratio, then (if round-off left it above) a few ulps less
+            total = math.fsum(w[members])
+            if total <= limits[j]:
+                break
+            w[members] *= (limits[j] / total) * (1.0 - nudge * eps)
+    return w
 
 
 # ----------------------------------------------------------------------------------------------- risk parity
