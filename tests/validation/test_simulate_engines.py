@@ -67,11 +67,10 @@ def test_kernel_equals_vectorbt_where_the_cash_covers_every_buy(seed: int) -> No
 
 
 def test_the_random_cases_cover_free_and_binding_cash() -> None:
-    filled = [
-        sim.filled
-        for seed in range(24)
-        for sim in simulate_books(*_case(seed)[:3], fees=_case(seed)[3], slippage=_case(seed)[4]).values()
-    ]
+    filled = []
+    for seed in range(24):
+        r, rows, books, fees, slip = _case(seed)
+        filled += [sim.filled for sim in simulate_books(r, rows, books, fees=fees, slippage=slip).values()]
     free = sum(bool((f == 1.0).all()) for f in filled)
     assert free >= 30 and len(filled) - free >= 20  # 48 and 24 of 72 books when written
 
