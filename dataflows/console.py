@@ -235,7 +235,13 @@ def meta_summary_lines(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
         lines.append(f"  dropped (failed): {', '.join(dropped)}")
     top = manifest.get("top_weights") or []
     if top:
-        lines.append("  flattened: " + " · ".join(f"{w['symbol']} {100 * w['net']:+.1f}%" for w in top[:6]))
+        shown = []
+        for w in top[:6]:  # largest gross first; a symbol held long and short nets out: both are shown
+            offset = abs(w["gross"] - abs(w["net"])) > 1e-9
+            shown.append(
+                f"{w['symbol']} {100 * w['net']:+.1f}%" + (f" (gross {100 * w['gross']:.1f}%)" if offset else "")
+            )
+        lines.append("  flattened (net): " + " · ".join(shown))
     if (run_dir / "report.html").exists():
         lines.append(f"  report: {run_dir / 'report.html'}")
     return lines
