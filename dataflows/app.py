@@ -237,10 +237,11 @@ def run_single(settings: Settings, resolved: dict) -> int:
     if settings.executor.kind != "local":
         msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
         raise ConfigError(msg)
-    from dataflows.console import print_summary, stage_display
+    from dataflows.console import announce_compilation, print_summary, stage_display
 
     record = new_record(settings, config=resolved)
     ctx = record.ctx
+    announce_compilation()
     display = stage_display()
     try:
         lh = Lakehouse(settings.data_root)

@@ -44,6 +44,23 @@ STAGES = {
 FETCH_NODE = "repair_report"  # shows its own progress bar
 
 
+def kernels_cold() -> bool:
+    """True when numba's cache holds no compiled ratings kernel yet (a fresh clone or `NUMBA_CACHE_DIR`): the first
+    run then compiles every kernel once."""
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if folder:
+        return not any(Path(folder).rglob("ratings.*.nbi"))
+    return not any((Path(__file__).resolve().parents[1] / "kernels" / "__pycache__").glob("ratings.*.nbi"))
+
+
+def announce_compilation() -> None:
+    """Say once, before the silence, that this first run compiles the numba kernels (~25 s on 2 cores)."""
+    if kernels_cold():
+        log.info(
+            "first run here: compiling the numba kernels once (~25 s on 2 cores); later runs load them from the cache"
+        )
+
+
 def interactive() -> bool:
     """A person watches: stderr is a terminal and this is not CI."""
     return sys.stderr.isatty() and not os.environ.get("CI")

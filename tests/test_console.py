@@ -47,3 +47,18 @@ def test_timeline_is_in_pipeline_order() -> None:
     display = console.stage_display(live=False)
     display.seconds.update({"walk-forward": 1.0, "discovery": 0.5, "report": 0.01})
     assert display.timeline() == "discovery 0.5 s · walk-forward 1.0 s"
+
+
+def test_a_cold_kernel_cache_is_announced(tmp_path, monkeypatch, caplog) -> None:
+    import logging
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    with caplog.at_level(logging.INFO, logger="dataflows"):
+        console.announce_compilation()
+    assert "compiling the numba kernels once" in caplog.text
+    (tmp_path / "x" / "ratings.ratings_nb-596.py311.nbi").parent.mkdir()
+    (tmp_path / "x" / "ratings.ratings_nb-596.py311.nbi").write_bytes(b"")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dataflows"):
+        console.announce_compilation()
+    assert caplog.text == ""
