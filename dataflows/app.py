@@ -285,6 +285,8 @@ def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[
         sw = results["sleeve_weights"]
         extra["sleeve"] = {
             "optimizer": sw.method,
+            "covariance": sw.covariance,
+            "dust": sw.dust_record(),
             "fallback_used": sw.fallback_used,
             "attempts": [a.__dict__ for a in sw.attempts],
             "top_weights": results["weights_table"].head(10).to_dicts(),

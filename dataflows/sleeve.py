@@ -253,4 +253,8 @@ def _attempt(method: str, problem: OptimizerInput) -> tuple[OptimizerAttempt, np
     seconds = time.perf_counter() - t0
     if not ok:
         return OptimizerAttempt(method, False, f"stable-sum gate: {why}", seconds), None
-    return OptimizerAttempt(method, True, "", seconds), np.clip(w, 0.0, None) / np.clip(w, 0.0, None).sum()
+    w = np.clip(w, 0.0, None)
+    total = float(w.sum())
+    # renormalize only a real drift: scaling a sum of 1 - 1e-16 up by 1 + 1e-16 could push a weight at its cap
+    # (or a cluster at its float-safe margin) one ulp above it
+    return OptimizerAttempt(method, True, "", seconds), (w if abs(total - 1.0) <= 1e-12 else w / total)

@@ -62,6 +62,7 @@ def test_run_then_audit(tmp_path):
     assert f"return {100 * profile['total_return']:+.1f}% · Sharpe {profile['sharpe']:.2f}" in done.stderr
     assert f"equal-weight pool  return {100 * pool['total_return']:+.1f}%" in done.stderr
     assert f"report: {run_dir / 'report.html'}" in done.stderr
+    assert manifest["sleeve"]["covariance"] == "sample" and manifest["sleeve"]["dust"]["min_weight"] == 1e-4
     top = manifest["sleeve"]["top_weights"][0]
     assert f"{top['symbol']} {100 * top['net_weight']:+.1f}%" in done.stderr
     assert "stage: walk-forward" in done.stderr  # not a terminal: one line per stage
