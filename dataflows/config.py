@@ -173,6 +173,37 @@ class VizConfig:
 
 
 @dataclass(frozen=True)
+class TradeConfig:
+    """Orders from weights: capital, current holdings, lot rounding (see docs/orders.md)."""
+
+    capital: float | None = None  # cash to invest, quote currency; set it and `run` also writes orders.csv
+    holdings: str | None = None  # CSV `symbol,quantity` of current positions (negative = short); null = none
+    balances: bool = False  # holdings from the exchange account (ccxt fetch_balance; venue=ccxt; keys from env)
+    default_lot: float | None = None  # lot where the venue publishes none; null = fractional (no rounding)
+    risk_days: int = 365  # days of daily returns behind the covariance of the ex-ante tracking error
+    run: str | None = None  # `orders` verb: the run folder (or run id under data.root/runs) to trade
+
+    def __post_init__(self) -> None:
+        import math
+
+        for key in ("capital", "default_lot"):
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and value >= 0 and (key == "capital" or value > 0)):
+                msg = f"trade.{key}={value} must be a finite number {'>= 0' if key == 'capital' else '> 0'}"
+                raise ConfigError(msg)
+        if self.risk_days <= 1:
+            msg = f"trade.risk_days={self.risk_days} must be > 1"
+            raise ConfigError(msg)
+        if self.holdings is not None and self.balances:
+            msg = "trade.holdings and trade.balances=true both give the holdings; choose one"
+            raise ConfigError(msg)
+        if self.holdings is not None:  # a bad file is one line now, before any run starts
+            from dataflows.trade.orders import read_holdings
+
+            read_holdings(self.holdings)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole resolved configuration of one invocation."""
 
@@ -188,6 +219,7 @@ class Settings:
     optimizer: str | None = None  # `optimizer=max_sharpe` overrides the profile's optimizer
     flow: FlowConfig = field(default_factory=FlowConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+    trade: TradeConfig = field(default_factory=TradeConfig)
 
     @property
     def method(self) -> str:
