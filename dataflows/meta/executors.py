@@ -113,6 +113,7 @@ def local_executor() -> tuple[Any, Callable[[], None]]:
 def ray_executor(address: str | None = None, num_cpus: int | None = None) -> tuple[Any, Callable[[], None]]:
     """(RaySleeveExecutor, shutdown): Ray is started here unless this process already runs one, and `shutdown`
     stops it only if it was started here. `address` None or "local" starts a local Ray with `num_cpus`."""
+    own_python_for_workers()
     import ray
 
     started = False
@@ -193,6 +194,19 @@ def worker_runtime_env() -> dict[str, Any]:
         **dict.fromkeys(WORKER_THREAD_VARS, "1"),
     }
     return {"env_vars": env}
+
+
+def own_python_for_workers() -> None:
+    """Workers run this environment's Python. Under `uv run`, Ray's uv hook would otherwise start every worker with
+    `uv run ...` in an uploaded copy of the current folder: uv re-resolves the project there (offline it hangs or
+    fails, and a folder without the project has nothing to resolve). Ray reads the switch when it is imported and
+    when it starts, so it is set before the import and on the loaded constant."""
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import sys
+
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0":
+        constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
 
 
 def plain_worker_logs() -> None:

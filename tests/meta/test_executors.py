@@ -5,6 +5,7 @@ All but the first test need Ray (`-m ray`): they share one local 2-CPU Ray per m
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -140,3 +141,18 @@ def test_worker_logs_reach_a_pipe_without_ansi_codes(tmp_path) -> None:
     lines = [line for line in (done.stdout + done.stderr).splitlines() if "hello from a worker" in line]
     assert len(lines) == 3, done.stderr[-2000:]
     assert "\x1b[" not in done.stdout + done.stderr
+
+
+def test_workers_run_this_python_not_uv_run(monkeypatch) -> None:
+    """Under `uv run`, Ray's uv hook would start workers with `uv run` in an uploaded copy of the current folder
+    (a README test from a fresh folder hung there): the switch is off before Ray starts, and on a loaded Ray too."""
+    import sys
+    import types
+
+    from dataflows.meta.executors import own_python_for_workers
+
+    monkeypatch.delenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", raising=False)
+    loaded = types.SimpleNamespace(RAY_ENABLE_UV_RUN_RUNTIME_ENV=True)
+    monkeypatch.setitem(sys.modules, "ray._private.ray_constants", loaded)
+    own_python_for_workers()
+    assert os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0" and loaded.RAY_ENABLE_UV_RUN_RUNTIME_ENV is False
