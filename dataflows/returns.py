@@ -34,18 +34,36 @@ class ReturnsPanel:
     asset_class: list[str]
     returns: np.ndarray  # float64 [T, N]
     quote_volume: np.ndarray  # float64 [N]: mean daily close × volume over the panel, NaN without bars
+    # float64 [N] / int64 [N]: each symbol's last stored close at or before the panel's end and that bar's open time
+    # (the price a decision at the end is sized with); None where unknown (panels sliced from a longer one)
+    last_close: np.ndarray | None = None
+    last_close_ts: np.ndarray | None = None
 
     def columns(self, symbols: list[str]) -> ReturnsPanel:
         """The same panel restricted to `symbols` (in that order)."""
         idx = [self.symbols.index(s) for s in symbols]
         return ReturnsPanel(
-            self.dates, list(symbols), [self.asset_class[i] for i in idx], self.returns[:, idx], self.quote_volume[idx]
+            self.dates,
+            list(symbols),
+            [self.asset_class[i] for i in idx],
+            self.returns[:, idx],
+            self.quote_volume[idx],
+            None if self.last_close is None else self.last_close[idx],
+            None if self.last_close_ts is None else self.last_close_ts[idx],
         )
 
     def rows(self, start: int, stop: int) -> ReturnsPanel:
-        """Rows [start, stop) (quote volume kept: it was measured on the same window by construction)."""
+        """Rows [start, stop) (quote volume kept: it was measured on the same window by construction; the last
+        closes only when the slice keeps the last row, else they would lie after its end)."""
+        end = stop >= self.dates.size
         return ReturnsPanel(
-            self.dates[start:stop], self.symbols, self.asset_class, self.returns[start:stop], self.quote_volume
+            self.dates[start:stop],
+            self.symbols,
+            self.asset_class,
+            self.returns[start:stop],
+            self.quote_volume,
+            self.last_close if end else None,
+            self.last_close_ts if end else None,
         )
 
     def observations(self) -> np.ndarray:
@@ -84,7 +102,13 @@ def build_returns(
                 for j in range(close.shape[1])
             ]
         )
-    return ReturnsPanel(times[keep], list(symbols), [asset_class[s] for s in symbols], rets[keep], qv)
+    last = np.full(close.shape[1], np.nan)
+    last_ts = np.full(close.shape[1], -1, dtype=np.int64)
+    for j in range(close.shape[1]):
+        rows = np.flatnonzero(~np.isnan(close[:, j]))
+        if rows.size:
+            last[j], last_ts[j] = close[rows[-1], j], times[rows[-1]]
+    return ReturnsPanel(times[keep], list(symbols), [asset_class[s] for s in symbols], rets[keep], qv, last, last_ts)
 
 
 def dense(returns: np.ndarray, *, min_rows: int, labels: list[str]) -> tuple[np.ndarray, int]:

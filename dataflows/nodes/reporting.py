@@ -1,4 +1,4 @@
-"""Reporting: weights.parquet / weights.csv (signed per symbol) and the self-contained report.html."""
+"""Reporting: weights.parquet / weights.csv (signed per symbol, priced, with the venue's lot rules) and report.html."""
 
 from __future__ import annotations
 
@@ -42,11 +42,51 @@ def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResu
     ).sort("weight", descending=True)
 
 
-def weights_files(weights_table: pl.DataFrame, run_dir: Path) -> dict[str, Path]:
+def priced_weights(
+    weights_table: pl.DataFrame,
+    training_returns: ReturnsPanel,
+    symbol_metadata: pl.DataFrame,
+    settings: Settings,
+    run_dir: Path,
+) -> pl.DataFrame:
+    """What weights.csv holds: `weights_table` plus as_of, run_id, price (the close of each symbol's last bar at or
+    before the decision bar, the one its returns end with: point in time), price_bar (that bar's open time, UTC)
+    and the venue's tick_size, lot_size, min_notional as of this run (empty = unknown)."""
+    panel = training_returns
+    if panel.last_close is None or panel.last_close_ts is None:
+        msg = "the training returns carry no last closes; weights.csv needs the decision bar's prices"
+        raise ValueError(msg)
+    col = {s: j for j, s in enumerate(panel.symbols)}
+    symbols = weights_table[C.SYMBOL].to_list()
+    price = [float(panel.last_close[col[s]]) for s in symbols]
+    bar = [iso(int(panel.last_close_ts[col[s]])) for s in symbols]
+    meta = symbol_metadata.select(C.SYMBOL, C.TICK_SIZE, C.LOT_SIZE, C.MIN_NOTIONAL).unique(C.SYMBOL, keep="last")
+    extra = pl.DataFrame(
+        {
+            C.SYMBOL: symbols,
+            C.AS_OF: [settings.as_of.isoformat()] * len(symbols),
+            "run_id": [run_dir.name] * len(symbols),
+            "price": price,
+            "price_bar": bar,
+        },
+        schema={
+            C.SYMBOL: pl.String,
+            C.AS_OF: pl.String,
+            "run_id": pl.String,
+            "price": pl.Float64,
+            "price_bar": pl.String,
+        },
+    )
+    return weights_table.join(extra, on=C.SYMBOL, how="left", maintain_order="left").join(
+        meta, on=C.SYMBOL, how="left", maintain_order="left"
+    )
+
+
+def weights_files(priced_weights: pl.DataFrame, run_dir: Path) -> dict[str, Path]:
     """weights.parquet and weights.csv in the run folder (written atomically)."""
     pq, csv = run_dir / "weights.parquet", run_dir / "weights.csv"
-    atomic.write_parquet(pq, weights_table)
-    atomic.write_bytes(csv, weights_table.write_csv().encode())
+    atomic.write_parquet(pq, priced_weights)
+    atomic.write_bytes(csv, priced_weights.write_csv().encode())
     return {"parquet": pq, "csv": csv}
 
 
