@@ -9,6 +9,7 @@ min_weight: 0.0                # default bounds for every sleeve (each sleeve ma
 max_weight: 1.0
 allow_failed_sleeves: false    # true: a failed sleeve is dropped (and the outputs say so) instead of failing the run
 max_asset_weight: null         # hard cap on |net| per symbol after flattening (see dataflows.meta.flatten)
+net_by_base: false             # true: also netted_weights.csv, one line per base (BTC/USDT + BTC/USDC → BTC)
 sleeves:
   long: crypto_long                                  # a profile name (conf/profile/) or a meta name (conf/meta/)
   short: {profile: crypto_short, max_weight: 0.8}    # explicit profile, with bounds / optimizer / profile_overrides
@@ -39,7 +40,17 @@ from dataflows.errors import ConfigError
 METHODS = ("risk_parity", "hrp", "min_variance")
 MAX_DEPTH = 3
 META_KEYS = frozenset(
-    {"name", "description", "method", "min_weight", "max_weight", "allow_failed_sleeves", "max_asset_weight", "sleeves"}
+    {
+        "name",
+        "description",
+        "method",
+        "min_weight",
+        "max_weight",
+        "allow_failed_sleeves",
+        "max_asset_weight",
+        "net_by_base",
+        "sleeves",
+    }
 )
 SLEEVE_KEYS = frozenset({"profile", "meta", "run_id", "min_weight", "max_weight", "optimizer", "profile_overrides"})
 SLEEVE_META_KEYS = frozenset({"run_id", "min_weight", "max_weight", "optimizer"})  # allowed beside an inline profile
@@ -80,6 +91,7 @@ class MetaSpec:
     max_asset_weight: float | None = None
     depth: int = 1
     description: str = ""
+    net_by_base: bool = False  # also a netted view, one line per base currency (orders keep the per-quote lines)
 
     def sleeve(self, name: str) -> SleeveSpec:
         for s in self.sleeves:
@@ -131,6 +143,10 @@ def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root:
         if cap <= 0:
             msg = f"{where}.max_asset_weight={cap} must be in (0, 1] or null"
             raise ConfigError(msg)
+    net_by_base = raw.get("net_by_base", False)
+    if not isinstance(net_by_base, bool):
+        msg = f"{where}.net_by_base={net_by_base!r} must be true or false"
+        raise ConfigError(msg)
     sleeves_raw = raw.get("sleeves")
     if not isinstance(sleeves_raw, dict) or not sleeves_raw:
         msg = f"{where}.sleeves must map sleeve names to profiles, metas or pinned runs (got {sleeves_raw!r})"
@@ -148,6 +164,7 @@ def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root:
         max_asset_weight=cap,
         depth=len(stack),
         description=str(raw.get("description") or ""),
+        net_by_base=net_by_base,
     )
 
 

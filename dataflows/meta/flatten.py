@@ -19,6 +19,12 @@ f_a = cap / |net(a)| — its net, its gross and every sleeve's contribution to i
 The exposure removed is NOT redistributed to other symbols (that could breach their caps or flip a long/short
 balance); it is reported as `removed_gross` / `removed_net` (cash), and the conservation check becomes
 Σ_a gross(a) + removed_gross = Σ_s W_s · Σ_a gross_{s,a}.
+
+Netting by base (`net_by_base`, the meta key of the same name): a view that adds up the flattened lines of one base
+currency across quotes and market types — BTC/USDT long 0.3 and BTC/USDC short 0.1 become BTC net 0.2, gross 0.4 —
+for reading the book's exposure; the orders keep the per-quote lines (each is its own market with its own lot, tick
+and min notional). The base is the unified symbol's `BASE` in `BASE/QUOTE[:SETTLE]`; a symbol without `/` (an
+equity, a files-venue `BTCUSD`) is its own base. Net and gross are conserved (checked).
 """
 
 from __future__ import annotations
@@ -180,6 +186,38 @@ def flatten(meta_weights: dict[str, float], books: list[SleeveBook], max_asset_w
         "removed_net": removed_net,
     }
     return Flattened(symbols, gross, net, lineage, scale, removed_gross, removed_net, checks)
+
+
+@dataclass(frozen=True)
+class Netted:
+    """Flattened weights added up per base currency."""
+
+    bases: tuple[str, ...]
+    gross: np.ndarray
+    net: np.ndarray
+    members: dict[str, dict[str, float]]  # base -> symbol -> its net weight
+
+
+def base_of(symbol: str) -> str:
+    """`BTC` for `BTC/USDT` and `BTC/USDT:USDT`; a symbol without `/` is its own base."""
+    return symbol.split("/", 1)[0] if "/" in symbol else symbol
+
+
+def net_by_base(flat: Flattened) -> Netted:
+    """The flattened book with one line per base (see the module docstring); conservation is checked."""
+    index: dict[str, int] = {}
+    members: dict[str, dict[str, float]] = {}
+    for sym, v in zip(flat.symbols, flat.net, strict=True):
+        base = base_of(sym)
+        index.setdefault(base, len(index))
+        members.setdefault(base, {})[sym] = float(v)
+    rows = np.array([index[base_of(s)] for s in flat.symbols], dtype=np.int64)
+    gross, net = np.zeros(len(index)), np.zeros(len(index))
+    np.add.at(gross, rows, flat.gross)
+    np.add.at(net, rows, flat.net)
+    _conserved("gross by base", float(gross.sum()), float(flat.gross.sum()))
+    _conserved("net by base", float(net.sum()), float(flat.net.sum()))
+    return Netted(tuple(index), gross, net, members)
 
 
 def _check_book(b: SleeveBook) -> None:

@@ -141,4 +141,17 @@ def flattened_weights_file(flattened: Flattened, meta_plan: MetaPlan) -> Path:
     ).sort("gross", descending=True)
     path = meta_plan.run_dir / "flattened_weights.csv"
     atomic.write_bytes(path, table.write_csv().encode())
+    if meta_plan.spec.net_by_base:  # the book per base currency; orders keep the per-quote lines above
+        from dataflows.meta.flatten import net_by_base
+
+        netted = net_by_base(flattened)
+        view = pl.DataFrame(
+            {
+                "base": list(netted.bases),
+                "gross": netted.gross,
+                "net": netted.net,
+                "symbols": [";".join(f"{k}={v:.10g}" for k, v in netted.members[b].items()) for b in netted.bases],
+            }
+        ).sort("gross", descending=True)
+        atomic.write_bytes(meta_plan.run_dir / "netted_weights.csv", view.write_csv().encode())
     return path
