@@ -274,8 +274,10 @@ def _solve(book: Book, equity: float, room: float, bound: float) -> tuple[Rounde
     x_hi = np.where(book.weight <= 0, np.minimum(x_hi, np.maximum(0.0, x0)), x_hi)  # short for a long or a sale
     k_lo = np.where(coarse, np.ceil((x_lo - x0) / np.where(coarse, c, 1.0) - 1e-9), 0.0)
     k_hi = np.where(coarse, np.floor((x_hi - x0) / np.where(coarse, c, 1.0) + 1e-9), 0.0)
-    # the model, in basis points: x = r + d·v (coarse: v = lots from a; otherwise v = x itself)
-    w, base = book.weight * UNIT, x0 * UNIT
+    # the model, in basis points: x = r + d·v (coarse: v = lots from a; otherwise v = x itself); weights under
+    # 1e-12 of equity are zeros to HiGHS (denormal-sized right-hand sides stop it with a solve error)
+    w = np.where(np.abs(book.weight) < 1e-12, 0.0, book.weight) * UNIT
+    base = np.where(np.abs(x0) < 1e-12, 0.0, x0) * UNIT
     d = np.where(coarse, np.nan_to_num(c) * UNIT, 1.0)
     r = np.where(coarse, base + d * a, 0.0)
 
@@ -330,14 +332,17 @@ def _solve(book: Book, equity: float, room: float, bound: float) -> tuple[Rounde
     row([(int(j), 1.0) for j in g_of], -np.inf, budget)
 
     matrix = coo_array((vals, (rows, cols)), shape=(len(rlo), len(cost))).tocsr()
-    with _quiet_stdout():  # HiGHS's C++ prints debug lines to fd 1, where the CLI prints only its result
-        res = milp(
-            np.asarray(cost),
-            constraints=LinearConstraint(matrix, np.asarray(rlo), np.asarray(rhi)),
-            integrality=np.asarray(integral),
-            bounds=Bounds(np.asarray(lo), np.asarray(hi)),
-            options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT_S, "presolve": True},
-        )
+    for presolve in (True, False):  # HiGHS's presolve sometimes ends in a "solve error" the plain search avoids
+        with _quiet_stdout():  # HiGHS's C++ prints debug lines to fd 1, where the CLI prints only its result
+            res = milp(
+                np.asarray(cost),
+                constraints=LinearConstraint(matrix, np.asarray(rlo), np.asarray(rhi)),
+                integrality=np.asarray(integral),
+                bounds=Bounds(np.asarray(lo), np.asarray(hi)),
+                options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT_S, "presolve": presolve},
+            )
+        if res.status != 4:  # 4: HiGHS stopped on an error, not on an answer
+            break
     if res.x is None:
         msg = f"no whole-lot portfolio fits the budget and min notionals: {res.message}"
         raise RoundingError(msg)

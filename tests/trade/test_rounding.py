@@ -214,7 +214,7 @@ def test_tick_rounding_direction(units: int, exponent: int, mult: int) -> None:
     for v in (b, a):
         ratio = Decimal(repr(v)) / Decimal(repr(tick))
         assert ratio == ratio.to_integral_value()  # on the grid, no binary noise (67966.9, not 67966.90000000001)
-    assert a - b <= tick * (1 + 1e-9)
+    assert Decimal(repr(a)) - Decimal(repr(b)) <= Decimal(repr(tick))  # at most one tick apart (in decimal)
     on = float(Decimal(units) * Decimal(repr(tick)))
     on_bid, on_ask = tick_limits(np.array([on]), np.array([tick]))
     assert on_bid[0] == on_ask[0] == on  # a price on the grid is its own limit both ways
