@@ -19,6 +19,8 @@ VERBS = {
     "audit": "print lakehouse health for the configured candidates without fetching",
     "viz": "draw the DAG this config builds (viz.output=dag.svg|.png|.pdf; needs graphviz's `dot`)",
     "runs": "list the run folders under data.root with their state (ok, failed, running, interrupted)",
+    "orders": "turn a finished run into orders: orders RUN_DIR trade.capital=CASH [trade.holdings=FILE.csv | "
+    "trade.balances=true]; writes RUN_DIR/orders/<time>/orders.csv + orders.json (whole lots, tick limits)",
 }
 USAGE = (
     "usage: python -m dataflows {"
@@ -39,7 +41,8 @@ USAGE = (
     "  python -m dataflows run meta=crypto_long_short\n"
     "  python -m dataflows audit venue.seed=7\n"
     "  python -m dataflows viz viz.output=dag.png\n"
-    "  python -m dataflows runs data.root=./data                  # or: list runs data.root=./data\n\n"
+    "  python -m dataflows runs data.root=./data                  # or: list runs data.root=./data\n"
+    "  python -m dataflows orders data/runs/<RUN_ID> trade.capital=100000 trade.holdings=holdings.csv\n\n"
     "`python -m dataflows run --help` lists every config group and key with its default and meaning.\n"
 )
 LIST_USAGE = (
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         if rest[:1] != ["runs"]:
             raise SystemExit(_list(rest))
         verb, rest = "runs", rest[1:]
+    if verb == "orders" and rest and "=" not in rest[0] and not rest[0].startswith("-"):
+        rest = [f"trade.run={rest[0]}", *rest[1:]]  # `orders RUN_DIR ...`: the run folder is `trade.run`
     if any(a in ("-h", "--help") for a in rest):
         from dataflows.explore import key_help, write
 

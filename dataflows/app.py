@@ -212,6 +212,9 @@ def run(settings: Settings, resolved: dict) -> int:
     import signal
     import threading
 
+    from dataflows.trade.orders import check_run_trade
+
+    check_run_trade(settings)  # trade.* keys that cannot work for this run fail now, not after it
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     try:
@@ -296,6 +299,10 @@ def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[
     if "features_update" in results:
         extra["features"] = results["features_update"].as_dict()
         extra["ratings_check"] = results.get("ratings_check")
+    if "weights_files" in results:  # trade.capital / trade.balances: orders.csv before the manifest says ok
+        from dataflows.trade.orders import run_orders
+
+        extra["orders"] = run_orders(settings, ctx.run_dir)
     return {"inputs": inputs, "extra": extra}
 
 

@@ -392,7 +392,15 @@ def _hydra_choices() -> dict[str, str]:
     return {str(k): str(v) for k, v in choices.items() if v is not None and not str(k).startswith("hydra/")}
 
 
-VERBS: dict[str, Callable[[Any, dict], int]] = {"scan": scan, "config": show_config}
+def orders(settings: Settings, resolved: dict) -> int:
+    """`orders RUN_DIR trade.capital=...`: a finished run's orders (`dataflows.trade.orders`; writes only under
+    RUN_DIR/orders/)."""
+    from dataflows.trade.orders import orders_verb
+
+    return orders_verb(settings, resolved)
+
+
+VERBS: dict[str, Callable[[Any, dict], int]] = {"scan": scan, "config": show_config, "orders": orders}
 
 
 # --------------------------------------------------------------------------------------------- --help
@@ -487,7 +495,7 @@ def key_help(verb: str, about: str, args: list[str]) -> str:
         resolved, choices = compose_plain([])
     descriptions = field_descriptions()
     lines = [
-        f"usage: python -m dataflows {verb} [group=NAME ...] [key=value ...]"
+        f"usage: python -m dataflows {verb}{' RUN_DIR' if verb == 'orders' else ''} [group=NAME ...] [key=value ...]"
         + (" [-m for a multirun sweep]" if verb == "run" else ""),
         "",
         textwrap.fill(f"{verb}: {about}", 116),

@@ -436,6 +436,9 @@ def _summarize_meta(plan: MetaPlan, ctx: Any, results: dict[str, Any]) -> dict[s
     if "sleeve_inputs" in results:  # the top-level meta ran the one data phase of all its sleeves
         prepared = results["sleeve_inputs"]
         extra["data_phase"] = prepared.union | {"inputs_bytes": prepared.inputs_bytes}
+        from dataflows.trade.orders import run_orders
+
+        extra["orders"] = run_orders(plan.settings, plan.run_dir)  # trade.capital: orders.csv of the flattened book
     return {"inputs": {"lakehouse": str(plan.settings.data_root / "lakehouse")}, "extra": extra}
 
 
