@@ -283,6 +283,18 @@ class CcxtVenue:
                 since = rows[-1][0] + 1
         return self._frame([got[t] for t in sorted(got)])
 
+    def balances(self, params: dict | None = None) -> dict[str, float]:
+        """The account's total balance per currency (ccxt `fetch_balance`: free + used, in currency units), zeros
+        left out. Private endpoint: the exchange object needs its API keys (`apiKey`, `secret`, `password`)."""
+        with self._ccxt_errors("fetch_balance"):
+            raw = self.exchange.fetch_balance(dict(params or {}))
+        totals = raw.get("total") if isinstance(raw, Mapping) else None
+        if not isinstance(totals, Mapping):
+            msg = f"{self.name} fetch_balance: no per-currency totals in the answer ({type(raw).__name__})"
+            raise BadPayload(msg)
+        out = {str(cur): _number(value) for cur, value in totals.items()}
+        return {cur: value for cur, value in sorted(out.items()) if value}
+
     def history_limit_bars(self, timeframe: str) -> int | None:
         """How many of the latest `timeframe` bars the exchange's OHLC endpoint can serve at all; None: no cap."""
         return HISTORY_LIMIT_BARS.get(self.name)
