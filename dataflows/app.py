@@ -302,7 +302,8 @@ def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[
     if "weights_files" in results:  # trade.capital / trade.balances: orders.csv before the manifest says ok
         from dataflows.trade.orders import run_orders
 
-        extra["orders"] = run_orders(settings, ctx.run_dir)
+        if (orders := run_orders(settings, ctx.run_dir)) is not None:
+            extra["orders"] = orders
     return {"inputs": inputs, "extra": extra}
 
 

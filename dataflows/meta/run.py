@@ -438,7 +438,8 @@ def _summarize_meta(plan: MetaPlan, ctx: Any, results: dict[str, Any]) -> dict[s
         extra["data_phase"] = prepared.union | {"inputs_bytes": prepared.inputs_bytes}
         from dataflows.trade.orders import run_orders
 
-        extra["orders"] = run_orders(plan.settings, plan.run_dir)  # trade.capital: orders.csv of the flattened book
+        if (orders := run_orders(plan.settings, plan.run_dir)) is not None:  # trade.*: the flattened book, traded
+            extra["orders"] = orders
     return {"inputs": {"lakehouse": str(plan.settings.data_root / "lakehouse")}, "extra": extra}
 
 
