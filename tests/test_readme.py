@@ -2,7 +2,8 @@
 network): run by bash from a fresh folder, as a newcomer pastes them, in README order on one shared data root.
 
 `$HOME/ohlcv` (the "your own files" example) holds daily OHLCV CSVs up to yesterday, exported from the embedded
-venue; `$PWD/tests/...` resolves through a `tests` link to the repository's tests folder."""
+venue; `$PWD/tests/...` resolves through a `tests` link to the repository's tests folder; `holdings.csv` is a small
+book of current holdings."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = work / "home"
     _own_files(home / "ohlcv")
     (work / "tests").symlink_to(REPO / "tests")
+    (work / "holdings.csv").write_text("symbol,quantity\nBTC/USDT,0.5\nDOGE/USDT,1000\n")  # what the trader holds
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "HYDRA_"))}
     env |= {
         "HOME": str(home),

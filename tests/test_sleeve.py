@@ -42,9 +42,10 @@ def test_weights_files_contract(long_run):
     files = r["weights_files"]
     table = pl.read_parquet(files["parquet"])
     assert table.columns == [
-        *("symbol", "weight", "net_weight", "direction", "cluster", "optimizer", "fallback"),
+        *("symbol", "weight", "net_weight", "direction", "cluster", "optimizer", "fallback", "covariance"),
         *("as_of", "run_id", "price", "price_bar", "tick_size", "lot_size", "min_notional"),  # weights you can trade
     ]
+    assert (table["covariance"] == settings.profile.covariance).all()
     assert pl.read_csv(files["csv"]).height == table.height
     assert table["weight"].sum() == pytest.approx(1.0, abs=1e-9)
     assert (table["weight"] <= settings.profile.weight_cap + 1e-9).all()

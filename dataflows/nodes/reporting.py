@@ -25,7 +25,8 @@ from dataflows.validation.walkforward import BacktestResult, History
 
 
 def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResult) -> pl.DataFrame:
-    """One row per symbol: symbol, weight (gross), net_weight (signed), direction, cluster, optimizer, fallback."""
+    """One row per symbol: symbol, weight (gross), net_weight (signed), direction, cluster, optimizer, fallback,
+    covariance (the estimator the optimizer saw)."""
     exposure = flatten_weights(sleeve_weights.weights)  # exactly once
     cluster = {w.symbol: w.cluster for w in selection_result.winners}
     net = np.asarray(exposure.net)
@@ -38,6 +39,7 @@ def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResu
             "cluster": [int(cluster[s]) for s in exposure.symbols],
             "optimizer": [sleeve_weights.method] * len(exposure.symbols),
             "fallback": [sleeve_weights.fallback_used] * len(exposure.symbols),
+            "covariance": [sleeve_weights.covariance] * len(exposure.symbols),
         }
     ).sort("weight", descending=True)
 
