@@ -45,7 +45,7 @@ def outputs(run_dir: Path) -> dict:
     return {
         "candidates": [(c["symbol"], c["last"], c["quote_volume"], c["change"]) for c in candidates],
         "winners": [(w["atom_id"], w["stage"], w["score"]) for w in selection["winners"]],
-        "weights": pl.read_csv(run_dir / "weights.csv"),
+        "weights": pl.read_csv(run_dir / "weights.csv").drop("run_id"),  # the one column naming the run itself
         "backtest": pl.read_parquet(run_dir / "backtest" / "returns.parquet"),
     }
 
