@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-_ZERO_VAR_RTOL = 1e-14  # kernels.selection's zero-variance rule
+ZERO_VAR_RTOL = 1e-14  # a variance below (rtol·|mean|)² per row is zero (also kernels.selection's rule)
 
 
 @njit(cache=True)
@@ -54,7 +54,7 @@ def _corr_pair_nb(x: np.ndarray, i: int, j: int, min_periods: int) -> float:
             sab += da * db
             saa += da * da
             sbb += db * db
-    if saa > (_ZERO_VAR_RTOL * abs(mi)) ** 2 * c and sbb > (_ZERO_VAR_RTOL * abs(mj)) ** 2 * c:
+    if saa > (ZERO_VAR_RTOL * abs(mi)) ** 2 * c and sbb > (ZERO_VAR_RTOL * abs(mj)) ** 2 * c:
         return min(1.0, max(-1.0, sab / math.sqrt(saa * sbb)))
     return np.nan
 
@@ -83,7 +83,7 @@ def pairwise_corr(x: np.ndarray, min_periods: int) -> np.ndarray:
         mean = block.mean(axis=0)
         z = block - mean
         ss = np.einsum("ij,ij->j", z, z)
-        ok = ss > (_ZERO_VAR_RTOL * np.abs(mean)) ** 2 * t_len
+        ok = ss > (ZERO_VAR_RTOL * np.abs(mean)) ** 2 * t_len
         z *= np.where(ok, 1.0 / np.sqrt(np.where(ok, ss, 1.0)), np.nan)  # unit columns; zero variance → NaN
         corr = z.T @ z
         np.clip(corr, -1.0, 1.0, out=corr)

@@ -41,7 +41,8 @@ import math
 import numpy as np
 from numba import njit
 
-_ZERO_VAR_RTOL = 1e-14
+from kernels.correlation import ZERO_VAR_RTOL as _ZERO_VAR_RTOL
+from kernels.correlation import fill_gapped_pairs_nb
 
 
 @njit(cache=True)
@@ -315,40 +316,9 @@ def max_drawdown_nb(x: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def pairwise_corr_nb(x: np.ndarray, min_periods: int) -> np.ndarray:
-    """Pearson correlation of every pair of columns on their common valid rows (N×N, diagonal 1)."""
-    t_len, n = x.shape
-    out = np.empty((n, n))
-    for i in range(n):
-        out[i, i] = 1.0
-        for j in range(i + 1, n):
-            c = 0
-            si = 0.0
-            sj = 0.0
-            for t in range(t_len):
-                a = x[t, i]
-                b = x[t, j]
-                if not (np.isnan(a) or np.isnan(b)):
-                    c += 1
-                    si += a
-                    sj += b
-            r = np.nan
-            if c >= max(min_periods, 2):
-                mi = si / c
-                mj = sj / c
-                sab = 0.0
-                saa = 0.0
-                sbb = 0.0
-                for t in range(t_len):
-                    a = x[t, i]
-                    b = x[t, j]
-                    if not (np.isnan(a) or np.isnan(b)):
-                        da = a - mi
-                        db = b - mj
-                        sab += da * db
-                        saa += da * da
-                        sbb += db * db
-                if saa > (_ZERO_VAR_RTOL * abs(mi)) ** 2 * c and sbb > (_ZERO_VAR_RTOL * abs(mj)) ** 2 * c:
-                    r = min(1.0, max(-1.0, sab / math.sqrt(saa * sbb)))
-            out[i, j] = r
-            out[j, i] = r
+    """Pearson correlation of every pair of columns on their common valid rows (N×N, diagonal 1): every pair through
+    `kernels.correlation`'s pairwise loop (the reference `kernels.correlation.pairwise_corr` is tested against)."""
+    n = x.shape[1]
+    out = np.eye(n)
+    fill_gapped_pairs_nb(x, np.ones(n, dtype=np.bool_), min_periods, out)
     return out
