@@ -6,10 +6,8 @@ In-process through `dataflows.__main__.main` (Hydra composes exactly as on the c
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -19,35 +17,10 @@ import pytest
 import yaml
 
 from tests.conftest import AS_OF, compose, make_settings
+from tests.hostile._dispatch import cli
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ("data.progress=false", "data.retry_wait_s=0.01")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """`python -m dataflows *args` in this process: (exit code, stdout, stderr)."""
-    from dataflows.__main__ import main
-
-    root = logging.getLogger()
-
-    def drop_handlers() -> None:  # the CLI's handler binds the stderr of the call that created it
-        for handler in [h for h in root.handlers if getattr(h, "_dataflows", False)]:
-            root.removeHandler(handler)
-
-    argv, level = sys.argv[:], root.level
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    drop_handlers()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = argv
-            drop_handlers()
-            root.setLevel(level)
-    return code, out.getvalue(), err.getvalue()
 
 
 def tables(text: str) -> dict[str, list[dict[str, str]]]:

@@ -1,10 +1,12 @@
-"""`dataflows.app.dispatch` in-process with stderr captured, for the hostile-input tests."""
+"""The CLI in-process with its output captured (`cli`: `python -m dataflows ...`; `dispatch_captured`: one verb on a
+composed config), for the hostile-input and exploration tests."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
+import sys
 
 from tests.conftest import compose
 
@@ -30,3 +32,25 @@ def dispatch_captured(verb: str, overrides: list[str]) -> tuple[int, str]:
     finally:
         _drop_cli_handlers()
     return code, err.getvalue()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """`python -m dataflows *args` in this process: (exit code, stdout, stderr); the CLI's log handler binds the
+    stderr of the call that created it, so it is dropped before and after."""
+    from dataflows.__main__ import main
+
+    root = logging.getLogger()
+    argv, level = sys.argv[:], root.level
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    _drop_cli_handlers()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = argv
+            _drop_cli_handlers()
+            root.setLevel(level)
+    return code, out.getvalue(), err.getvalue()

@@ -7,10 +7,7 @@ Exit codes: 1 = Hydra refused a key, type or group option while composing; 2 = b
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -19,35 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile._dispatch import cli
+
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = "run.as_of=2026-06-30"
 PIN = "meta.sleeves.short={{profile: crypto_short, run_id: {}}}"
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """`python -m dataflows *args` in this process: (exit code, stdout, stderr)."""
-    from dataflows.__main__ import main
-
-    root = logging.getLogger()
-
-    def drop_handlers() -> None:  # the CLI's handler binds the stderr of the call that created it
-        for handler in [h for h in root.handlers if getattr(h, "_dataflows", False)]:
-            root.removeHandler(handler)
-
-    argv, level = sys.argv[:], root.level
-    out, err = io.StringIO(), io.StringIO()
-    code: int = 0
-    drop_handlers()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = argv
-            drop_handlers()
-            root.setLevel(level)
-    return code, out.getvalue(), err.getvalue()
 
 
 def cli_subprocess(*args: str, cwd: Path) -> tuple[int, str, str]:
