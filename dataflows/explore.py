@@ -289,7 +289,7 @@ def scan(settings: Settings, resolved: dict) -> int:
 
 def scan_tables(settings: Settings, funnels: dict[str, list[dict]], candidates: Any) -> list[Table]:
     """One funnel table per scanner, then the candidates table."""
-    from dataflows.lakehouse.audit import iso
+    from dataflows.timestamps import iso
 
     when = iso(settings.as_of_ms)
     tables = []

@@ -7,13 +7,15 @@ A crash at any point leaves either the old file or the new one, never a torn fil
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import orjson
 
 TEMP_SUFFIX = ".tmp"
 
@@ -48,9 +50,24 @@ def write_bytes(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The project's one JSON encoding: indented, key-sorted, newline-terminated; NaN and infinities become null,
+    numpy scalars and arrays plain numbers, dataclasses objects, anything else `str` (orjson)."""
+    return orjson.dumps(obj, default=_json_default, option=_JSON_OPTIONS) + b"\n"
+
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):  # numpy scalars orjson leaves to us (float16, bytes_, ...)
+        return value.item()
+    return str(value)
+
+
 def write_json(target: Path, obj: Any) -> None:
-    """Atomically write `obj` as indented, key-sorted JSON (non-JSON values via `str`)."""
-    write_bytes(target, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+    """Atomically write `obj` as JSON (`json_bytes`)."""
+    write_bytes(target, json_bytes(obj))
 
 
 def write_parquet(target: Path, frame: Any) -> None:

@@ -12,7 +12,6 @@ UNREPAIRABLE. Holidays are never gaps: the calendar does not expect them.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -22,6 +21,7 @@ import polars as pl
 from dataflows import columns as C
 from dataflows.lakehouse.calendar import DAY_MS, Calendar, calendar_for
 from dataflows.lakehouse.store import Lakehouse
+from dataflows.timestamps import iso
 
 FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE = (
     "FRESH",
@@ -32,13 +32,6 @@ FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE = (
     "UNREPAIRABLE",
 )
 STATUSES = (FRESH, STALE, MISSING, GAPPED, TOXIC, UNREPAIRABLE)
-
-
-def iso(ts_ms: int | None) -> str | None:
-    """Epoch ms → ISO-8601 UTC (None passes through)."""
-    if ts_ms is None:
-        return None
-    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def selection_ratings(
 
 def returns_summary(training_returns: ReturnsPanel) -> dict:
     """Shape and span of the training window (for selection.json and the manifest)."""
-    from dataflows.lakehouse.audit import iso
+    from dataflows.timestamps import iso
 
     d = training_returns.dates
     return {

@@ -21,10 +21,10 @@ from dataflows import scanners
 from dataflows.config import Settings, conf_dir
 from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
 from dataflows.lakehouse import atomic
-from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
 from dataflows.lakehouse.repair import RepairPolicy, retrying
 from dataflows.lakehouse.store import Lakehouse
+from dataflows.timestamps import iso
 from dataflows.venues.base import Venue, fetch_range, market_schema, throttle, ticker_schema, tickers_from_bars
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,10 @@ from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.errors import RatingsMismatch
 from dataflows.lakehouse import features
-from dataflows.lakehouse.audit import Candidate, iso
+from dataflows.lakehouse.audit import Candidate
 from dataflows.lakehouse.repair import RepairReport
 from dataflows.lakehouse.store import Lakehouse
+from dataflows.timestamps import iso
 from dataflows.venues.base import Venue
 
 

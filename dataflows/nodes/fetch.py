@@ -4,9 +4,10 @@ checking that the venue can serve bars as old as the repair needs."""
 from __future__ import annotations
 
 from dataflows.errors import HistoryUnavailable
-from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit, iso
+from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.repair import Repairer, RepairReport
+from dataflows.timestamps import iso
 
 
 def repair_report(

@@ -13,11 +13,12 @@ import polars as pl
 from dataflows import columns as C
 from dataflows.config import Settings
 from dataflows.lakehouse import quarantine
-from dataflows.lakehouse.audit import UNREPAIRABLE, iso
+from dataflows.lakehouse.audit import UNREPAIRABLE
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.panel import read_panel
 from dataflows.lakehouse.repair import RepairReport
 from dataflows.lakehouse.store import Lakehouse
+from dataflows.timestamps import iso
 from dataflows.venues.base import Venue
 
 RULES = ("toxic_return", "flat_line", "volume_spike")

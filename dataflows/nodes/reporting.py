@@ -13,13 +13,14 @@ from dataflows import columns as C
 from dataflows.analysis import Regime
 from dataflows.config import Settings
 from dataflows.lakehouse import atomic
-from dataflows.lakehouse.audit import SymbolAudit, iso
+from dataflows.lakehouse.audit import SymbolAudit
 from dataflows.nodes.optimization import OptimizationInput, SleeveWeights
 from dataflows.report.data import IN_SAMPLE, POOL, Performance, TearsheetData
 from dataflows.report.page import as_of_label
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import SelectionResult
 from dataflows.synthesis import flatten_weights
+from dataflows.timestamps import iso
 from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import BacktestResult, History
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from dataflows.errors import ConfigError
-from dataflows.lakehouse.audit import iso
 from dataflows.report.data import BACKTEST_BOOKS, OUT_OF_SAMPLE, POOL, BacktestView, Performance
 from dataflows.returns import ReturnsPanel
+from dataflows.timestamps import iso
 from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import RAW_EW, BacktestResult, History, book_targets
 

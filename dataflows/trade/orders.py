@@ -426,7 +426,7 @@ def _fill_from_lakehouse(table: pl.DataFrame, run: RunTargets, lakehouse: Any) -
     if not need or lakehouse is None or run.venue is None:
         return table
     from dataflows.lakehouse import metadata
-    from dataflows.lakehouse.audit import iso
+    from dataflows.timestamps import iso
 
     end = _decision_ms(run)
     as_of_day = dt.datetime.fromisoformat(run.as_of).date() if run.as_of else dt.date.max

@@ -45,13 +45,13 @@ from dataflows.analysis import Regime
 from dataflows.config import Settings
 from dataflows.errors import ConfigError, DataflowsError
 from dataflows.lakehouse import features
-from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.returns import NotEnoughHistory, ReturnsPanel
 from dataflows.selection.htr import Funnel, SelectionParams, SelectionResult, Winner
 from dataflows.sleeve import PERIODS, SleeveDecision, SleeveWeights, allocate, decide
 from dataflows.synthesis import AtomWeights, flatten_weights
+from dataflows.timestamps import iso
 from dataflows.validation import metrics as M
 from dataflows.validation.simulate import BookSimulation, simulate_books, warm_simulation
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from dataflows.lakehouse.audit import iso
 from dataflows.lakehouse.store import Lakehouse
+from dataflows.timestamps import iso
 from tests.conftest import make_settings, run_data_phase, synthetic_venue
 
 UNIVERSE = ("scanner=crypto_liquid_long", "++scanner.limit=12", "profile.cluster_cap=null", "flow.skip_validation=true")
