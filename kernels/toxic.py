@@ -35,13 +35,14 @@ values are measured over every bar whatever the threshold, so they are evidence 
 Ties go to the earliest row. Every row index is a row of the input panel.
 
 Entry points: `toxic_scan` (checks inputs, then picks a kernel), `toxic_scan_nb` (one thread) and
-`toxic_scan_parallel_nb` (columns spread over numba's threads), both `(close, volume, max_abs_return, flat_bars,
-spike_mult, spike_window) -> ToxicScan`; and the per-column `return_scan_1d_nb`, `flat_scan_1d_nb`,
-`spike_scan_1d_nb`, each returning `(first, worst, worst_row)`.
+`toxic_scan_parallel_nb` (columns spread over numba's threads), one loop body compiled twice by `_scan_kernel`, both
+`(close, volume, max_abs_return, flat_bars, spike_mult, spike_window) -> ToxicScan`; and the per-column
+`return_scan_1d_nb`, `flat_scan_1d_nb`, `spike_scan_1d_nb`, each returning `(first, worst, worst_row)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -174,46 +175,39 @@ def spike_scan_1d_nb(volume: np.ndarray, spike_mult: float, spike_window: int) -
     return first, worst, worst_row
 
 
-@njit(cache=True)
-def toxic_scan_nb(
-    close: np.ndarray,
-    volume: np.ndarray,
-    max_abs_return: float,
-    flat_bars: int,
-    spike_mult: float,
-    spike_window: int,
-) -> ToxicScan:
-    """All three guard rules for every column of a (time x symbol) close/volume panel, on one thread."""
-    n = close.shape[1]
-    rf, rw, rr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
-    ff, fw, fr = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    sf, sw, sr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
-    for j in range(n):
-        rf[j], rw[j], rr[j] = return_scan_1d_nb(close[:, j], max_abs_return)
-        ff[j], fw[j], fr[j] = flat_scan_1d_nb(close[:, j], flat_bars)
-        sf[j], sw[j], sr[j] = spike_scan_1d_nb(volume[:, j], spike_mult, spike_window)
-    return ToxicScan(rf, rw, rr, ff, fw, fr, sf, sw, sr)
+def _scan_kernel(name: str, parallel: bool) -> Callable[..., ToxicScan]:
+    """The one scan body, compiled as `name`: columns over numba's threads if `parallel`, else in order.
+
+    With `parallel=False` numba compiles `prange` as `range`. Numba's cache keys on the function's qualified name and
+    bytecode, not on `parallel`, so each compilation gets its own name (and its own cache file).
+    """
+
+    def scan(
+        close: np.ndarray,
+        volume: np.ndarray,
+        max_abs_return: float,
+        flat_bars: int,
+        spike_mult: float,
+        spike_window: int,
+    ) -> ToxicScan:
+        n = close.shape[1]
+        rf, rw, rr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
+        ff, fw, fr = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        sf, sw, sr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
+        for j in prange(n):
+            rf[j], rw[j], rr[j] = return_scan_1d_nb(close[:, j], max_abs_return)
+            ff[j], fw[j], fr[j] = flat_scan_1d_nb(close[:, j], flat_bars)
+            sf[j], sw[j], sr[j] = spike_scan_1d_nb(volume[:, j], spike_mult, spike_window)
+        return ToxicScan(rf, rw, rr, ff, fw, fr, sf, sw, sr)
+
+    scan.__name__ = scan.__qualname__ = name
+    how = "columns spread over numba's threads" if parallel else "one thread"
+    scan.__doc__ = f"All three guard rules for every column of a (time x symbol) close/volume panel, on {how}."
+    return njit(cache=True, parallel=parallel)(scan)
 
 
-@njit(cache=True, parallel=True)
-def toxic_scan_parallel_nb(
-    close: np.ndarray,
-    volume: np.ndarray,
-    max_abs_return: float,
-    flat_bars: int,
-    spike_mult: float,
-    spike_window: int,
-) -> ToxicScan:
-    """`toxic_scan_nb` with columns spread over numba's threads."""
-    n = close.shape[1]
-    rf, rw, rr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
-    ff, fw, fr = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    sf, sw, sr = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)
-    for j in prange(n):
-        rf[j], rw[j], rr[j] = return_scan_1d_nb(close[:, j], max_abs_return)
-        ff[j], fw[j], fr[j] = flat_scan_1d_nb(close[:, j], flat_bars)
-        sf[j], sw[j], sr[j] = spike_scan_1d_nb(volume[:, j], spike_mult, spike_window)
-    return ToxicScan(rf, rw, rr, ff, fw, fr, sf, sw, sr)
+toxic_scan_nb = _scan_kernel("toxic_scan_nb", parallel=False)
+toxic_scan_parallel_nb = _scan_kernel("toxic_scan_parallel_nb", parallel=True)
 
 
 def _check_values(name: str, a: np.ndarray, bad: np.ndarray, rule: str) -> None:
@@ -248,8 +242,8 @@ def toxic_scan(
 ) -> ToxicScan:
     """Validate a (time x symbol) close/volume panel and the thresholds, then scan it (see the module docstring).
 
-    Thresholds come from `GuardConfig`; the defaults here mirror it. `parallel=None` uses `toxic_scan_parallel_nb` from `PARALLEL_MIN_CELLS` cells on and `toxic_scan_nb` below, where
-    waking the thread pool costs more than it saves.
+    Thresholds come from `GuardConfig`; the defaults here mirror it. `parallel=None` uses `toxic_scan_parallel_nb`
+    from `PARALLEL_MIN_CELLS` cells on and `toxic_scan_nb` below, where waking the thread pool costs more than it saves.
     """
     close, volume = np.asarray(close), np.asarray(volume)
     for name, a in (("close", close), ("volume", volume)):
