@@ -4,8 +4,8 @@ Optimizers only see synthetic longs: every atom (symbol, logic, direction) becom
 raw return for LONG and −min(raw, 1) for SHORT (a short loses at most 100% per bar). Weights come back per atom
 (>= 0) and are flattened to signed per-symbol exposure: net(a) = Σ_LONG w − Σ_SHORT w, gross(a) = Σ w.
 
-Both transforms must run exactly once (the origin inverted shorts twice and flattened twice, losing the sign), so
-each result is a distinct type that its transform refuses to take again:
+Both transforms must run exactly once (a second inversion turns shorts back into longs, a second flattening loses
+the sign), so each result is a distinct type that its transform refuses to take again:
 
 - `synthesize_atoms(raw, symbols, atoms) -> AtomReturns`; passing an `AtomReturns` (or a view of its read-only
   `values`) back in raises `DoubleApplication`. A *copy* of the values is ordinary data again: keep the type.
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dataflows.analysis import as_returns_panel
 from dataflows.columns import ATOM_ID, DIRECTION, LONG, SYMBOL, parse_atom_ids, split_atom_id
 from dataflows.errors import DataflowsError
+from dataflows.tails import as_returns_panel
 
 WEIGHT = "weight"
 NET_WEIGHT = "net_weight"

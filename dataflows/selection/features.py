@@ -13,7 +13,7 @@ Columns of the frame (constants below), with ppy = periods per year of the asset
 - `entropy` permutation entropy (order 5, delay 1, last 120 returns, / ln 5!); `efficiency` |Σr| / Σ|r| over the
   same last 120 returns; `hurst` rescaled range (lags 8, 16, ... <= n/2), clipped to [0, 1];
 - `skew`, `kurtosis` (excess), `cvar_95` = −mean of the worst 5% (returns <= q05; a positive number is a loss);
-- `antifragility` (`dataflows.analysis.antifragility`; cross-sectional over assets with >= min_obs returns);
+- `antifragility` (`dataflows.tails.antifragility`; cross-sectional over assets with >= min_obs returns);
 - `quote_volume` the average daily quote volume given (NaN when missing or <= 0: missing data, never 0);
   `liquidity` = min(1, quote_volume / baseline) (1e7 crypto, 5e8 equity); `eci` friction = vol × √(1e6 / ADV),
   NaN when ADV is missing;
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from dataflows.analysis import TailParams, antifragility, as_returns_panel
 from dataflows.columns import ASSET_CLASS, ASSET_CLASSES, CRYPTO, EQUITY, QUOTE_VOLUME, SYMBOL
 from dataflows.selection import SelectionError
+from dataflows.tails import TailParams, antifragility, as_returns_panel
 from kernels.selection import efficiency_ratio_nb, hurst_rs_nb, moments_nb, permutation_entropy_nb, tail_stats_nb
 
 N_OBS = "n_obs"
@@ -93,7 +93,7 @@ class ClassParams:
 
 @dataclass(frozen=True)
 class FeatureParams:
-    """Feature settings (defaults from quant-methods.md, HTR v3.4)."""
+    """Feature settings (defaults of the HTR method, docs/selection.md)."""
 
     crypto: ClassParams = ClassParams(periods_per_year=365.0, liquidity_baseline=1e7)
     equity: ClassParams = ClassParams(periods_per_year=252.0, liquidity_baseline=5e8)
