@@ -6,7 +6,6 @@ import collections
 import datetime as dt
 import itertools
 import pickle
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -18,6 +17,7 @@ from dataflows.errors import ConfigError, RateLimited, TransientVenueError, Venu
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.venues import synthetic as S
 from dataflows.venues.base import Venue, fetch_range, market_schema, ticker_schema
+from dataflows.venues.synthetic import venue as synthetic_venue
 
 
 def _ms(iso: str) -> int:
@@ -238,15 +238,22 @@ def test_injected_errors_rate_and_determinism() -> None:
     assert set(outcomes(S.SyntheticVenue(as_of_ms=AS_OF), 200)) == {"ok"}
 
 
-def test_rate_limit() -> None:
+def test_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]  # the rate limit's clock, advanced by hand: the window is one second of it
+    monkeypatch.setattr(synthetic_venue, "_clock", lambda: now[0])
     v = S.SyntheticVenue(as_of_ms=AS_OF, rate_limit_per_sec=5)
     for _ in range(5):
         v.ohlcv("BTC/USDT", "1d", AS_OF - DAY_MS, 1)
     with pytest.raises(RateLimited, match="5 requests per second"):
         v.ohlcv("BTC/USDT", "1d", AS_OF - DAY_MS, 1)
     assert v.throttled == 1
-    time.sleep(1.05)
+    now[0] += 0.5
+    with pytest.raises(RateLimited, match="5 requests per second"):
+        v.ohlcv("BTC/USDT", "1d", AS_OF - DAY_MS, 1)
+    assert v.throttled == 2
+    now[0] += 0.5  # one second after the first five calls: they leave the window
     assert v.ohlcv("BTC/USDT", "1d", AS_OF - DAY_MS, 1).height == 1
+    assert v.throttled == 2
 
 
 # ------------------------------------------------------------------------------------------- market realism
@@ -405,7 +412,7 @@ def test_delisted(venue: S.SyntheticVenue) -> None:
 def test_each_seed_has_its_own_lakehouse_namespace() -> None:
     from tests.conftest import make_settings
 
-    names = {seed: S.SyntheticVenue(seed=seed, as_of_ms=S._day("2026-01-01") * DAY_MS).name for seed in (0, 7)}
+    names = {seed: S.SyntheticVenue(seed=seed, as_of_ms=_ms("2026-01-01T00:00:00")).name for seed in (0, 7)}
     assert names == {0: "synthetic", 7: "synthetic-seed7"}
     for seed, name in names.items():
         assert make_settings("/tmp/unused", f"venue.seed={seed}").venue_name == name
