@@ -1,9 +1,9 @@
 """Market regime of one training window and the cluster caps it implies; re-exports the tail statistics.
 
 The regime is read from the equal-weight market series (row mean of the valid returns; rows where no asset has a
-bar are skipped): a weighted sum of components → QUIET / NORMAL / TURBULENT / CRISIS, see `RegimeWeights` and
-`regime`. Everything here is computed on the rows it is given — the training window, never the full history.
-Inputs are T×N float64 return panels (rows = time oldest first, columns = assets, NaN = no bar).
+bar are skipped): a weighted sum of components → QUIET / NORMAL / TURBULENT / CRISIS, see `RegimeWeights`,
+`regime` and docs/selection.md. Everything here is computed on the rows it is given — the training window, never
+the full history. Inputs are T×N float64 return panels (rows = time oldest first, columns = assets, NaN = no bar).
 
 Tail statistics and antifragility live in `dataflows.tails` (below this module, `selection` and `synthesis`) and
 are re-exported here under their usual names.
@@ -15,7 +15,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,10 +38,6 @@ from dataflows.tails import (
     tail_stats,
 )
 from kernels.selection import hurst_rs_nb, moments_nb, permutation_entropy_nb
-
-if TYPE_CHECKING:
-    from dataflows.selection.htr import AssetClusters, ClusterParams
-    from dataflows.synthesis import AtomReturns
 
 __all__ = [
     "ANTIFRAGILITY",
@@ -68,7 +63,6 @@ __all__ = [
     "TailStats",
     "antifragility",
     "as_returns_panel",
-    "atom_clusters",
     "haar_detail_share",
     "lag1_autocorr",
     "market_series",
@@ -87,7 +81,7 @@ REGIMES = (QUIET, NORMAL, TURBULENT, CRISIS)
 
 @dataclass(frozen=True)
 class RegimeWeights:
-    """Weights of the regime score = Σ weight × component (calibrated on synthetic markets).
+    """Weights of the regime score = Σ weight × component (this project's calibration, docs/selection.md).
 
     Components of the equal-weight market series m (valid rows of the window):
     - vol_ratio: std(last `vol_window` values) / std(all) — 1 for a stationary series, ≫ 1 in a vol burst;
@@ -267,27 +261,3 @@ def regime_cluster_cap(label: str, base_cap: float, params: RegimeParams = Regim
     if label == TURBULENT:
         return min(base_cap, params.turbulent_cap)
     return base_cap
-
-
-# --------------------------------------------------------------------------- clusters on synthesized streams
-
-
-def atom_clusters(
-    atoms: AtomReturns, asset_class: Mapping[str, str], params: ClusterParams | None = None
-) -> AssetClusters:
-    """Correlation clusters of the synthesized atom streams (same method as selection), for HRP and cluster caps.
-
-    `asset_class` maps each atom's symbol to crypto|equity (it decides which lookbacks apply).
-    """
-    from dataflows.selection.htr import ClusterParams, correlation_clusters
-    from dataflows.synthesis import AtomReturns
-
-    if not isinstance(atoms, AtomReturns):
-        msg = f"atom_clusters takes the AtomReturns of `synthesize_atoms`, got {type(atoms).__name__}"
-        raise AnalysisError(msg)
-    missing = sorted({s for s in atoms.symbols if s not in asset_class})
-    if missing:
-        msg = f"atom_clusters: no asset class for symbols {missing}"
-        raise AnalysisError(msg)
-    classes = [asset_class[s] for s in atoms.symbols]
-    return correlation_clusters(atoms.values, atoms.atom_ids, classes, params or ClusterParams())

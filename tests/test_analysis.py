@@ -10,6 +10,7 @@ from scipy import stats
 
 from dataflows import analysis as A
 from dataflows.columns import CRYPTO, LONG, SHORT, atom_id
+from dataflows.selection.clustering import atom_clusters
 from dataflows.synthesis import synthesize_atoms
 
 T = 250
@@ -195,13 +196,13 @@ def test_atom_clusters_on_synthesized_streams() -> None:
     syms = ["A", "B", "C"]
     atoms = [atom_id(s, "t", LONG) for s in syms] + [atom_id("A", "t", SHORT)]
     ar = synthesize_atoms(x, syms, atoms)
-    c = A.atom_clusters(ar, dict.fromkeys(syms, CRYPTO))
+    c = atom_clusters(ar, dict.fromkeys(syms, CRYPTO))
     lab = c.label_of()
     assert lab[atoms[0]] == lab[atoms[1]] == lab[atoms[2]] != lab[atoms[3]]  # the short is anti-correlated
     with pytest.raises(A.AnalysisError, match="AtomReturns"):
-        A.atom_clusters(x, dict.fromkeys(syms, CRYPTO))  # type: ignore[arg-type]
+        atom_clusters(x, dict.fromkeys(syms, CRYPTO))  # type: ignore[arg-type]
     with pytest.raises(A.AnalysisError, match="no asset class"):
-        A.atom_clusters(ar, {"A": CRYPTO})
+        atom_clusters(ar, {"A": CRYPTO})
 
 
 def test_bad_panels_are_named() -> None:

@@ -1,12 +1,15 @@
-"""Natural selection (HTR v3.4): per-asset features (`features`) and hierarchical threshold relaxation (`htr`).
+"""Natural selection (HTR, docs/selection.md): per-asset `features` and hierarchical threshold relaxation (`htr`).
 
-The errors live here so that callers can catch them without importing the numba kernels; submodules import
-NumPy, SciPy, Polars and numba, import them where they are used.
+`htr` is the entry point (`select_atoms`) and re-exports the pieces it is built from: `params`, `clustering`,
+`scoring`, `recruitment` and `result`. The errors live here so that callers can catch them without importing the
+numba kernels; submodules import NumPy, SciPy, Polars and numba, import them where they are used.
 """
 
 from __future__ import annotations
 
 from dataflows.errors import DataflowsError
+
+__all__ = ["NoWinners", "SelectionError"]
 
 
 class SelectionError(DataflowsError):

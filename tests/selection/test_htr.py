@@ -1,4 +1,4 @@
-"""HTR v3.4 on constructed universes: each veto, each stage, shorts, clustering, outcomes, look-ahead, determinism."""
+"""HTR on constructed universes: each veto, each stage, shorts, clustering, outcomes, look-ahead, determinism."""
 
 from __future__ import annotations
 
