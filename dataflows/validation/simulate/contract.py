@@ -26,8 +26,8 @@ from dataflows.errors import DataflowsError
 SHORT_CAP = 1.0
 """Largest per-bar return a held short pays for (a short loses at most 100% of its notional per bar)."""
 
-_REL_TOL = 1e-9  # vectorbt's closeness tolerances (vectorbt.utils.math_), mirrored by the NumPy reference
-_ABS_TOL = 1e-12
+REL_TOL = 1e-9  # vectorbt's closeness tolerances (vectorbt.utils.math_), mirrored by the NumPy reference
+ABS_TOL = 1e-12
 
 
 class SimulationError(DataflowsError):
@@ -52,7 +52,7 @@ class BookSimulation:
         return self.fees + self.slippage
 
 
-def _check(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:
+def check_inputs(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:
     r = np.asarray(returns, dtype=np.float64)
     rows = np.asarray(rebalance_rows, dtype=np.int64)
     w = np.asarray(targets, dtype=np.float64)
@@ -83,7 +83,7 @@ def governing_targets(n_rows: int, rebalance_rows: np.ndarray, targets: np.ndarr
 
 def price_levels(returns: np.ndarray, rebalance_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(T+1)×N price levels from 1.0: row i+1 = row i × (1 + r'), r' = min(r, SHORT_CAP) while held short, NaN → 0."""
-    r, rows, w = _check(returns, rebalance_rows, targets)
+    r, rows, w = check_inputs(returns, rebalance_rows, targets)
     eff = np.where(np.isnan(r), 0.0, r)
     short = governing_targets(r.shape[0], rows, w) < 0
     eff = np.where(short, np.minimum(eff, SHORT_CAP), eff)

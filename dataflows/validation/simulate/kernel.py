@@ -15,14 +15,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from dataflows.validation.simulate.contract import (
-    _ABS_TOL,
-    _REL_TOL,
+    ABS_TOL,
+    REL_TOL,
     BookSimulation,
     SimulationError,
-    _check,
+    check_inputs,
     price_levels,
 )
-from dataflows.validation.simulate.vectorbt_engine import _simulate_on_vectorbt
+from dataflows.validation.simulate.vectorbt_engine import simulate_on_vectorbt
 
 KERNEL = "kernel"
 VECTORBT = "vectorbt"
@@ -58,12 +58,12 @@ def simulate_books(
         msg = "no book to simulate"
         raise SimulationError(msg)
     if engine == VECTORBT:
-        return _simulate_on_vectorbt(returns, rebalance_rows, books, fees=fees, slippage=slippage, index=index)
+        return simulate_on_vectorbt(returns, rebalance_rows, books, fees=fees, slippage=slippage, index=index)
     from kernels.simulate import simulate_targets_nb
 
     out: dict[str, BookSimulation] = {}
     for name, targets in books.items():
-        r, rows, w = _check(returns, rebalance_rows, targets)
+        r, rows, w = check_inputs(returns, rebalance_rows, targets)
         levels = price_levels(r, rows, w)
         values, rets, held, traded, fee, slip, filled = simulate_targets_nb(
             np.ascontiguousarray(levels[:-1]),
@@ -72,8 +72,8 @@ def simulate_books(
             np.ascontiguousarray(w),
             float(fees),
             float(slippage),
-            _REL_TOL,
-            _ABS_TOL,
+            REL_TOL,
+            ABS_TOL,
         )
         before = np.concatenate([[1.0], values[:-1]])[rows]  # equity at the previous close = at the order price
         last = np.append(rows[1:] - 1, r.shape[0] - 1)

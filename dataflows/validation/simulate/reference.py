@@ -28,19 +28,19 @@ from __future__ import annotations
 import numpy as np
 
 from dataflows.validation.simulate.contract import (
-    _ABS_TOL,
-    _REL_TOL,
+    ABS_TOL,
+    REL_TOL,
     SHORT_CAP,
     BookSimulation,
     SimulationError,
-    _check,
+    check_inputs,
 )
 
 
 def _close(a: float, b: float) -> bool:
     if a == b:
         return True
-    return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
+    return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
 
 
 def _add(a: float, b: float) -> float:
@@ -56,7 +56,7 @@ def simulate_reference(
 
     Independent of vectorbt and of `price_levels`: prices are compounded here, row by row, from the raw returns.
     """
-    r, rows, w = _check(returns, rebalance_rows, targets)
+    r, rows, w = check_inputs(returns, rebalance_rows, targets)
     n_rows, n = r.shape
     pos = np.zeros(n)
     cash = 1.0

@@ -12,10 +12,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dataflows.validation.simulate.contract import BookSimulation, SimulationError, _check, order_sizes, price_levels
+from dataflows.validation.simulate.contract import (
+    BookSimulation,
+    SimulationError,
+    check_inputs,
+    order_sizes,
+    price_levels,
+)
 
 
-def _simulate_on_vectorbt(
+def simulate_on_vectorbt(
     returns: np.ndarray,
     rebalance_rows: np.ndarray,
     books: Mapping[str, np.ndarray],
@@ -40,7 +46,7 @@ def _simulate_on_vectorbt(
     n_rows, n = r.shape
     closes, prices, sizes = [], [], []
     for name in names:
-        _r, rows, w = _check(r, rebalance_rows, books[name])
+        _r, rows, w = check_inputs(r, rebalance_rows, books[name])
         levels = price_levels(_r, rows, w)
         closes.append(levels[1:])
         prices.append(levels[:-1])
