@@ -17,13 +17,13 @@ applied once, to daily statistics:
 - hit rate = share of rows with a positive return among the rows with a non-zero one (flat rows — cash, a market
   holiday — are not bets); CVaR 95 = the mean loss of the worst 5% of rows (at least one), positive = a loss.
 
-Nothing is computed from already-annualized numbers (the origin annualized per-window figures again when stitching).
-Per window the headline return is the window's total return (a 20-day return annualized is noise); Sharpe and Sortino
-are annualized so that |Sharpe| > 10 means the same thing for every window length. Undefined statistics (a single
-row, zero variance, no losing day, no drawdown) are None, so JSON stays valid.
+Nothing is computed from already-annualized numbers: stitched figures come from the daily returns, never from
+per-window ones. Per window the headline return is the window's total return (a 20-day return annualized is noise);
+Sharpe and Sortino are annualized so that |Sharpe| > 10 means the same thing for every window length. Undefined
+statistics (a single row, zero variance, no losing day, no drawdown) are None, so JSON stays valid.
 
 Also here, on the same definitions: rolling Sharpe and volatility, the drawdown curve and its worst episodes, and
-compounded calendar-month returns.
+compounded calendar-month returns. Method notes: `docs/validation.md`.
 """
 
 from __future__ import annotations
