@@ -1,9 +1,9 @@
 """Matplotlib plumbing of the post-analysis PNGs: house style, figures on the Agg canvas, deterministic PNG bytes.
 
-Only `postanalysis.py` draws with Matplotlib (the HTML pages draw their charts as SVG, `svg.py`). Matplotlib is
-imported inside the functions, so importing this module is cheap; figures are plain `Figure` objects never
-registered with pyplot (no global backend switch, garbage-collected when dropped), drawn under `RC` in an
-`rc_context` so the global rcParams are never touched.
+Only `dataflows.report.postanalysis` draws with Matplotlib (the HTML pages draw their charts as SVG,
+`dataflows.report.svg`). Matplotlib is imported inside the functions, so importing this module is cheap; figures are
+plain `Figure` objects never registered with pyplot (no global backend switch, garbage-collected when dropped), drawn
+under `RC` in an `rc_context` so the global rcParams are never touched.
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ def png_bytes(fig: Figure, dpi: float) -> bytes:
     with matplotlib.rc_context(RC):
         fig.savefig(buf, format="png", dpi=dpi, metadata=_PNG_METADATA)
     return buf.getvalue()
+
+
+def box(fig: Any, left: float, bottom: float, width: float, height: float) -> Any:
+    """An axes at fixed inch coordinates (from the figure's lower left corner)."""
+    fw, fh = fig.get_size_inches()
+    return fig.add_axes((left / fw, bottom / fh, width / fw, height / fh))
 
 
 def style_axes(ax: Any) -> None:

@@ -15,6 +15,7 @@ from dataflows.report.postanalysis import (
     classical_mds,
     dendrogram_order,
     drift_per_window,
+    postanalysis_figures,
     rolling_vol,
     write_postanalysis,
 )
@@ -64,6 +65,23 @@ def test_writes_every_figure_and_an_index(tmp_path: Path) -> None:
     )
     for name in (*FIGURES, "index"):
         assert again[name].read_bytes() == paths[name].read_bytes(), name
+
+
+def test_figures_are_returned_and_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    symbols, clusters, returns = _winners()
+    kwargs = {"symbols": symbols, "clusters": clusters, "corr": None, "returns": returns, "backtest": make_backtest()}
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("postanalysis_figures wrote a file")
+
+    monkeypatch.setattr("dataflows.report.postanalysis.figures.write_bytes", refuse)
+    monkeypatch.chdir(tmp_path)
+    files = postanalysis_figures(**kwargs)
+    assert list(tmp_path.iterdir()) == []
+    assert list(files) == [*(f"{f}.png" for f in FIGURES), "index.html"]
+    monkeypatch.undo()
+    paths = write_postanalysis(tmp_path / "plots", **kwargs)
+    assert {p.name: p.read_bytes() for p in paths.values()} == files
 
 
 def test_pyplot_is_never_imported(tmp_path: Path) -> None:
