@@ -1,14 +1,14 @@
 """The meta run's own report: one self-contained HTML page (inline SVG, no scripts, no network).
 
-`render_meta_report(run_dir)` reads what a meta run wrote into its folder (`meta_weights.csv`,
-`meta_returns.parquet`, `meta_stream.parquet`, `flattened_weights.csv`, `sleeves.json`, `manifest.json`, the
-sleeves' `pinned.json`) and writes `report.html` beside them, from the template `templates/meta_report.html`
-(Jinja2, autoescaped). It leads with the headline metrics (`dataflows.validation.metrics`, the definitions every
-report uses) of the meta stream beside each sleeve's stream on their common dates, the growth of each and the meta's
-drawdown, and the sleeves' correlation matrix; then the sleeve weights with their bounds and streams, the flattened
-book, dropped and pinned sleeves, and links to every sleeve's own `report.html`. A sleeve that contributes its
-in-sample stream is named at the top: the meta's numbers are then partly in-sample. `manifest` may be passed in when
-the run's manifest is not written yet (the meta run renders the report before writing it).
+`meta_report_html(run_dir)` reads what a meta run wrote into its folder (`meta_weights.csv`, `meta_returns.parquet`,
+`meta_stream.parquet`, `flattened_weights.csv`, `sleeves.json`, `manifest.json`, the sleeves' `pinned.json`) and
+returns the page, from the template `templates/meta_report.html` (Jinja2, autoescaped); `render_meta_report` writes
+it to `report.html` beside them. It leads with the headline metrics (`dataflows.validation.metrics`, the definitions
+every report uses) of the meta stream beside each sleeve's stream on their common dates, the growth of each and the
+meta's drawdown, and the sleeves' correlation matrix; then the sleeve weights with their bounds and streams, the
+flattened book, dropped and pinned sleeves, and links to every sleeve's own `report.html`. A sleeve that contributes
+its in-sample stream is named at the top: the meta's numbers are then partly in-sample. `manifest` may be passed in
+when the run's manifest is not written yet (the meta run renders the report before writing it).
 """
 
 from __future__ import annotations
@@ -36,18 +36,20 @@ _STREAMS = {"out_of_sample": "out of sample", "in_sample": "in-sample"}
 
 
 def render_meta_report(run_dir: Path, manifest: Mapping[str, Any] | None = None) -> Path:
-    """Write `run_dir/report.html` from the meta run's files (atomically); returns its path."""
+    """Write `run_dir/report.html` (`meta_report_html`, atomically); returns its path."""
     run_dir = Path(run_dir)
-    if manifest is None:
-        path = run_dir / "manifest.json"
-        manifest = json.loads(path.read_text()) if path.is_file() else {}
     out = run_dir / REPORT
     write_bytes(out, meta_report_html(run_dir, manifest).encode("utf-8"))
     return out
 
 
-def meta_report_html(run_dir: Path, manifest: Mapping[str, Any]) -> str:
-    """The meta report as an HTML string."""
+def meta_report_html(run_dir: Path, manifest: Mapping[str, Any] | None = None) -> str:
+    """The meta report of the run in `run_dir` as an HTML string, from its files (`manifest`: None reads
+    `manifest.json`, absent = empty); writes nothing."""
+    run_dir = Path(run_dir)
+    if manifest is None:
+        path = run_dir / "manifest.json"
+        manifest = json.loads(path.read_text()) if path.is_file() else {}
     sleeves_path = run_dir / "sleeves.json"
     sleeves: list[dict[str, Any]] = json.loads(sleeves_path.read_text()) if sleeves_path.is_file() else []
     weights = pl.read_csv(run_dir / "meta_weights.csv")

@@ -167,7 +167,7 @@ def test_section_lists_every_window_and_marks_forensics(tmp_path: Path) -> None:
     _assert_self_contained(text)
     assert '<section id="backtest"><h2>Walk-forward details (out of sample)</h2>' in text
     assert '<a href="#backtest">Walk-forward</a>' in text
-    # lead, rolling, stitched equity/drawdown, returns per window, net weights, risk, heatmap, funnel, in-sample equity
+    # headline, rolling, stitched equity/drawdown, returns per window, net weights, risk, heatmap, funnel, in-sample equity
     assert text.count("<svg") == 9
     assert text.index('id="performance"') < text.index('id="backtest"') < text.index('id="weights"')
     rows = _windows(text)

@@ -188,11 +188,11 @@ def test_page_is_self_contained_and_complete(tmp_path: Path) -> None:
     data = make_data()
     text = _render(tmp_path, data)
     _assert_self_contained(text)
-    # the in-sample lead (equity + drawdown), rolling statistics, net weights, risk, heatmap, funnel
+    # the in-sample headline chart (equity + drawdown), rolling statistics, net weights, risk, heatmap, funnel
     assert text.count("<svg") == 6
     for anchor in ("weights", "risk", "clusters", "funnel", "regime", "fallbacks", "monthly", "rolling", "drawdowns"):
         assert f'<section id="{anchor}">' in text
-    assert '<section id="equity">' not in text  # the lead is the in-sample equity: not drawn twice
+    assert '<section id="equity">' not in text  # the headline chart is the in-sample equity: not drawn twice
     assert '<section id="performance" class="lead in-sample">' in text and 'id="sample-banner"' in text
     for fact in (data.run_id, data.profile, data.as_of, "NORMAL", "2 of 4 — spectral relaxation"):
         assert fact in text

@@ -101,7 +101,7 @@ def test_a_symbol_benchmark_is_bought_and_held(walk_forward) -> None:
     assert lead.benchmark == POOL and lead.notes[0].startswith("benchmark GONE/USDT has no out-of-sample returns")
 
 
-def test_the_lead_shows_the_benchmark_beside_the_sleeve(walk_forward, tmp_path: Path) -> None:
+def test_the_headline_shows_the_benchmark_beside_the_sleeve(walk_forward, tmp_path: Path) -> None:
     result, history = walk_forward
     gappy = history.panel.returns.copy()
     gappy[np.searchsorted(history.panel.dates, result.dates[:3]), 1] = np.nan
@@ -207,6 +207,18 @@ def _meta_folder(tmp_path: Path, sleeve: str, symbol: str) -> Path:
     ]
     (folder / "sleeves.json").write_text(json.dumps(sleeves))
     return folder
+
+
+def test_meta_report_html_is_the_written_page_and_writes_nothing(tmp_path: Path) -> None:
+    from dataflows.report.meta_report import meta_report_html, render_meta_report
+
+    folder = _meta_folder(tmp_path, sleeve="long", symbol="BTC/USDT")
+    (folder / "manifest.json").write_text(json.dumps({"run_id": "m1", "as_of": "2026-07-01T00:00:00+00:00"}))
+    before = {p: p.read_bytes() for p in folder.rglob("*")}
+    page = meta_report_html(folder)  # no manifest given: read from the folder, as the writer does
+    assert {p: p.read_bytes() for p in folder.rglob("*")} == before
+    assert page == meta_report_html(folder, json.loads((folder / "manifest.json").read_text()))
+    assert render_meta_report(folder).read_bytes() == page.encode("utf-8")
 
 
 def test_meta_report_leads_with_the_metrics_of_every_stream(tmp_path: Path) -> None:
