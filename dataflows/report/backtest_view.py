@@ -28,7 +28,10 @@ def equity_curve(returns: np.ndarray) -> np.ndarray:
 
 
 def _clean(value: Any) -> Any:
-    """Non-finite floats → None, numpy scalars → Python, recursively (the view holds plain values)."""
+    """Non-finite floats → None, numpy scalars → Python, recursively (the view holds plain values).
+
+    Not a round trip through `atomic.json_bytes`: that sorts keys, and here key order is display order (the alpha
+    table lists total return, annual return, Sharpe as the walk-forward wrote them)."""
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
