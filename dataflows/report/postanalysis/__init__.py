@@ -14,7 +14,6 @@
   out-of-sample returns (`dataflows.validation.metrics.rolling_vol`) with a band of its mean ± one standard
   deviation and the full-period volatility dashed.
 
-
 Figures are Matplotlib `Figure` objects on the Agg canvas (never pyplot) saved as PNG in memory, deterministic bytes
 (no PNG software/date metadata); `index.html` is the template `templates/plots_index.html` (Jinja2, autoescaped).
 `postanalysis_figures` returns every file's bytes and writes nothing; `write_postanalysis` writes them atomically.
