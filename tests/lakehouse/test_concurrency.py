@@ -56,9 +56,9 @@ TORN_READ = (
     "reconcile then moves a good file to corrupt/"
 )
 RECONCILE_MIX = (
-    "store.py Lakehouse.reconcile hashes the file, reads it, then hashes it again (_describe) through separate opens; "
-    "a writer's rename in between makes it record one version's (first, last, rows) under the next version's hash, "
-    "overwriting the writer's correct row, and later reconciles trust the matching hash"
+    "reconcile.py Lakehouse.reconcile hashes the file, reads it, then hashes it again (_describe) through separate "
+    "opens; a writer's rename in between makes it record one version's (first, last, rows) under the next version's "
+    "hash, overwriting the writer's correct row, and later reconciles trust the matching hash"
 )
 INIT_RACE = (
     "registry.py Registry._conn: two connections opening a fresh registry at once fail 'PRAGMA journal_mode=WAL' "
@@ -488,9 +488,9 @@ def test_reconcile_racing_a_write_records_one_version(tmp_path, monkeypatch):
     path = writer.ohlcv_path(VENUE, TIMEFRAME, "BTC/USDT")
     writer.merge_write(VENUE, TIMEFRAME, "BTC/USDT", truth.head(10))  # version 1, recorded
     atomic.write_parquet(path, truth.head(20))  # version 2 renamed in, its registry update not yet made
-    from dataflows.lakehouse import store
+    from dataflows.lakehouse import bars
 
-    original = store.parse_parquet
+    original = bars.parse_parquet
     interleaved = []
 
     def read_then_writer_moves_on(*args: object, **kwargs: object) -> pl.DataFrame:
@@ -500,7 +500,7 @@ def test_reconcile_racing_a_write_records_one_version(tmp_path, monkeypatch):
             writer.merge_write(VENUE, TIMEFRAME, "BTC/USDT", truth.head(30))
         return frame
 
-    monkeypatch.setattr(store, "parse_parquet", read_then_writer_moves_on)
+    monkeypatch.setattr(bars, "parse_parquet", read_then_writer_moves_on)
     reader.reconcile(VENUE, TIMEFRAME, "BTC/USDT")
     monkeypatch.undo()
     assert interleaved == [20]
