@@ -47,8 +47,9 @@ CONCURRENT_SYMBOLS = SYMBOLS + MORE_SYMBOLS
 OPTS = dict(stages=3, stage_step_days=30, history_days=400, page_limit=100, concurrency=2, lease_s=60)
 
 STALE_AUDIT = (
-    "repair.py Repairer._repair_one re-audits only when it had to wait for the lease; a process whose audit predates "
-    "another process's completed fetch gets the (released) lease at once and refetches every range of its stale audit"
+    "repair_fetch.py Repairer._repair_one re-audits only when it had to wait for the lease; a process whose audit "
+    "predates another process's completed fetch gets the (released) lease at once and refetches every range of its "
+    "stale audit"
 )
 TORN_READ = (
     "lakehouse files are read by path (store.py _read_path, audit.py audit_symbol): polars opens the path more than "
