@@ -44,7 +44,7 @@ DAYS, QUICK_DAYS = 1460, 400
 AS_OF = "2026-06-30"
 RSS_BUDGET_MB = 2.5 * 1024
 WARM_TARGET_S = 60.0  # 2,000 symbols × 1,460 days, warm, end to end (DESIGN.md)
-WALK_FORWARD = ("walk_forward_params", "backtest_history", "backtest_result", "backtest_files")
+WALK_FORWARD = ("walk_forward_params", "backtest_history", "backtest_result", "backtest_returns_file")
 
 
 @dataclass(frozen=True)

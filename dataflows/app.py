@@ -114,6 +114,8 @@ def _dispatch(verb: str, cfg: Any) -> tuple[int, str | None]:
         if verb == "audit":
             return audit(settings), None
         if verb == "viz":
+            from dataflows.viz import viz
+
             return viz(settings), None
         if verb == "runs":
             return runs(settings), None
@@ -222,95 +224,12 @@ def run(settings: Settings, resolved: dict) -> int:
             from dataflows.meta.run import run_meta
 
             return run_meta(settings, resolved)
+        from dataflows.single import run_single
+
         return run_single(settings, resolved)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
-
-
-def run_single(settings: Settings, resolved: dict) -> int:
-    """One sleeve run. Its folder holds a `running` manifest from its first moment; the `RunRecorder` lifecycle
-    adapter records node timings and ends it as `ok` or `failed` (a failure outside the graph is recorded here)."""
-    import functools
-
-    from dataflows.driver import build_driver, run_outputs, run_recorder
-    from dataflows.lakehouse.store import Lakehouse
-    from dataflows.runs import new_record
-
-    if settings.executor.kind != "local":
-        msg = "executor=ray is not available yet for single-sleeve runs (the meta-portfolio issue); use executor=local"
-        raise ConfigError(msg)
-    from dataflows.console import announce_compilation, print_summary, stage_display
-
-    record = new_record(settings, config=resolved)
-    ctx = record.ctx
-    announce_compilation()
-    display = stage_display()
-    try:
-        lh = Lakehouse(settings.data_root)
-        recorder = run_recorder(record, functools.partial(summarize_run, settings, ctx, lh))
-        dr = build_driver(settings, adapters=(recorder, display))
-        inputs = {"settings": settings, "lakehouse": lh, "run_dir": ctx.run_dir, "as_of_ms": settings.as_of_ms}
-        log.info("run %s as of %s → %s", ctx.run_id, ctx.as_of.isoformat(), ctx.run_dir)
-        dr.execute(run_outputs(settings), inputs=inputs)
-    except BaseException as exc:
-        record.fail(exc)  # no-op when the adapter recorded the failure already
-        raise
-    finally:
-        display.stop()
-    log.info("stages: %s", display.timeline())
-    print_summary(ctx.run_dir)
-    sys.stdout.write(f"{ctx.run_dir}\n")
-    return 0
-
-
-def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[str, Any]:
-    """The manifest's fields from a finished sleeve graph: lakehouse hashes, health, sleeve, backtest, features."""
-    import json
-
-    symbols: list[str] = []
-    cands = ctx.run_dir / "candidates.json"
-    if cands.exists():
-        symbols = sorted({c["symbol"] for c in json.loads(cands.read_text())["candidates"]})
-    inputs = {
-        "lakehouse": str(lh.root),
-        "ohlcv_sha256": lh.file_hashes(settings.venue_name, settings.data.timeframe, symbols),
-        "tables_sha256": {
-            p.name: _sha(p) for p in (lh.quarantine_path, lh.metadata_path, lh.features_path) if p.exists()
-        },
-    }
-    extra: dict[str, Any] = {}
-    if "health_table" in results:
-        table = results["health_table"]
-        extra["health"] = {s: n for s, n in table["status"].value_counts().rows()}
-        extra["healthy_symbols"] = results.get("healthy_symbols")
-    if "sleeve_weights" in results:
-        sw = results["sleeve_weights"]
-        extra["sleeve"] = {
-            "optimizer": sw.method,
-            "covariance": sw.covariance,
-            "dust": sw.dust_record(),
-            "fallback_used": sw.fallback_used,
-            "attempts": [a.__dict__ for a in sw.attempts],
-            "top_weights": results["weights_table"].head(10).to_dicts(),
-        }
-    if "backtest_files" in results:
-        extra["backtest"] = {k: str(v) for k, v in results["backtest_files"].items()}
-    if "features_update" in results:
-        extra["features"] = results["features_update"].as_dict()
-        extra["ratings_check"] = results.get("ratings_check")
-    if "weights_files" in results:  # trade.capital / trade.balances: orders.csv before the manifest says ok
-        from dataflows.trade.orders import run_orders
-
-        if (orders := run_orders(settings, ctx.run_dir)) is not None:
-            extra["orders"] = orders
-    return {"inputs": inputs, "extra": extra}
-
-
-def _sha(path: Any) -> str:
-    from dataflows.lakehouse.store import file_hash
-
-    return file_hash(path)
 
 
 def audit(settings: Settings) -> int:
@@ -318,13 +237,15 @@ def audit(settings: Settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from dataflows.driver import AUDIT_OUTPUTS, build_driver
+    from dataflows.driver import build_driver
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import check_data_root
 
     lh = Lakehouse(check_data_root(settings, create=False), read_only=True)
     dr = build_driver(settings)  # the audit needs no run folder and writes nothing (a read-only lakehouse)
-    res = dr.execute(list(AUDIT_OUTPUTS), inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms})
+    res = dr.execute(
+        ["audit_before_table"], inputs={"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms}
+    )
     table = res["audit_before_table"]
     console = Console(width=160)
     out = Table(title=f"lakehouse health as of {settings.as_of.isoformat()} ({settings.venue.kind})")
@@ -358,49 +279,4 @@ def runs(settings: Settings) -> int:
         + (f" — {counts}" if counts else "")
         + "\n"
     )
-    return 0
-
-
-def viz(settings: Settings) -> int:
-    """Write a picture of the DAG that `run` builds for this config."""
-    import shutil
-    from pathlib import Path
-
-    from dataflows.driver import build_driver, run_outputs
-
-    out = Path(settings.viz.output).expanduser().resolve()
-    fmt = out.suffix.lstrip(".").lower()
-    if fmt not in ("svg", "png", "pdf"):
-        msg = f"viz.output={settings.viz.output!r} must end in .svg, .png or .pdf"
-        raise ConfigError(msg)
-    if shutil.which("dot") is None:
-        msg = "graphviz's `dot` is not installed: `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
-        raise ConfigError(msg)
-    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None or (out.exists() and out.is_dir()):
-        what = f"{blocker} is a file" if blocker is not None else "it is a folder"
-        msg = f"viz.output={settings.viz.output!r}: cannot write there ({what}); choose a file path in a folder"
-        raise ConfigError(msg)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"viz.output={settings.viz.output!r}: cannot create its folder {out.parent} ({exc.strerror})"
-        raise ConfigError(msg) from None
-    if settings.meta is not None:  # the meta DAG (sleeves fan out, meta-returns, meta-optimization, flattening)
-        from dataflows.meta.run import viz_meta
-
-        viz_meta(settings, out, fmt)
-        sys.stdout.write(f"{out}\n")
-        return 0
-    dr = build_driver(settings)
-    dr.visualize_execution(
-        run_outputs(settings),
-        str(out.with_suffix("")),
-        render_kwargs={"format": fmt, "view": False},
-        inputs={"settings": settings, "lakehouse": None, "run_dir": None, "as_of_ms": 0},
-    )
-    if not out.exists() or out.stat().st_size == 0:
-        msg = f"graphviz did not write {out}"
-        raise DataflowsError(msg)
-    sys.stdout.write(f"{out}\n")
     return 0

@@ -7,69 +7,86 @@ from typing import Any
 
 from dataflows.config import Settings
 
-# What each verb asks the DAG for.
-DATA_PHASE_OUTPUTS = (
-    "candidates_json",
-    "audit_json",
-    "symbol_metadata",
-    "features_update",
-    "ratings_check",
-    "healthy_symbols",
-    "health_table",
-)
-SLEEVE_OUTPUTS = ("selection_json", "analysis_json", "weights_files", "report_html", "sleeve_weights", "weights_table")
-AUDIT_OUTPUTS = ("audit_before_table",)
+SAVER_TAG = "hamilton.data_saver"  # the tag Hamilton puts on every saver node
 
+STAGES: dict[str, tuple[str, ...]] = {
+    "config": ("config",),
+    "data": ("venue", "discovery", "audit", "fetch", "guard", "metadata", "features", "health"),
+    "sleeve": ("aggregation", "selection", "synthesis", "analysis", "optimization"),
+    "reporting": ("reporting",),
+    "validation": ("validation",),
+}
+"""The stage modules of `dataflows.nodes`, in pipeline order, by stage (the DAG picture groups them so)."""
 
-VALIDATION_OUTPUTS = ("backtest_files",)
-
-
-def run_outputs(settings: Settings) -> list[str]:
-    """What `run` asks the DAG for: the data phase, then (unless flow.data_only) the sleeve and its validation."""
-    if settings.flow.data_only:
-        return list(DATA_PHASE_OUTPUTS)
-    validation = () if settings.flow.skip_validation else VALIDATION_OUTPUTS
-    plots = () if settings.flow.skip_analysis else ("postanalysis_plots",)
-    return [*DATA_PHASE_OUTPUTS, *SLEEVE_OUTPUTS, *validation, *plots]
+LAKEHOUSE_TAG = "lakehouse"  # `@tag(lakehouse="writes")`: a node that changes the lakehouse (an output of the run)
+MANIFEST_TAG = "manifest"  # `@tag(manifest="...")`: a value the run's manifest records (an output of the run)
 
 
 def node_modules() -> list:
     """The stage modules, in pipeline order."""
-    from dataflows.nodes import (
-        aggregation,
-        analysis,
-        audit,
-        discovery,
-        features,
-        fetch,
-        guard,
-        health,
-        metadata,
-        optimization,
-        reporting,
-        selection,
-        synthesis,
-        validation,
-        venue,
-    )
+    import importlib
 
-    return [
-        venue,
-        discovery,
-        audit,
-        fetch,
-        guard,
-        metadata,
-        features,
-        health,
-        aggregation,
-        selection,
-        synthesis,
-        analysis,
-        optimization,
-        reporting,
-        validation,
-    ]
+    return [importlib.import_module(f"dataflows.nodes.{m}") for mods in STAGES.values() for m in mods]
+
+
+def stage_of(dr: Any, name: str) -> str:
+    """The stage of a node: its module's, or for a saver (which has no module) the stage of the node it saves."""
+    by_module = {f"dataflows.nodes.{m}": stage for stage, mods in STAGES.items() for m in mods}
+    graph = dr.graph.nodes
+    node = graph[name]
+    if "module" in node.tags:
+        return by_module.get(node.tags["module"], "other")
+    saved = saved_node(dr, name)
+    return by_module.get(graph[saved].tags.get("module", ""), "other") if saved else "other"
+
+
+def saved_node(dr: Any, name: str) -> str | None:
+    """The node a saver saves (None when `name` is not a saver)."""
+    node = dr.graph.nodes[name]
+    if not node.tags.get(SAVER_TAG):
+        return None
+    return next(d.name for d in node.dependencies if d.name != "run_dir")
+
+
+def run_outputs(dr: Any, settings: Settings) -> list[str]:
+    """What `run` asks the DAG for, read from the graph's tags: every saver (the run folder's files), every node that
+    writes the lakehouse and every value the manifest records — of the data phase alone with `flow.data_only`.
+    Skipped stages (validation, plots) are not in the graph at all (`hamilton_config`)."""
+    return outputs_of(dr, {"data"} if settings.flow.data_only else set(STAGES))
+
+
+def outputs_of(dr: Any, stages: set[str]) -> list[str]:
+    """The savers, lakehouse writers and manifest values of these stages."""
+    out = []
+    for var in dr.list_available_variables():
+        tags = var.tags
+        wanted = tags.get(SAVER_TAG) or LAKEHOUSE_TAG in tags or MANIFEST_TAG in tags
+        if wanted and stage_of(dr, var.name) in stages:
+            out.append(var.name)
+    return out
+
+
+def run_inputs(settings: Settings, lakehouse: Any, run_dir: Any) -> dict[str, Any]:
+    """The driver's inputs of a run: the settings, the lakehouse, the run's clock and id; `run_dir` only savers take."""
+    return {
+        "settings": settings,
+        "lakehouse": lakehouse,
+        "as_of_ms": settings.as_of_ms,
+        "run_id": run_dir.name,
+        "run_dir": run_dir,
+    }
+
+
+def file_records(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records (path in the run folder, bytes, sha256) of every file the savers among `results` wrote, a folder
+    saver's files one by one, sorted by path: the manifest's list of the run's files."""
+    out: list[dict[str, Any]] = []
+    for value in results.values():
+        if isinstance(value, dict) and "sha256" in value:
+            out.append(value)
+        elif isinstance(value, dict) and isinstance(value.get("files"), list):
+            out.extend(value["files"])
+    return sorted(({k: r[k] for k in ("file", "bytes", "sha256")} for r in out), key=lambda r: r["file"])
 
 
 def hamilton_config(settings: Settings) -> dict[str, Any]:
@@ -77,6 +94,7 @@ def hamilton_config(settings: Settings) -> dict[str, Any]:
     return {
         "venue_kind": settings.venue.kind,
         "validate": not (settings.flow.skip_validation or settings.flow.data_only),
+        "plots": not (settings.flow.skip_analysis or settings.flow.data_only),
     }
 
 

@@ -1,6 +1,6 @@
 """The sleeve decision, in one place: one training window in, the sleeve's weights and how they were reached out.
 
-`decide(panel, candidates, symbol_metadata, selection_ratings, selection_params, settings, metadata_required)`:
+`decide(panel, candidates, symbol_metadata, selection_ratings, selection_params, profile, metadata_required)`:
 
 1. selection: HTR on the candidates' atoms present in the window (`selection.htr.select_atoms`); an unknown
    tick/lot size vetoes an atom where `metadata_required`;
@@ -9,14 +9,14 @@
 4. optimization input: dense streams, annualized covariance (by `profile.covariance`: sample, ledoit_wolf, oas or
    ridge, `dataflows.portfolio.covariance`; HRP clusters the streams with its own sample covariance) and mean,
    clusters; the caps checked feasible;
-5. weights: the chain `settings.fallback_chain` (the configured optimizer, then the profile's fallbacks) through the
+5. weights: the chain `fallback_chain(profile)` (the configured optimizer, then the profile's fallbacks) through the
    optimizer registry (`dataflows.portfolio.registry`): the first link whose weights pass the stable-sum gate
    wins, and every attempt is recorded. Optimizers see synthetic longs only (w >= 0, Σw = 1, w <= weight_cap);
 6. dust: the winner's weights below `profile.min_weight` are dropped and the rest refilled within the asset and
    cluster caps (`dataflows.portfolio.dust`); `SleeveWeights.dust` records which atoms and how much weight, or why
    the dust had to stay.
 
-`allocate(selection, panel, settings)` runs steps 2–6 on a given selection (the walk-forward's optimizer-only
+`allocate(selection, panel, profile)` runs steps 2–6 on a given selection (the walk-forward's optimizer-only
 decider admits every atom). Callers: the sleeve's Hamilton nodes (one `sleeve_decision` node; `selection_result`,
 `atom_returns`, `market_regime`, `optimization_input`, `sleeve_weights` read its fields), the walk-forward deciders
 (`dataflows.validation.walkforward`, one decision per window) and so every meta sleeve, local or on Ray.
@@ -29,6 +29,7 @@ Errors raised by selection itself, and anything that is not a `DataflowsError`, 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ import polars as pl
 
 from dataflows import columns as C
 from dataflows.analysis import Regime, regime
-from dataflows.config import Settings
+from dataflows.config import ProfileConfig, Settings
 from dataflows.errors import DataflowsError
 from dataflows.portfolio import InfeasibleCaps, PortfolioError
 from dataflows.portfolio.covariance import estimate
@@ -116,18 +117,30 @@ class SleeveDecision:
         return value
 
 
+def fallback_chain(profile: ProfileConfig) -> list[str]:
+    """The profile's optimizer, then its fallbacks (each once)."""
+    return list(dict.fromkeys([profile.optimizer, *profile.fallbacks]))
+
+
+def profile_of(profile: ProfileConfig | Settings) -> ProfileConfig:
+    """The profile a decision uses; from whole settings, with their `optimizer=` override applied."""
+    if not isinstance(profile, Settings):
+        return profile
+    return dataclasses.replace(profile.profile, optimizer=profile.method)
+
+
 def decide(
     panel: ReturnsPanel,
     candidates: pl.DataFrame,
     symbol_metadata: pl.DataFrame,
     selection_ratings: pl.DataFrame,
     selection_params: SelectionParams,
-    settings: Settings,
+    profile: ProfileConfig | Settings,
     metadata_required: bool,
 ) -> SleeveDecision:
     """The sleeve's decision on one training window (`panel`: its rows only); see the module docstring."""
     selection = select(panel, candidates, symbol_metadata, selection_ratings, selection_params, metadata_required)
-    return allocate(selection, panel, settings)
+    return allocate(selection, panel, profile)
 
 
 def select(
@@ -160,18 +173,19 @@ def select(
     )
 
 
-def allocate(selection: SelectionResult, panel: ReturnsPanel, settings: Settings) -> SleeveDecision:
+def allocate(selection: SelectionResult, panel: ReturnsPanel, profile: ProfileConfig | Settings) -> SleeveDecision:
     """Synthesis → regime → optimization input → the fallback chain → dust, for a given selection (steps 2–6)."""
     atoms = market = inp = None
     attempts: tuple[OptimizerAttempt, ...] = ()
     try:
         atoms = synthesize(selection, panel)
         market = regime(atoms.values)
-        inp = optimization_input(atoms, selection, market, panel, settings)
-        attempts, weights = run_chain(inp, settings)
+        profile = profile_of(profile)
+        inp = optimization_input(atoms, selection, market, panel, profile)
+        attempts, weights = run_chain(inp, profile)
         if weights is None:
             lines = "; ".join(f"{a.method}: {a.reason}" for a in attempts)
-            msg = f"every optimizer in the chain {settings.fallback_chain} failed: {lines}"
+            msg = f"every optimizer in the chain {fallback_chain(profile)} failed: {lines}"
             raise DataflowsError(msg)
     except DataflowsError as exc:
         return SleeveDecision(selection, atoms, market, inp, None, attempts, exc)
@@ -187,13 +201,12 @@ def synthesize(selection: SelectionResult, panel: ReturnsPanel) -> AtomReturns:
 
 
 def optimization_input(
-    atoms: AtomReturns, selection: SelectionResult, market_regime: Regime, panel: ReturnsPanel, settings: Settings
+    atoms: AtomReturns, selection: SelectionResult, market_regime: Regime, panel: ReturnsPanel, profile: ProfileConfig
 ) -> OptimizationInput:
     """Dense synthetic-long streams, annualized covariance and mean, clusters and the (regime-tightened) cluster
     cap; checks the caps are feasible before any optimizer runs."""
     from dataflows.portfolio.caps import InfeasibleClusterCaps, cluster_caps
 
-    profile = settings.profile
     n, cap = len(atoms.atom_ids), profile.weight_cap
     if n * cap < 1 - 1e-12:
         raise InfeasibleCaps(n, cap)
@@ -214,10 +227,12 @@ def optimization_input(
     )
 
 
-def run_chain(inp: OptimizationInput, settings: Settings) -> tuple[tuple[OptimizerAttempt, ...], SleeveWeights | None]:
-    """Every attempt of `settings.fallback_chain`, and the weights of the first link that passes the stable-sum
+def run_chain(
+    inp: OptimizationInput, profile: ProfileConfig
+) -> tuple[tuple[OptimizerAttempt, ...], SleeveWeights | None]:
+    """Every attempt of `fallback_chain(profile)`, and the weights of the first link that passes the stable-sum
     gate with its dust removed (None when no link does)."""
-    profile, chain = settings.profile, settings.fallback_chain
+    chain = fallback_chain(profile)
     problem = OptimizerInput(
         inp.returns,
         inp.covariance,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["iso"]
+__all__ = ["iso", "utc"]
 
 
 def iso(ts_ms: int | None) -> str | None:
@@ -12,3 +12,8 @@ def iso(ts_ms: int | None) -> str | None:
     if ts_ms is None:
         return None
     return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def utc(ts_ms: int) -> dt.datetime:
+    """Epoch ms → an aware UTC datetime, exact to the millisecond."""
+    return dt.datetime.fromtimestamp(ts_ms // 1000, dt.UTC).replace(microsecond=ts_ms % 1000 * 1000)

@@ -36,19 +36,14 @@ def run_data_phase(
     settings: Any, *, venue: Any = None, outputs: tuple[str, ...] | None = None, overrides: dict | None = None
 ) -> dict:
     """Execute the data-phase DAG in-process; `venue` replaces the configured venue node (to count its calls)."""
-    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver
+    from dataflows.driver import build_driver, outputs_of, run_inputs
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.runs import new_run
 
     ctx = new_run(settings)
     dr = build_driver(settings)
-    inputs = {
-        "settings": settings,
-        "lakehouse": Lakehouse(settings.data_root),
-        "run_dir": ctx.run_dir,
-        "as_of_ms": settings.as_of_ms,
-    }
-    wanted = [*(outputs or DATA_PHASE_OUTPUTS), "repair_report", "audit_after"]
+    inputs = run_inputs(settings, Lakehouse(settings.data_root), ctx.run_dir)
+    wanted = [*(outputs or outputs_of(dr, {"data"})), "repair_report", "audit_after"]
     extra = dict(overrides or {}) | ({"venue": venue} if venue is not None else {})
     result = dr.execute(wanted, inputs=inputs, overrides=extra or None)
     result["run_dir"] = ctx.run_dir
@@ -60,4 +55,4 @@ def synthetic_venue(settings: Any, **kwargs: Any) -> Any:
     from dataflows.nodes.venue import _synthetic_kwargs
     from dataflows.venues.synthetic import SyntheticVenue
 
-    return SyntheticVenue(**(_synthetic_kwargs(settings, settings.as_of_ms) | kwargs))
+    return SyntheticVenue(**(_synthetic_kwargs(settings.venue, settings.as_of_ms) | kwargs))

@@ -23,7 +23,7 @@ def upstream(dr, name: str) -> set[str]:
     [
         ("selection_ratings", "features_update"),  # ratings read from the matrix this run just updated
         ("training_returns", "healthy_symbols"),  # the sleeve only sees symbols that passed the gate
-        ("healthy_symbols", "audit_json"),  # audit.json is written even when the gate fails
+        ("healthy_symbols", "audit_file"),  # audit.json is saved before the gate can fail
         ("features_update", "repair_report"),  # ratings from repaired bars
         ("audit_after", "quarantine_table"),  # new quarantines are part of the final status
         ("sleeve_decision", "selection_ratings"),  # one decision function reads the training window's inputs
@@ -31,6 +31,7 @@ def upstream(dr, name: str) -> set[str]:
         ("sleeve_weights", "sleeve_decision"),  # weights, regime and selection are the same decision's fields
         ("market_regime", "sleeve_decision"),
         ("report_html", "weights_table"),
+        ("report_file", "report_html"),  # every file is a saver of a pure node
     ],
 )
 def test_stage_order(driver, node, needs):
@@ -52,7 +53,8 @@ def test_the_optimizer_is_chosen_inside_the_decision_not_by_a_dag_variant():
 
 def test_data_only_stops_before_the_sleeve():
     settings = settings_from_cfg(compose(["flow.data_only=true"]))
-    assert "weights_files" not in run_outputs(settings) and "healthy_symbols" in run_outputs(settings)
+    outputs = run_outputs(build_driver(settings), settings)
+    assert "weights_csv_file" not in outputs and "healthy_symbols" in outputs and "audit_file" in outputs
 
 
 def test_no_helper_is_a_stray_node(tmp_path):
@@ -62,5 +64,5 @@ def test_no_helper_is_a_stray_node(tmp_path):
 
     dr = build_driver(make_settings(tmp_path))
     external = {v.name for v in dr.list_available_variables() if v.is_external_input}
-    config_keys = {"validate", "venue_kind"}
-    assert external - config_keys == {"as_of_ms", "lakehouse", "run_dir", "settings"}
+    config_keys = {"validate", "venue_kind", "plots"}
+    assert external - config_keys == {"as_of_ms", "lakehouse", "run_dir", "run_id", "settings"}

@@ -150,7 +150,7 @@ def counted_venues(monkeypatch):
 
 def reference_candidates(tmp_path: Path, *overrides: str) -> dict:
     """candidates.json as a run writes it for the same config and as_of (the run's own node)."""
-    from dataflows.driver import build_driver
+    from dataflows.driver import build_driver, run_inputs
     from dataflows.lakehouse.store import Lakehouse
 
     named = [
@@ -159,8 +159,9 @@ def reference_candidates(tmp_path: Path, *overrides: str) -> dict:
     settings = make_settings(tmp_path / "ref", *overrides, *named)
     run_dir = tmp_path / "ref_run"
     run_dir.mkdir()
-    inputs = {"settings": settings, "lakehouse": Lakehouse(settings.data_root), "run_dir": run_dir}
-    build_driver(settings).execute(["candidates_json"], inputs={**inputs, "as_of_ms": settings.as_of_ms})
+    build_driver(settings).execute(
+        ["candidates_file"], inputs=run_inputs(settings, Lakehouse(settings.data_root), run_dir)
+    )
     return json.loads((run_dir / "candidates.json").read_text())
 
 

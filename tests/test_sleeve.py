@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,11 +13,19 @@ from dataflows.errors import DataflowsError
 from dataflows.portfolio import InfeasibleCaps
 from tests.conftest import make_settings, run_data_phase, synthetic_venue
 
+BACKTEST_FILES = (
+    "backtest_returns_file",
+    "backtest_windows_file",
+    "backtest_metrics_file",
+    "backtest_forensic_file",
+    "backtest_result",
+)
 SLEEVE = (
     "healthy_symbols",
-    "selection_json",
-    "analysis_json",
-    "weights_files",
+    "selection_file",
+    "analysis_file",
+    "weights_parquet_file",
+    "weights_csv_file",
     "sleeve_weights",
     "weights_table",
     "selection_result",
@@ -39,14 +48,13 @@ def long_run(tmp_path_factory):
 
 def test_weights_files_contract(long_run):
     settings, r = long_run
-    files = r["weights_files"]
-    table = pl.read_parquet(files["parquet"])
+    table = pl.read_parquet(r["weights_parquet_file"]["path"])
     assert table.columns == [
         *("symbol", "weight", "net_weight", "direction", "cluster", "optimizer", "fallback", "covariance"),
         *("as_of", "run_id", "price", "price_bar", "tick_size", "lot_size", "min_notional"),  # weights you can trade
     ]
     assert (table["covariance"] == settings.profile.covariance).all()
-    assert pl.read_csv(files["csv"]).height == table.height
+    assert pl.read_csv(r["weights_csv_file"]["path"]).height == table.height
     assert table["weight"].sum() == pytest.approx(1.0, abs=1e-9)
     assert (table["weight"] <= settings.profile.weight_cap + 1e-9).all()
     assert (table["direction"] == "LONG").all() and (table["net_weight"] == table["weight"]).all()
@@ -55,7 +63,7 @@ def test_weights_files_contract(long_run):
 
 def test_selection_json_records_the_funnel(long_run):
     _, r = long_run
-    body = json.loads(r["selection_json"].read_text())
+    body = json.loads(Path(r["selection_file"]["path"]).read_text())
     assert body["funnel"]["candidates"] >= body["funnel"]["winners"] == len(body["winners"]) > 0
     assert 1 <= body["stage_reached"] <= 4
     for w in body["winners"]:
@@ -139,7 +147,7 @@ def test_vetoes_fire_on_real_stage_outputs_where_they_should(long_run):
     another that fired on everything). NOLOT/USDT lacks its lot size: the metadata veto fires on it and nothing else,
     and the metadata veto is never bypassed; no veto fires on every atom."""
     _, r = long_run
-    body = json.loads(r["selection_json"].read_text())
+    body = json.loads(Path(r["selection_file"]["path"]).read_text())
     atoms = {a["atom_id"].split("|")[0]: a for a in body["atoms"]}
     assert "metadata" in atoms["NOLOT/USDT"]["vetoes"]
     assert [s for s, a in atoms.items() if "metadata" in a["vetoes"]] == ["NOLOT/USDT"]
@@ -148,7 +156,7 @@ def test_vetoes_fire_on_real_stage_outputs_where_they_should(long_run):
     n = len(atoms)
     for veto, count in body["funnel"]["vetoes"].items():
         assert count < n, f"veto {veto} fired on every atom"
-    analysis = json.loads(r["analysis_json"].read_text())
+    analysis = json.loads(Path(r["analysis_file"]["path"]).read_text())
     assert analysis["regime"]["label"] in {"QUIET", "NORMAL", "TURBULENT", "CRISIS"} and len(analysis["atoms"]) == len(
         body["winners"]
     )
@@ -202,8 +210,8 @@ def test_no_stage_reads_after_the_decision_bar(tmp_path):
 
 def test_validation_stage_walks_forward_on_real_stage_outputs(tmp_path):
     settings = make_settings(tmp_path / "data", "profile.validation.train=180", "profile.validation.test=30")
-    r = run_data_phase(settings, venue=synthetic_venue(settings), outputs=("backtest_files", "backtest_result"))
-    files = r["backtest_files"]
+    r = run_data_phase(settings, venue=synthetic_venue(settings), outputs=BACKTEST_FILES)
+    files = {k: Path(r[f"backtest_{k}_file"]["path"]) for k in ("returns", "windows", "metrics", "forensic")}
     returns = pl.read_parquet(files["returns"])
     assert {"profile", "raw_ew", "filtered_ew"} <= set(returns.columns)
     windows = pl.read_csv(files["windows"])

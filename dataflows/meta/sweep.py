@@ -181,7 +181,7 @@ def _sleeve_row(folder: Path, manifest: dict, top: int) -> dict[str, Any]:
     import polars as pl
 
     from dataflows.config import DataConfig, Settings
-    from dataflows.meta.run import reconstructed_stream
+    from dataflows.meta.streams import reconstructed_stream
 
     weights = pl.read_parquet(folder / "weights.parquet")
     sleeve = manifest.get("sleeve") or {}

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from dataflows import columns as C
-from dataflows.config import Settings
+from dataflows.config import DataConfig, ProfileConfig
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.lakehouse.features import FeaturesUpdate
 from dataflows.lakehouse.store import Lakehouse
@@ -18,12 +18,12 @@ from dataflows.venues.base import Venue
 log = logging.getLogger(__name__)
 
 
-def decision_ms(as_of_ms: int, candidates: pl.DataFrame, settings: Settings, equity_calendar: str) -> int:
+def decision_ms(as_of_ms: int, candidates: pl.DataFrame, data_config: DataConfig, equity_calendar: str) -> int:
     """Open time of the last completed bar over the candidates' calendars: the decision is taken after its close."""
     from dataflows.lakehouse.calendar import calendar_for
 
     classes = set(candidates[C.ASSET_CLASS].to_list()) or {C.CRYPTO}
-    return max(calendar_for(a, settings.data.timeframe, equity_calendar).last_completed(as_of_ms) for a in classes)
+    return max(calendar_for(a, data_config.timeframe, equity_calendar).last_completed(as_of_ms) for a in classes)
 
 
 def training_returns(
@@ -31,7 +31,8 @@ def training_returns(
     candidates: pl.DataFrame,
     lakehouse: Lakehouse,
     venue: Venue,
-    settings: Settings,
+    data_config: DataConfig,
+    profile_config: ProfileConfig,
     decision_ms: int,
 ) -> ReturnsPanel:
     """Returns of healthy symbols over `profile.train_days` ending at the decision bar; assets with fewer than
@@ -40,26 +41,26 @@ def training_returns(
     panel = build_returns(
         lakehouse,
         venue.name,
-        settings.data.timeframe,
+        data_config.timeframe,
         healthy_symbols,
         classes,
         end_ms=decision_ms,
-        days=settings.profile.train_days,
+        days=profile_config.train_days,
     )
     obs = panel.observations()
-    keep = [s for s, n in zip(panel.symbols, obs, strict=True) if n >= settings.profile.min_history_days]
+    keep = [s for s, n in zip(panel.symbols, obs, strict=True) if n >= profile_config.min_history_days]
     dropped = sorted(set(panel.symbols) - set(keep))
     if dropped:
         log.warning(
             "dropped %d symbol(s) with < %d returns in the window: %s",
             len(dropped),
-            settings.profile.min_history_days,
+            profile_config.min_history_days,
             ", ".join(dropped),
         )
     if not keep:
         msg = (
-            f"no healthy symbol has {settings.profile.min_history_days} returns in the last "
-            f"{settings.profile.train_days} days; lower profile.min_history_days or raise data.history_days"
+            f"no healthy symbol has {profile_config.min_history_days} returns in the last "
+            f"{profile_config.train_days} days; lower profile.min_history_days or raise data.history_days"
         )
         raise NotEnoughHistory(msg)
     return panel.columns(keep)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
+from hamilton.function_modifiers import source, value
 
 from dataflows import columns as C
 from dataflows.analysis import Regime, antifragility, tail_stats
+from dataflows.artifacts import save_to
 from dataflows.sleeve import SleeveDecision
 from dataflows.synthesis import AtomReturns
 
@@ -30,11 +30,7 @@ def atom_risk_profile(atom_returns: AtomReturns) -> pl.DataFrame:
     return pl.DataFrame(frame)
 
 
-def analysis_json(market_regime: Regime, atom_risk_profile: pl.DataFrame, run_dir: Path) -> Path:
+@save_to.run_json(run_dir=source("run_dir"), file=value("analysis.json"), output_name_="analysis_file")
+def analysis_document(market_regime: Regime, atom_risk_profile: pl.DataFrame) -> dict:
     """analysis.json: the training window's regime (label, score, features) and each atom's tail profile."""
-    from dataflows.lakehouse import atomic
-
-    body = {"regime": market_regime.to_dict(), "atoms": atom_risk_profile.fill_nan(None).to_dicts()}
-    path = run_dir / "analysis.json"
-    atomic.write_json(path, body)
-    return path
+    return {"regime": market_regime.to_dict(), "atoms": atom_risk_profile.fill_nan(None).to_dicts()}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+from hamilton.function_modifiers import tag
 
 from dataflows import columns as C
-from dataflows.config import Settings
+from dataflows.config import DataConfig, VenueConfig
 from dataflows.lakehouse import quarantine
 from dataflows.lakehouse.audit import Candidate, SymbolAudit, audit_table
 from dataflows.lakehouse.calendar import DEFAULT_EQUITY_CALENDAR
@@ -16,9 +17,9 @@ from dataflows.lakehouse.store import Lakehouse
 from dataflows.venues.base import Venue
 
 
-def repair_policy(settings: Settings) -> RepairPolicy:
+def repair_policy(data_config: DataConfig) -> RepairPolicy:
     """The data-phase knobs from `data.*`."""
-    d = settings.data
+    d = data_config
     return RepairPolicy(
         timeframe=d.timeframe,
         history_days=d.history_days,
@@ -36,10 +37,10 @@ def repair_policy(settings: Settings) -> RepairPolicy:
     )
 
 
-def equity_calendar(venue: Venue, settings: Settings) -> str:
+def equity_calendar(venue: Venue, venue_config: VenueConfig) -> str:
     """The exchange calendar of this venue's equities: the venue's own when it has one (the synthetic world trades
     every weekday), else `venue.calendar`, else XNYS."""
-    return getattr(venue, "equity_calendar", None) or settings.venue.calendar or DEFAULT_EQUITY_CALENDAR
+    return getattr(venue, "equity_calendar", None) or venue_config.calendar or DEFAULT_EQUITY_CALENDAR
 
 
 def audit_candidates(candidates: pl.DataFrame, equity_calendar: str) -> list[Candidate]:
@@ -56,10 +57,10 @@ def audit_candidates(candidates: pl.DataFrame, equity_calendar: str) -> list[Can
     ]
 
 
-def active_quarantine(lakehouse: Lakehouse, venue: Venue, settings: Settings, as_of_ms: int) -> dict[str, dict]:
+def active_quarantine(lakehouse: Lakehouse, venue: Venue, data_config: DataConfig, as_of_ms: int) -> dict[str, dict]:
     """Quarantine entries in force at as_of, by symbol."""
     as_of = dt.datetime.fromtimestamp(as_of_ms / 1000, dt.UTC)
-    return quarantine.active(lakehouse, venue.name, settings.data.timeframe, as_of)
+    return quarantine.active(lakehouse, venue.name, data_config.timeframe, as_of)
 
 
 def repairer(lakehouse: Lakehouse, venue: Venue, repair_policy: RepairPolicy, as_of_ms: int) -> Repairer:
@@ -67,6 +68,7 @@ def repairer(lakehouse: Lakehouse, venue: Venue, repair_policy: RepairPolicy, as
     return Repairer(lakehouse, venue, repair_policy, as_of_ms)
 
 
+@tag(lakehouse="writes")  # with data.recheck_holes it forgets the candidates' confirmed holes
 def audit_before(
     repairer: Repairer, audit_candidates: list[Candidate], active_quarantine: dict[str, dict]
 ) -> list[SymbolAudit]:

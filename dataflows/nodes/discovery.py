@@ -12,15 +12,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import polars as pl
+from hamilton.function_modifiers import source, value
 
 from dataflows import columns as C
 from dataflows import scanners
-from dataflows.config import Settings, conf_dir
+from dataflows.artifacts import save_to
+from dataflows.config import DataConfig, Settings, VenueConfig, conf_dir
 from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
-from dataflows.lakehouse import atomic
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
 from dataflows.lakehouse.repair import RepairPolicy, retrying
 from dataflows.lakehouse.store import Lakehouse
@@ -38,7 +38,7 @@ class NoCandidates(ConfigError):
 
 
 def _venue_call(
-    venue: Venue, policy: RepairPolicy, settings: Settings, call: str, fn: Callable[[], pl.DataFrame]
+    venue: Venue, policy: RepairPolicy, venue_config: VenueConfig, call: str, fn: Callable[[], pl.DataFrame]
 ) -> pl.DataFrame:
     """`fn()` (throttled) under the repair's retry policy; a final failure is one `VenueError` naming the call and
     the keys to change."""
@@ -50,7 +50,7 @@ def _venue_call(
     try:
         return retrying(policy, once)
     except (RateLimited, TransientVenueError) as exc:
-        rate = settings.venue.error_rate
+        rate = venue_config.error_rate
         injected = f"; venue.error_rate={rate} injects these failures" if rate else ""
         msg = (
             f"{venue.name} {call} failed after data.retries={policy.retries} attempts "
@@ -76,9 +76,9 @@ def _shaped(venue: Venue, call: str, frame: object, schema: dict) -> pl.DataFram
         raise BadPayload(msg) from exc
 
 
-def markets(venue: Venue, repair_policy: RepairPolicy, settings: Settings) -> pl.DataFrame:
+def markets(venue: Venue, repair_policy: RepairPolicy, venue_config: VenueConfig) -> pl.DataFrame:
     """Every market the venue lists, in the canonical market schema (listing dates are applied by the scanners)."""
-    answer = _venue_call(venue, repair_policy, settings, "markets()", venue.markets)
+    answer = _venue_call(venue, repair_policy, venue_config, "markets()", venue.markets)
     return _shaped(venue, "markets()", answer, market_schema())
 
 
@@ -97,17 +97,18 @@ def tickers(
     lakehouse: Lakehouse,
     equity_calendar: str,
     repair_policy: RepairPolicy,
-    settings: Settings,
+    venue_config: VenueConfig,
+    data_config: DataConfig,
     as_of_ms: int,
 ) -> pl.DataFrame:
     """Tickers as of the run: the venue's own when its clock is the run's or `as_of` is now, else derived from the
     bars completed by `as_of` (stored bars where they reach the last completed bar, else fetched) for the markets
     inside the scanners' universes."""
-    tf = settings.data.timeframe
+    tf = data_config.timeframe
     bar_ms = timeframe_ms(tf)
     live = getattr(venue, "as_of_ms", None) == as_of_ms or as_of_ms >= time.time() * 1000 - bar_ms
     if live:
-        answer = _venue_call(venue, repair_policy, settings, "tickers()", venue.tickers)
+        answer = _venue_call(venue, repair_policy, venue_config, "tickers()", venue.tickers)
         return _shaped(venue, "tickers()", answer, ticker_schema())
     classes: dict[str, str] = {}
     for spec in scanner_specs:
@@ -124,7 +125,11 @@ def tickers(
         if stored is None or stored.height == 0 or int(stored[C.TS].dt.epoch("ms").max()) < last:
             call = f"ohlcv({symbol!r}, {tf!r}) for its ticker as of {iso(as_of_ms)}"
             stored = _venue_call(
-                venue, repair_policy, settings, call, lambda s=symbol: fetch_range(venue, s, tf, start, as_of_ms - 1)
+                venue,
+                repair_policy,
+                venue_config,
+                call,
+                lambda s=symbol: fetch_range(venue, s, tf, start, as_of_ms - 1),
             )
             fetched += 1
         bars[symbol] = stored
@@ -166,12 +171,11 @@ def candidates(scan_results: list[tuple[str, pl.DataFrame, list[dict]]], venue: 
     return out
 
 
-def candidates_json(candidates: pl.DataFrame, discovery_funnel: dict[str, list[dict]], run_dir: Path) -> Path:
-    """candidates.json in the run folder (with each scanner's funnel)."""
-    path = run_dir / "candidates.json"
+@save_to.run_json(run_dir=source("run_dir"), file=value("candidates.json"), output_name_="candidates_file")
+def candidates_document(candidates: pl.DataFrame, discovery_funnel: dict[str, list[dict]]) -> dict:
+    """candidates.json: the candidates with each scanner's funnel."""
     rows = json.loads(candidates.write_json())
-    atomic.write_json(path, {"count": candidates.height, "funnel": discovery_funnel, "candidates": rows})
-    return path
+    return {"count": candidates.height, "funnel": discovery_funnel, "candidates": rows}
 
 
 def _no_candidates_message(scan_results: list[tuple[str, pl.DataFrame, list[dict]]], as_of_ms: int) -> str:

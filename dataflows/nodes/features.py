@@ -7,9 +7,10 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+from hamilton.function_modifiers import tag
 
 from dataflows import columns as C
-from dataflows.config import Settings
+from dataflows.config import DataConfig
 from dataflows.errors import RatingsMismatch
 from dataflows.lakehouse import features
 from dataflows.lakehouse.audit import Candidate
@@ -19,14 +20,16 @@ from dataflows.timestamps import iso
 from dataflows.venues.base import Venue
 
 
+@tag(lakehouse="writes")
 def features_update(
-    repair_report: RepairReport, lakehouse: Lakehouse, venue: Venue, settings: Settings
+    repair_report: RepairReport, lakehouse: Lakehouse, venue: Venue, data_config: DataConfig
 ) -> features.FeaturesUpdate:
     """Ratings rows for every candidate with stored bars (incremental; full where older history changed)."""
     symbols = [a.symbol for a in repair_report.after]
-    return features.update(lakehouse, venue.name, settings.data.timeframe, symbols)
+    return features.update(lakehouse, venue.name, data_config.timeframe, symbols)
 
 
+@tag(manifest="ratings_check")
 def ratings_check(
     features_update: features.FeaturesUpdate, audit_candidates: list[Candidate], lakehouse: Lakehouse, venue: Venue
 ) -> dict:
@@ -70,9 +73,7 @@ def ratings_check(
     return {"available": True, "verified": verified, "unverifiable": unverifiable}
 
 
-def scan_ratings(
-    venue: Venue, lakehouse: Lakehouse, scanner_specs: list, settings: Settings, as_of_ms: int
-) -> pl.DataFrame:
+def scan_ratings(venue: Venue, lakehouse: Lakehouse, scanner_specs: list, as_of_ms: int) -> pl.DataFrame:
     """Current ratings for scanner filters: the venue's snapshot when it has one, else the lakehouse's features row
     on the last completed bar (stale rows are not used). Empty unless a scanner filters or sorts on a rating."""
     from dataflows.scanners import RATING_FIELDS, candidate_rating_schema

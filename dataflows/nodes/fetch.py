@@ -3,6 +3,8 @@ checking that the venue can serve bars as old as the repair needs."""
 
 from __future__ import annotations
 
+from hamilton.function_modifiers import tag
+
 from dataflows.errors import HistoryUnavailable
 from dataflows.lakehouse.audit import GAPPED, MISSING, STALE, Candidate, SymbolAudit
 from dataflows.lakehouse.calendar import DAY_MS
@@ -10,6 +12,7 @@ from dataflows.lakehouse.repair import Repairer, RepairReport
 from dataflows.timestamps import iso
 
 
+@tag(lakehouse="writes")
 def repair_report(
     repairer: Repairer,
     audit_candidates: list[Candidate],

@@ -9,9 +9,10 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+from hamilton.function_modifiers import tag
 
 from dataflows import columns as C
-from dataflows.config import Settings
+from dataflows.config import DataConfig, GuardConfig
 from dataflows.lakehouse import quarantine
 from dataflows.lakehouse.audit import UNREPAIRABLE
 from dataflows.lakehouse.calendar import DAY_MS
@@ -25,18 +26,23 @@ RULES = ("toxic_return", "flat_line", "volume_spike")
 
 
 def toxic_findings(
-    repair_report: RepairReport, lakehouse: Lakehouse, venue: Venue, settings: Settings, as_of_ms: int
+    repair_report: RepairReport,
+    lakehouse: Lakehouse,
+    venue: Venue,
+    data_config: DataConfig,
+    guard_config: GuardConfig,
+    as_of_ms: int,
 ) -> pl.DataFrame:
     """One row per (symbol, rule) that fired, with the evidence (dates, values, thresholds)."""
     from kernels.toxic import toxic_scan
 
-    g = settings.guard
+    g = guard_config
     symbols = [a.symbol for a in repair_report.after if a.data_status != UNREPAIRABLE]
-    lookback = g.lookback_days or settings.data.history_days
+    lookback = g.lookback_days or data_config.history_days
     times, panel = read_panel(
         lakehouse,
         venue.name,
-        settings.data.timeframe,
+        data_config.timeframe,
         symbols,
         start_ms=as_of_ms - lookback * DAY_MS,
         end_ms=as_of_ms,
@@ -117,8 +123,14 @@ def _row(symbol: str, rule: str, ts: int, value: float, threshold: float, detail
     }
 
 
+@tag(lakehouse="writes")
 def quarantine_table(
-    toxic_findings: pl.DataFrame, lakehouse: Lakehouse, venue: Venue, settings: Settings, as_of_ms: int
+    toxic_findings: pl.DataFrame,
+    lakehouse: Lakehouse,
+    venue: Venue,
+    data_config: DataConfig,
+    guard_config: GuardConfig,
+    as_of_ms: int,
 ) -> pl.DataFrame:
     """Quarantine every finding (evidence + expiry) and return the entries in force at as_of."""
     now = dt.datetime.fromtimestamp(as_of_ms / 1000, dt.UTC)
@@ -126,11 +138,11 @@ def quarantine_table(
         {
             C.VENUE: venue.name,
             C.SYMBOL: r[C.SYMBOL],
-            C.TIMEFRAME: settings.data.timeframe,
+            C.TIMEFRAME: data_config.timeframe,
             C.REASON: r["rule"],
             C.EVIDENCE: {k: r[k] for k in ("at", "value", "threshold", "detail")},
         }
         for r in toxic_findings.iter_rows(named=True)
     ]
-    table = quarantine.upsert(lakehouse, entries, now=now, ttl=dt.timedelta(days=settings.guard.quarantine_days))
+    table = quarantine.upsert(lakehouse, entries, now=now, ttl=dt.timedelta(days=guard_config.quarantine_days))
     return table.filter((pl.col(C.VENUE) == venue.name) & (pl.col(C.EXPIRES_AT) > now))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 import polars as pl
+from hamilton.function_modifiers import source, tag, value
 
 from dataflows import columns as C
-from dataflows.config import Settings
+from dataflows.artifacts import save_to
+from dataflows.config import HealthConfig
 from dataflows.errors import HealthGateError
-from dataflows.lakehouse import atomic
 from dataflows.lakehouse.audit import FRESH, TOXIC, UNREPAIRABLE, SymbolAudit, audit_table, no_newer_data
 from dataflows.lakehouse.repair import RepairReport
 
@@ -39,13 +39,13 @@ def audit_after(repair_report: RepairReport, quarantine_table: pl.DataFrame) -> 
     return out
 
 
-def audit_json(
+@save_to.run_json(run_dir=source("run_dir"), file=value("audit.json"), output_name_="audit_file")
+def audit_document(
     audit_after: list[SymbolAudit],
     repair_report: RepairReport,
     metadata_gaps: dict[str, list[str]],
     toxic_findings: pl.DataFrame,
-    run_dir: Path,
-) -> Path:
+) -> dict:
     """audit.json: before/after status per symbol, every repair action, toxic findings, metadata gaps."""
     counts = lambda audits: pl.Series([a.status for a in audits]).value_counts().rows() if audits else []  # noqa: E731
     body = {
@@ -61,15 +61,16 @@ def audit_json(
         "toxic_findings": toxic_findings.to_dicts(),
         "metadata_gaps": metadata_gaps,
     }
-    path = run_dir / "audit.json"
-    atomic.write_json(path, body)
-    return path
+    return body
 
 
-def healthy_symbols(audit_after: list[SymbolAudit], audit_json: Path, settings: Settings) -> list[str]:
-    """The gate: FRESH symbols pass, TOXIC are excluded (cited), anything else fails the run when strict."""
+@tag(manifest="healthy_symbols")
+def healthy_symbols(audit_after: list[SymbolAudit], audit_file: dict, health_config: HealthConfig) -> list[str]:
+    """The gate: FRESH symbols pass, TOXIC are excluded (cited), anything else fails the run when strict. It takes
+    audit.json's record so the evidence is saved before the gate can fail."""
+    audit_json = audit_file["path"]
     failing = [a for a in audit_after if a.status not in (FRESH, TOXIC)]
-    if not settings.health.strict:
+    if not health_config.strict:
         failing = [a for a in failing if a.status != UNREPAIRABLE]
     healthy = [a.symbol for a in audit_after if a.status == FRESH]
     excluded = [a for a in audit_after if a.status in (TOXIC, UNREPAIRABLE) and a not in failing]
@@ -80,10 +81,10 @@ def healthy_symbols(audit_after: list[SymbolAudit], audit_json: Path, settings: 
         cause = _beyond_the_data(failing)
         msg = f"health gate failed for {len(failing)} symbol(s){cause} (details in {audit_json}): {lines}"
         raise HealthGateError(msg)
-    if len(healthy) < settings.health.min_healthy:
+    if len(healthy) < health_config.min_healthy:
         msg = (
             f"health gate failed: {len(healthy)} healthy symbol(s), fewer than health.min_healthy="
-            f"{settings.health.min_healthy} (details in {audit_json})"
+            f"{health_config.min_healthy} (details in {audit_json})"
         )
         raise HealthGateError(msg)
     return healthy
@@ -106,6 +107,7 @@ def _beyond_the_data(failing: list[SymbolAudit]) -> str:
     )
 
 
+@tag(manifest="health")
 def health_table(audit_after: list[SymbolAudit]) -> pl.DataFrame:
     """The after-repair audit as a table."""
     return audit_table(audit_after)

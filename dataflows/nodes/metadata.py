@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 
 import polars as pl
+from hamilton.function_modifiers import tag
 
 from dataflows import columns as C
 from dataflows.lakehouse import metadata
@@ -17,6 +18,7 @@ from dataflows.venues.base import Venue
 log = logging.getLogger(__name__)
 
 
+@tag(lakehouse="writes")
 def symbol_metadata(
     markets: pl.DataFrame,
     audit_candidates: list[Candidate],

@@ -12,6 +12,7 @@ and `SleeveWeights.covariance`), and the winner's weights below `profile.min_wei
 from __future__ import annotations
 
 import numpy as np
+from hamilton.function_modifiers import tag
 
 from dataflows.returns import ReturnsPanel
 from dataflows.sleeve import OptimizationInput, SleeveDecision, SleeveWeights
@@ -28,6 +29,7 @@ def training_classes(training_returns: ReturnsPanel) -> dict[str, str]:
     return dict(zip(training_returns.symbols, training_returns.asset_class, strict=True))
 
 
+@tag(manifest="sleeve")
 def sleeve_weights(sleeve_decision: SleeveDecision) -> SleeveWeights:
     """The primary method's weights if they pass the gate, else the first fallback that does (all recorded)."""
     return sleeve_decision.reached("sleeve_weights")

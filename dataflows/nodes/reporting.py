@@ -1,30 +1,31 @@
-"""Reporting: weights.parquet / weights.csv (signed per symbol, priced, with the venue's lot rules) and report.html."""
+"""Reporting: the weights table (signed per symbol, priced, with the venue's lot rules; saved as weights.parquet and
+weights.csv), the tearsheet (report.html) and the post-analysis figures (plots/)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import polars as pl
-from hamilton.function_modifiers import config
+from hamilton.function_modifiers import config, source, tag, value
 
 from dataflows import columns as C
 from dataflows.analysis import Regime
-from dataflows.config import Settings
-from dataflows.lakehouse import atomic
+from dataflows.artifacts import save_to
+from dataflows.config import FlowConfig, ProfileConfig
 from dataflows.lakehouse.audit import SymbolAudit
-from dataflows.nodes.optimization import OptimizationInput, SleeveWeights
 from dataflows.report.data import IN_SAMPLE, POOL, Performance, TearsheetData
 from dataflows.report.page import as_of_label
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import SelectionResult
+from dataflows.sleeve import OptimizationInput, SleeveWeights
 from dataflows.synthesis import flatten_weights
-from dataflows.timestamps import iso
+from dataflows.timestamps import iso, utc
 from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import BacktestResult, History
 
 
+@tag(manifest="top_weights")
 def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResult) -> pl.DataFrame:
     """One row per symbol: symbol, weight (gross), net_weight (signed), direction, cluster, optimizer, fallback,
     covariance (the estimator the optimizer saw)."""
@@ -45,12 +46,21 @@ def weights_table(sleeve_weights: SleeveWeights, selection_result: SelectionResu
     ).sort("weight", descending=True)
 
 
+@save_to.run_csv(
+    run_dir=source("run_dir"), file=value("weights.csv"), output_name_="weights_csv_file", target_="priced_weights"
+)
+@save_to.run_parquet(
+    run_dir=source("run_dir"),
+    file=value("weights.parquet"),
+    output_name_="weights_parquet_file",
+    target_="priced_weights",
+)
 def priced_weights(
     weights_table: pl.DataFrame,
     training_returns: ReturnsPanel,
     symbol_metadata: pl.DataFrame,
-    settings: Settings,
-    run_dir: Path,
+    as_of_ms: int,
+    run_id: str,
 ) -> pl.DataFrame:
     """What weights.csv holds: `weights_table` plus as_of, run_id, price (the close of each symbol's last bar at or
     before the decision bar, the one its returns end with: point in time), price_bar (that bar's open time, UTC)
@@ -67,8 +77,8 @@ def priced_weights(
     extra = pl.DataFrame(
         {
             C.SYMBOL: symbols,
-            C.AS_OF: [settings.as_of.isoformat()] * len(symbols),
-            "run_id": [run_dir.name] * len(symbols),
+            C.AS_OF: [utc(as_of_ms).isoformat()] * len(symbols),
+            "run_id": [run_id] * len(symbols),
             "price": price,
             "price_bar": bar,
         },
@@ -83,14 +93,6 @@ def priced_weights(
     return weights_table.join(extra, on=C.SYMBOL, how="left", maintain_order="left").join(
         meta, on=C.SYMBOL, how="left", maintain_order="left"
     )
-
-
-def weights_files(priced_weights: pl.DataFrame, run_dir: Path) -> dict[str, Path]:
-    """weights.parquet and weights.csv in the run folder (written atomically)."""
-    pq, csv = run_dir / "weights.parquet", run_dir / "weights.csv"
-    atomic.write_parquet(pq, priced_weights)
-    atomic.write_bytes(csv, priced_weights.write_csv().encode())
-    return {"parquet": pq, "csv": csv}
 
 
 def in_sample(sleeve_weights: SleeveWeights, optimization_input: OptimizationInput) -> dict:
@@ -117,8 +119,10 @@ def tearsheet_base(
     optimization_input: OptimizationInput,
     training_returns: ReturnsPanel,
     audit_after: list[SymbolAudit],
-    settings: Settings,
-    run_dir: Path,
+    profile_config: ProfileConfig,
+    flow_config: FlowConfig,
+    as_of_ms: int,
+    run_id: str,
 ) -> TearsheetData:
     """Everything the tearsheet shows from the sleeve's own stages (the backtest joins in `tearsheet_data`)."""
     rc: dict[str, float] = {}
@@ -129,14 +133,14 @@ def tearsheet_base(
     for w in selection_result.winners:
         clusters.setdefault(int(w.cluster), []).append(w.symbol)
     order, corr = [], np.zeros((0, 0))
-    if not settings.flow.skip_analysis:  # no heavy visuals: the cluster heatmap is the big one
+    if not flow_config.skip_analysis:  # no heavy visuals: the cluster heatmap is the big one
         from dataflows.report.postanalysis import dendrogram_order
 
         order = list(dict.fromkeys(s for c in sorted(clusters) for s in clusters[c]))
         sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
         x = optimization_input.returns[:, [sym_of.index(s) for s in order]]
         corr = np.corrcoef(x, rowvar=False).reshape(len(order), len(order)) if order else corr
-        leaves, _ = dendrogram_order(corr, settings.profile.linkage, settings.profile.optimal_ordering)
+        leaves, _ = dendrogram_order(corr, profile_config.linkage, profile_config.optimal_ordering)
         order, corr = [order[i] for i in leaves], corr[np.ix_(leaves, leaves)]
     dates = training_returns.dates[optimization_input.first_row :]
     relax = [
@@ -148,10 +152,10 @@ def tearsheet_base(
     funnel = selection_result.funnel.to_dict()
     flat_funnel = {k: int(v) for k, v in funnel.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return TearsheetData(
-        title=f"{settings.profile.name} — {settings.profile.description}".strip(" —"),
-        run_id=run_dir.name,
-        as_of=as_of_label(settings.as_of),
-        profile=settings.profile.name,
+        title=f"{profile_config.name} — {profile_config.description}".strip(" —"),
+        run_id=run_id,
+        as_of=as_of_label(utc(as_of_ms)),
+        profile=profile_config.name,
         weights=weights_table,
         risk_contributions=rc,
         clusters=clusters,
@@ -168,7 +172,7 @@ def tearsheet_base(
         attempts=list(sleeve_weights.attempts),
         notes=notes,
         metrics=in_sample["metrics"],
-        linkage=settings.profile.linkage,
+        linkage=profile_config.linkage,
     )
 
 
@@ -178,14 +182,14 @@ def tearsheet_data__with_backtest(
     backtest_result: BacktestResult,
     backtest_history: History,
     candidates: pl.DataFrame,
-    settings: Settings,
+    profile_config: ProfileConfig,
 ) -> TearsheetData:
     """The tearsheet leading with the walk-forward, out of sample, beside the profile's benchmark."""
     from dataflows.report.backtest_view import backtest_performance, backtest_view, check_benchmark
 
-    check_benchmark(settings.profile.benchmark, candidates[C.SYMBOL].to_list())
+    check_benchmark(profile_config.benchmark, candidates[C.SYMBOL].to_list())
     view = backtest_view(backtest_result, symbols=backtest_history.panel.symbols)
-    lead = backtest_performance(backtest_result, backtest_history, settings.profile.benchmark)
+    lead = backtest_performance(backtest_result, backtest_history, profile_config.benchmark)
     return dataclasses.replace(tearsheet_base, backtest=view, performance=lead)
 
 
@@ -196,19 +200,19 @@ def tearsheet_data__in_sample(
     training_returns: ReturnsPanel,
     optimization_input: OptimizationInput,
     candidates: pl.DataFrame,
-    settings: Settings,
+    profile_config: ProfileConfig,
 ) -> TearsheetData:
     """The tearsheet without a backtest (flow.skip_validation): it leads with the in-sample stream, labelled so."""
     from dataflows.report.backtest_view import benchmark_stream, check_benchmark
 
-    check_benchmark(settings.profile.benchmark, candidates[C.SYMBOL].to_list())
+    check_benchmark(profile_config.benchmark, candidates[C.SYMBOL].to_list())
     panel, rows = training_returns, np.arange(optimization_input.first_row, training_returns.dates.size)
     x = panel.returns[rows]
     count = np.isfinite(x).sum(axis=1)
     pool = np.divide(np.nansum(x, axis=1), count, out=np.zeros(rows.size), where=count > 0)
     label, bench, notes = f"{POOL} (rebalanced daily)", pool, []
-    if settings.profile.benchmark is not None:
-        label, bench, notes = benchmark_stream(settings.profile.benchmark, panel, rows, "in-sample", pool, label)
+    if profile_config.benchmark is not None:
+        label, bench, notes = benchmark_stream(profile_config.benchmark, panel, rows, "in-sample", pool, label)
     lead = Performance(
         sample=IN_SAMPLE,
         dates=tearsheet_base.dates,
@@ -221,29 +225,61 @@ def tearsheet_data__in_sample(
     return dataclasses.replace(tearsheet_base, performance=lead)
 
 
-def postanalysis_plots(
-    tearsheet_data: TearsheetData, optimization_input: OptimizationInput, run_dir: Path, settings: Settings
-) -> dict[str, Path]:
+@config.when(plots=True)
+@save_to.run_files(run_dir=source("run_dir"), file=value("plots"), output_name_="plots_files")
+def postanalysis_figures(
+    tearsheet_data: TearsheetData, optimization_input: OptimizationInput, profile_config: ProfileConfig
+) -> dict[str, bytes]:
     """plots/: clustered correlation heatmap, factor map (2-D embedding by cluster), drift monitor, index.html."""
-    from dataflows.report.postanalysis import write_postanalysis
+    from dataflows.report.postanalysis import postanalysis_figures
 
     sym_of = [a.rsplit("|", 2)[0] for a in optimization_input.atom_ids]
     symbols = tearsheet_data.corr_symbols
     returns = optimization_input.returns[:, [sym_of.index(s) for s in symbols]] if symbols else None
-    return write_postanalysis(
-        run_dir / "plots",
+    return postanalysis_figures(
         symbols=symbols,
         clusters=tearsheet_data.clusters,
         corr=tearsheet_data.corr if symbols else None,
         returns=returns,
         backtest=tearsheet_data.backtest,
-        linkage=settings.profile.linkage,
-        optimal_ordering=settings.profile.optimal_ordering,
+        linkage=profile_config.linkage,
+        optimal_ordering=profile_config.optimal_ordering,
     )
 
 
-def report_html(tearsheet_data: TearsheetData, run_dir: Path) -> Path:
+@save_to.run_text(run_dir=source("run_dir"), file=value("report.html"), output_name_="report_file")
+def report_html(tearsheet_data: TearsheetData) -> str:
     """report.html: the self-contained tearsheet (no network needed to view it)."""
-    from dataflows.report.tearsheet import render_tearsheet
+    from dataflows.report.tearsheet import tearsheet_html
 
-    return render_tearsheet(tearsheet_data, run_dir / "report.html")
+    return tearsheet_html(tearsheet_data)
+
+
+@config.when(validate=True)
+@save_to.run_parquet(
+    run_dir=source("run_dir"), file=value("sleeve_returns.parquet"), output_name_="sleeve_returns_file"
+)
+def sleeve_returns__out_of_sample(backtest_returns: pl.DataFrame) -> pl.DataFrame:
+    """sleeve_returns.parquet: the sleeve's return stream as a parent meta sees it (date, returns, stream) — the
+    walk-forward's out-of-sample profile book."""
+    dates = backtest_returns["date"].to_numpy().astype(np.int64)
+    return _stream(dates, backtest_returns["profile"].to_numpy(), OUT_OF_SAMPLE)
+
+
+@config.when(validate=False)
+@save_to.run_parquet(
+    run_dir=source("run_dir"), file=value("sleeve_returns.parquet"), output_name_="sleeve_returns_file"
+)
+def sleeve_returns__in_sample(
+    in_sample: dict, optimization_input: OptimizationInput, training_returns: ReturnsPanel
+) -> pl.DataFrame:
+    """sleeve_returns.parquet without a walk-forward (flow.skip_validation): the chosen weights' in-sample stream."""
+    dates = np.asarray(training_returns.dates[optimization_input.first_row :], dtype=np.int64)
+    return _stream(dates, np.asarray(in_sample["returns"], dtype=np.float64), IN_SAMPLE_STREAM)
+
+
+OUT_OF_SAMPLE, IN_SAMPLE_STREAM = "out_of_sample", "in_sample"
+
+
+def _stream(dates: np.ndarray, returns: np.ndarray, kind: str) -> pl.DataFrame:
+    return pl.DataFrame({"date": dates, "returns": returns, "stream": [kind] * len(dates)})

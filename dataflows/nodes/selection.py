@@ -7,21 +7,20 @@ live sleeve, the walk-forward and every meta sleeve run the same function."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
+from hamilton.function_modifiers import source, value
 
-from dataflows.config import Settings
-from dataflows.lakehouse import atomic
+from dataflows.artifacts import save_to
+from dataflows.config import ProfileConfig
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import ClusterParams, SelectionParams, SelectionResult
 from dataflows.sleeve import SleeveDecision, decide
 from dataflows.venues.base import Venue
 
 
-def selection_params(settings: Settings) -> SelectionParams:
+def selection_params(profile_config: ProfileConfig) -> SelectionParams:
     """HTR parameters: the library's defaults with the profile's overrides."""
-    p = settings.profile
+    p = profile_config
     return SelectionParams(
         min_winners=p.min_winners,
         max_winners=p.max_winners,
@@ -30,11 +29,11 @@ def selection_params(settings: Settings) -> SelectionParams:
     )
 
 
-def metadata_required(settings: Settings, venue: Venue) -> bool:
+def metadata_required(profile_config: ProfileConfig, venue: Venue) -> bool:
     """Whether unknown tick/lot size vetoes an atom: `profile.require_metadata`, else whether the venue publishes
     exchange metadata at all (exchanges do; a folder of files does not, so there it is unknown, not disqualifying)."""
-    if settings.profile.require_metadata is not None:
-        return settings.profile.require_metadata
+    if profile_config.require_metadata is not None:
+        return profile_config.require_metadata
     return bool(getattr(venue, "publishes_metadata", True))
 
 
@@ -44,7 +43,7 @@ def sleeve_decision(
     symbol_metadata: pl.DataFrame,
     selection_ratings: pl.DataFrame,
     selection_params: SelectionParams,
-    settings: Settings,
+    profile_config: ProfileConfig,
     metadata_required: bool,
 ) -> SleeveDecision:
     """Selection → synthesis → regime → optimization with the fallback chain, on the training window."""
@@ -54,7 +53,7 @@ def sleeve_decision(
         symbol_metadata,
         selection_ratings,
         selection_params,
-        settings,
+        profile_config,
         metadata_required,
     )
 
@@ -64,12 +63,11 @@ def selection_result(sleeve_decision: SleeveDecision) -> SelectionResult:
     return sleeve_decision.selection
 
 
-def selection_json(selection_result: SelectionResult, returns_summary: dict, run_dir: Path) -> Path:
+@save_to.run_json(run_dir=source("run_dir"), file=value("selection.json"), output_name_="selection_file")
+def selection_document(selection_result: SelectionResult, returns_summary: dict) -> dict:
     """selection.json: counts per gate, clusters, the HTR stage reached, each winner's stage and bypassed vetoes."""
     import json
 
     body = json.loads(selection_result.to_json())
     body["training_window"] = returns_summary
-    path = run_dir / "selection.json"
-    atomic.write_json(path, body)
-    return path
+    return body

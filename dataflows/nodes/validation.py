@@ -13,21 +13,20 @@ Nodes and their inputs:
   rows only, eligibility from the features row before each rebalance; the profile, filtered-EW and raw-EW books
   simulated with vectorbt's `from_orders` accounting (a numba kernel, equal to vectorbt in the tests) with holdings
   carried across windows; metrics and the forensic report.
-- `backtest_files(backtest_result, run_dir)`: `backtest/returns.parquet` (date, profile, raw_ew, filtered_ew),
-  `backtest/windows.csv`, `backtest/metrics.json`, `backtest/forensic.json`, each written atomically.
+- savers of `backtest_result`: `backtest/returns.parquet` (date, profile, raw_ew, filtered_ew),
+  `backtest/windows.csv`, `backtest/metrics.json`, `backtest/forensic.json`.
 
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import polars as pl
+from hamilton.function_modifiers import source, value
 
 from dataflows import columns as C
-from dataflows.config import Settings
-from dataflows.lakehouse import atomic, features
+from dataflows.artifacts import save_to
+from dataflows.config import DataConfig, ProfileConfig, Settings
+from dataflows.lakehouse import features
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.selection.htr import SelectionParams
 from dataflows.validation.walkforward import (
@@ -41,11 +40,11 @@ from dataflows.validation.walkforward import (
 from dataflows.venues.base import Venue
 
 
-def walk_forward_params(settings: Settings) -> WalkForwardParams:
+def walk_forward_params(profile_config: ProfileConfig) -> WalkForwardParams:
     """Walk-forward windows, costs and eligibility from `profile.validation`."""
     from dataflows.validation.walkforward import EligibilityRule
 
-    v = settings.profile.validation
+    v = profile_config.validation
     rule = None
     if v.eligibility_field is not None:
         rule = EligibilityRule(v.eligibility_field, v.eligibility_op, v.eligibility_value)
@@ -60,7 +59,7 @@ def backtest_history(
     features_update: features.FeaturesUpdate,
     lakehouse: Lakehouse,
     venue: Venue,
-    settings: Settings,
+    data_config: DataConfig,
     decision_ms: int,
 ) -> History:
     """Returns, traded value and features rows of the healthy symbols over `data.history_days` to the decision bar."""
@@ -69,11 +68,11 @@ def backtest_history(
     return load_history(
         lakehouse,
         venue.name,
-        settings.data.timeframe,
+        data_config.timeframe,
         healthy_symbols,
         classes,
         end_ms=decision_ms,
-        days=settings.data.history_days,
+        days=data_config.history_days,
     )
 
 
@@ -92,28 +91,29 @@ def backtest_result(
     return run_backtest(backtest_history, decide, walk_forward_params)
 
 
-def backtest_files(backtest_result: BacktestResult, run_dir: Path) -> dict[str, Path]:
-    """backtest/returns.parquet, windows.csv, metrics.json and forensic.json in the run folder (atomic writes)."""
-    folder = run_dir / "backtest"
-    paths = {
-        "returns": folder / "returns.parquet",
-        "windows": folder / "windows.csv",
-        "metrics": folder / "metrics.json",
-        "forensic": folder / "forensic.json",
-    }
-    atomic.write_parquet(paths["returns"], backtest_result.returns_frame())
-    atomic.write_bytes(paths["windows"], backtest_result.windows.write_csv().encode())
-    atomic.write_json(paths["metrics"], _json_ready(backtest_result.metrics))
-    atomic.write_json(paths["forensic"], _json_ready(backtest_result.forensic))
-    return paths
+@save_to.run_parquet(
+    run_dir=source("run_dir"), file=value("backtest/returns.parquet"), output_name_="backtest_returns_file"
+)
+def backtest_returns(backtest_result: BacktestResult) -> pl.DataFrame:
+    """backtest/returns.parquet: per test row, the date and each book's return (profile, raw_ew, filtered_ew)."""
+    return backtest_result.returns_frame()
 
 
-def _json_ready(obj: object) -> object:
-    """`obj` with every non-finite float replaced by None (JSON has no NaN or infinity)."""
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+@save_to.run_csv(run_dir=source("run_dir"), file=value("backtest/windows.csv"), output_name_="backtest_windows_file")
+def backtest_windows(backtest_result: BacktestResult) -> pl.DataFrame:
+    """backtest/windows.csv: one row per walk-forward window."""
+    return backtest_result.windows
+
+
+@save_to.run_json(run_dir=source("run_dir"), file=value("backtest/metrics.json"), output_name_="backtest_metrics_file")
+def backtest_metrics(backtest_result: BacktestResult) -> dict:
+    """backtest/metrics.json: each book's out-of-sample metrics."""
+    return backtest_result.metrics
+
+
+@save_to.run_json(
+    run_dir=source("run_dir"), file=value("backtest/forensic.json"), output_name_="backtest_forensic_file"
+)
+def backtest_forensic(backtest_result: BacktestResult) -> dict:
+    """backtest/forensic.json: per window, what was decided and why (fallbacks, exclusions, buy trims)."""
+    return backtest_result.forensic

@@ -255,7 +255,7 @@ def test_real_us_equities_match_xnys_session_for_session(tmp_path):
         "run.as_of=2018-12-31",
         "data.history_days=5843",
     )
-    result = run_data_phase(settings, outputs=("audit_json", "healthy_symbols"))
+    result = run_data_phase(settings, outputs=("audit_file", "healthy_symbols"))
     assert sorted(result["healthy_symbols"]) == ["AMZN", "IXIC", "NVDA", "SPX"]
     for a in result["audit_after"]:
         assert (a.status, a.reason, a.evidence["rows"]) == (FRESH, "complete", 4027)
@@ -267,7 +267,7 @@ def test_a_missing_session_in_a_real_equities_file_is_a_gap(tmp_path):
     folder = _equities(tmp_path, ("SPX",), drop="2012-07-05")
     args = (*FILES, f"venue.path={folder}", "venue.asset_class=equity", "run.as_of=2012-12-31")
     settings = make_settings(tmp_path / "data", *args, "data.history_days=366")
-    result = run_data_phase(settings, outputs=("audit_json", "healthy_symbols"))
+    result = run_data_phase(settings, outputs=("audit_file", "healthy_symbols"))
     (a,) = result["audit_after"]
     assert a.status == FRESH and a.evidence["rows"] == 249
     assert a.evidence["accepted_gaps"] == [
@@ -278,4 +278,4 @@ def test_a_missing_session_in_a_real_equities_file_is_a_gap(tmp_path):
 
     strict = make_settings(tmp_path / "data2", *args, "data.history_days=366", "data.max_gap_bars=0")
     with pytest.raises(HealthGateError, match=r"SPX: UNREPAIRABLE \(the venue has no bars in 2012-07-05\.\.2012-07-05"):
-        run_data_phase(strict, outputs=("audit_json", "healthy_symbols"))
+        run_data_phase(strict, outputs=("audit_file", "healthy_symbols"))

@@ -1,1 +1,1 @@
-"""Tests of the meta-portfolio (dataflows.meta, dataflows.nodes.meta)."""
+"""Tests of the meta-portfolio (dataflows.meta, dataflows.meta.dag)."""

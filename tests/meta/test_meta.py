@@ -216,8 +216,9 @@ def test_a_decision_task_is_pure_and_a_retry_is_harmless(shared_root: Path, tmp_
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert after == sorted(p if p.parts[0] != "data" else Path("moved", *p.parts[1:]) for p in before)
     for a, b in zip(first, again, strict=True):
-        assert a.files.keys() == b.files.keys() and {"weights.csv", "report.html"} <= a.files.keys()
-        assert a.files["weights.csv"] == b.files["weights.csv"]
+        assert a.artifacts.keys() == b.artifacts.keys() and {"priced_weights", "report_html"} <= a.artifacts.keys()
+        assert a.artifacts["priced_weights"].equals(b.artifacts["priced_weights"])
+        assert a.artifacts["report_html"] == b.artifacts["report_html"]
         assert a.results["weights_table"].equals(b.results["weights_table"])
 
 
@@ -226,7 +227,8 @@ def test_a_sleeve_folder_left_by_an_interrupted_driver_is_moved_aside(tmp_path: 
     finished sleeve's folder is never reused."""
     import dataclasses
 
-    from dataflows.meta.run import meta_plan_for, new_sleeve_record
+    from dataflows.meta.folders import new_sleeve_record
+    from dataflows.meta.run import meta_plan_for
 
     plan = meta_plan_for(make_settings(tmp_path / "data", "meta=crypto_long_short"))
     (job,) = [j for j in plan.jobs() if j.spec.name == "short"]
@@ -290,16 +292,19 @@ def test_two_sleeves_sharing_symbols_fetch_each_range_once(tmp_path: Path, capsy
 
 
 def test_viz_meta_draws_the_meta_dag(shared_root: Path, tmp_path: Path) -> None:
+    import dataclasses
     import shutil
 
-    from dataflows.meta.run import viz_meta
+    from dataflows.config import VizConfig
+    from dataflows.viz import viz
 
     if shutil.which("dot") is None:
         pytest.skip("graphviz's dot is not installed")
     out = tmp_path / "meta.svg"
-    viz_meta(make_settings(shared_root, "meta=crypto_long_short"), out, "svg")
+    settings = make_settings(shared_root, "meta=crypto_long_short")
+    assert viz(dataclasses.replace(settings, viz=VizConfig(output=str(out)))) == 0
     text = out.read_text()
-    assert "sleeve_result" in text and "flattened" in text
+    assert "sleeve fan-out" in text and "sleeve_results" in text and "flattened_weights.csv" in text
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -367,7 +372,8 @@ def test_each_profile_is_composed_once_per_parse(monkeypatch: pytest.MonkeyPatch
 
 def test_jobs_are_submitted_longest_first_and_results_keep_config_order(tmp_path: Path) -> None:
     from dataflows.meta import sleeves
-    from dataflows.meta.run import MetaPlan, sleeve_results
+    from dataflows.meta.execute import sleeve_results
+    from dataflows.meta.model import MetaPlan
 
     raw = {
         "sleeves": {

@@ -24,8 +24,8 @@ def test_prices_are_the_decision_bars_closes_not_later_ones(tmp_path: Path) -> N
         later, venue=synthetic_venue(later), outputs=("healthy_symbols",), overrides={"candidates": candidates}
     )
     now = make_settings(root, *UNIVERSE, "run.as_of=2026-06-30", "run.id=priced")
-    r = run_data_phase(now, venue=synthetic_venue(now), outputs=("weights_files", "decision_ms", "priced_weights"))
-    weights = pl.read_csv(r["weights_files"]["csv"])
+    r = run_data_phase(now, venue=synthetic_venue(now), outputs=("weights_csv_file", "decision_ms", "priced_weights"))
+    weights = pl.read_csv(r["weights_csv_file"]["path"])
     assert weights.height > 0
     assert weights.select("symbol", "weight", "net_weight").equals(r["priced_weights"].select(weights.columns[:3]))
     lh = Lakehouse(root)

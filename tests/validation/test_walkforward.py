@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -242,7 +243,12 @@ def _no_nan(name: str) -> float:
 
 
 def test_backtest_files_contract(backtest, tmp_path) -> None:
-    paths = V.backtest_files(backtest, tmp_path)
+    from hamilton import driver
+
+    dr = driver.Builder().with_modules(V).with_config({"validate": True}).build()
+    names = {k: f"backtest_{k}_file" for k in ("returns", "windows", "metrics", "forensic")}
+    saved = dr.execute(list(names.values()), inputs={"run_dir": tmp_path}, overrides={"backtest_result": backtest})
+    paths = {k: Path(saved[name]["path"]) for k, name in names.items()}
     assert {p.relative_to(tmp_path).as_posix() for p in paths.values()} == {
         "backtest/returns.parquet",
         "backtest/windows.csv",
@@ -270,14 +276,15 @@ def test_the_node_module_runs_in_a_hamilton_driver(sleeve_data, tmp_path) -> Non
     modules = [m for m in node_modules() if m is not V] + [V]
     dr = driver.Builder().with_modules(*modules).with_config(hamilton_config(settings)).build()
     out = dr.execute(
-        ["backtest_files", "backtest_result"],
+        ["backtest_metrics_file", "backtest_result"],
         inputs={
             "settings": settings,
             "lakehouse": data["lakehouse"],
             "run_dir": tmp_path,
+            "run_id": tmp_path.name,
             "as_of_ms": settings.as_of_ms,
         },
         overrides={"venue": data["venue"]},
     )
-    assert out["backtest_files"]["metrics"].exists()
+    assert Path(out["backtest_metrics_file"]["path"]).exists()
     assert out["backtest_result"].metrics["windows"] == len(out["backtest_result"].decisions)

@@ -1,39 +1,15 @@
-"""Sleeves of a meta run: one data phase in the driver, pure decision tasks on the workers, folders by the driver.
-
-A meta of N sleeves (nested metas included, at any depth) runs in three steps:
-
-1. `prepare(plan)` — in the driver, against the driver's lakehouse. The venue's markets and tickers are asked once
-   for every sleeve's scanners; each profile sleeve scans them with its own scanners (its own candidates); the data
-   phase (audit, repair, toxic guard, metadata, ratings backfill and check) runs once for the union of all
-   candidates; then each sleeve gets its folder (a `running` manifest), its `candidates.json` and `audit.json`
-   (its own candidates only), its health gate, and its inputs read from the lakehouse: the training returns, the
-   ratings rows before the decision bar, the walk-forward history, metadata. These are `SleeveInputs`: immutable
-   and picklable, everything the decision needs and nothing that points at a disk.
-2. `decide(inputs)` — on a worker (or in-process): the sleeve's Hamilton DAG from the returns onwards (selection,
-   synthesis, analysis, optimization, report, walk-forward, plots), with the data phase's answers as overrides.
-   It never opens the lakehouse or a shared path: its files are written in a private temporary folder and come
-   back as bytes in the `SleeveOutput` (the folder is removed), with the node timings.
-3. `finish(...)` — in the driver: the files are written into the sleeve's folder, its return stream, and the
-   manifest ends `ok` (or `failed` with the worker's one-line reason).
-
-Nested metas are composed in the driver from their sleeves' results (`dataflows.meta.run`): only profile sleeves
-are tasks, all in one fan-out. Pinned sleeves are only read, in the driver.
-"""
+"""Step 1 of a meta's sleeves, in the driver: discovery once for every sleeve's scanners, the data phase once for the
+union of their candidates, then each sleeve's folder, gate and `SleeveInputs` (read from the lakehouse)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import shutil
-import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from dataflows import columns as C
@@ -53,7 +29,7 @@ BOUNDARY = (
 )
 VALIDATION_BOUNDARY = ("backtest_history",)
 # What the driver computes per sleeve (its files, its gate) beside the boundary.
-SLEEVE_DATA_OUTPUTS = ("candidates_json", "audit_json", "healthy_symbols", "health_table")
+SLEEVE_DATA_OUTPUTS = ("candidates_file", "audit_file", "healthy_symbols", "health_table")
 # What the data phase computes once for the union of the sleeves' candidates.
 UNION_OUTPUTS = (
     "repair_report",
@@ -63,7 +39,6 @@ UNION_OUTPUTS = (
     "features_update",
     "ratings_check",
 )
-OUT_OF_SAMPLE, IN_SAMPLE = "out_of_sample", "in_sample"
 
 
 def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | None, run_id: str) -> Settings:
@@ -100,22 +75,6 @@ class SleeveInputs:
         return size
 
 
-@dataclass(frozen=True)
-class SleeveOutput:
-    """What a decision task returns: its files (relative path → bytes) and results, or its failure."""
-
-    key: str
-    ok: bool
-    reason: str | None = None
-    exit_code: int = 0
-    failed_node: str | None = None
-    files: dict[str, bytes] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    worker: str = ""
-
-
 @dataclass
 class Prepared:
     """The driver's side of the fan-out: the tasks' inputs, and each sleeve's record and data-phase results."""
@@ -126,9 +85,6 @@ class Prepared:
     failed: dict[str, tuple[str, int]] = field(default_factory=dict)  # folder → (reason, exit code) before any task
     union: dict[str, Any] = field(default_factory=dict)  # the shared data phase: symbols, seconds, timings
     inputs_bytes: int = 0
-
-
-# --------------------------------------------------------------------------------------------- 1. driver
 
 
 def prepare(plan: Any) -> Prepared:
@@ -183,7 +139,8 @@ def _prepare(plan: Any, leaves: list[tuple[Any, Settings]], lh: Any, out: Prepar
 
 def _leaves(plan: Any, out: Prepared) -> list[tuple[Any, Settings]]:
     """Every profile sleeve of the tree (nested metas expanded, longest first as `plan.jobs()` orders them)."""
-    from dataflows.meta.run import nested_plan, new_sleeve_record
+    from dataflows.meta.folders import new_sleeve_record
+    from dataflows.meta.model import nested_plan
 
     found: list[tuple[Any, Settings]] = []
     for job in plan.jobs():
@@ -224,17 +181,15 @@ def _execute(
     timings: dict[str, float] | None = None,
     run_dir: Path | None = None,
 ) -> dict[str, Any]:
-    from dataflows.driver import build_driver, node_timer
+    from dataflows.driver import build_driver, node_timer, run_inputs
 
     adapters = (node_timer(timings),) if timings is not None else ()
-    inputs: dict[str, Any] = {"settings": settings, "lakehouse": lh, "as_of_ms": settings.as_of_ms}
-    if run_dir is not None:
-        inputs["run_dir"] = run_dir
+    inputs = run_inputs(settings, lh, run_dir or Path(settings.data_root, "runs", "unused"))
     return build_driver(settings, adapters=adapters).execute(outputs, inputs=inputs, overrides=overrides)
 
 
 def _record(job: Any, settings: Settings, out: Prepared) -> Any:
-    from dataflows.meta.run import new_sleeve_record
+    from dataflows.meta.folders import new_sleeve_record
 
     config = {"meta_sleeve": job.spec.name, **dataclasses.asdict(settings)}
     record = new_sleeve_record(job, config, kind="run")
@@ -306,127 +261,3 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     from dataflows.runs import failure
 
     return failure(exc)
-
-
-# --------------------------------------------------------------------------------------------- 2. worker
-
-
-def decide(inputs: SleeveInputs) -> SleeveOutput:
-    """Run one sleeve's decision over its inputs (pure: no lakehouse, no shared path); failures are returned."""
-    from dataflows.driver import node_timer, quiet_hamilton
-
-    quiet_hamilton()  # a failed sleeve is one line, never Hamilton's tracebacks
-    t0 = time.perf_counter()
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    timings: dict[str, float] = {}
-    scratch = Path(tempfile.mkdtemp(prefix="dataflows-sleeve-"))
-    run_dir = scratch / inputs.folder_name
-    run_dir.mkdir()
-    timer = node_timer(timings)
-    try:
-        results = _decide(inputs, run_dir, timer)
-        files = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
-    except Exception as exc:
-        reason, code = _failure(exc)  # logged once, by the driver (`finish`)
-        return SleeveOutput(
-            inputs.key, False, reason, code, timer.failed_node, timings=timings, worker=worker,
-            seconds=time.perf_counter() - t0,
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return SleeveOutput(
-        inputs.key, True, files=files, results=results, timings=timings, seconds=time.perf_counter() - t0, worker=worker
-    )
-
-
-def _decide(inputs: SleeveInputs, run_dir: Path, timer: Any) -> dict[str, Any]:
-    from dataflows.driver import DATA_PHASE_OUTPUTS, build_driver, run_outputs
-
-    settings = inputs.settings
-    wanted = [o for o in run_outputs(settings) if o not in DATA_PHASE_OUTPUTS]
-    wanted += ["in_sample", "optimization_input"]
-    dr = build_driver(settings, adapters=(timer,))
-    res = dr.execute(wanted, inputs={"settings": settings, "run_dir": run_dir}, overrides=inputs.overrides)
-    first = res["optimization_input"].first_row
-    dates = np.asarray(inputs.overrides["training_returns"].dates[first:], dtype=np.int64)
-    rets, kind = np.asarray(res["in_sample"]["returns"], dtype=np.float64), IN_SAMPLE
-    oos = run_dir / "backtest" / "returns.parquet"
-    if oos.is_file():
-        frame = pl.read_parquet(oos)
-        dates, rets, kind = frame["date"].to_numpy().astype(np.int64), frame["profile"].to_numpy(), OUT_OF_SAMPLE
-    stream = pl.DataFrame({"date": dates, "returns": rets, "stream": [kind] * len(dates)})
-    from dataflows.lakehouse import atomic
-
-    atomic.write_parquet(run_dir / "sleeve_returns.parquet", stream)
-    keep = ("sleeve_weights", "weights_table", "in_sample")
-    results = {k: res[k] for k in keep}
-    if "backtest_files" in res:
-        results["backtest_files"] = {
-            k: Path(v).relative_to(run_dir).as_posix() for k, v in res["backtest_files"].items()
-        }
-    return results
-
-
-# --------------------------------------------------------------------------------------------- 3. driver
-
-
-def finish(output: SleeveOutput, prepared: Prepared, job: Any) -> Any:
-    """Write a decision's files into the sleeve's folder and end its manifest; returns its `SleeveResult`."""
-    from dataflows.app import summarize_run
-    from dataflows.lakehouse import atomic
-    from dataflows.lakehouse.store import Lakehouse
-    from dataflows.meta.run import SleeveResult
-
-    key, spec = output.key, job.spec
-    record = prepared.records[key]
-    record.timings.update(output.timings)
-    record.body["worker"] = output.worker
-    if not output.ok:
-        if output.failed_node:
-            record.body["failed_node"] = output.failed_node
-        record.finish("failed", error=output.reason, exit_code=output.exit_code)
-        log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, output.reason)
-        return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, output.reason, key)
-    folder = Path(key)
-    for rel, body in output.files.items():
-        atomic.write_bytes(folder / rel, body)
-    settings = next(i.settings for i in prepared.inputs if i.key == key)
-    results = prepared.data[key] | output.results
-    if "backtest_files" in results:
-        results["backtest_files"] = {k: folder / v for k, v in output.results["backtest_files"].items()}
-    try:
-        record.finish("ok", **summarize_run(settings, record.ctx, Lakehouse(settings.data_root), results))
-    except Exception as exc:
-        record.fail(exc)
-        raise
-    stream = pl.read_parquet(folder / "sleeve_returns.parquet")
-    metrics = {
-        k: float(v) if isinstance(v, float | np.floating) else v
-        for k, v in output.results["in_sample"]["metrics"].items()
-    }
-    return SleeveResult(
-        job.index,
-        spec.name,
-        spec.kind,
-        spec.label,
-        True,
-        None,
-        key,
-        str(stream["stream"][0]) if stream.height else IN_SAMPLE,
-        stream["date"].to_numpy().astype(np.int64),
-        stream["returns"].to_numpy().astype(np.float64),
-        output.results["weights_table"].select("symbol", "weight", "net_weight"),
-        output.seconds,
-        metrics,
-        output.worker,
-    )
-
-
-def failed_before_task(prepared: Prepared, job: Any) -> Any:
-    """The result of a sleeve that failed in the driver (discovery or its health gate), never submitted."""
-    from dataflows.meta.run import SleeveResult
-
-    key, spec = str(job.run_dir), job.spec
-    reason = prepared.failed[key][0]
-    log.warning("sleeve %s (%s) failed: %s", spec.name, spec.label, reason)
-    return SleeveResult(job.index, spec.name, spec.kind, spec.label, False, reason, key)

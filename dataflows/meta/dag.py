@@ -1,32 +1,26 @@
-"""Meta-portfolio stage: one data phase, sleeve decisions fanned out, meta-returns, meta-optimization, flattening.
+"""The meta DAG: sleeve decisions fanned out, then meta-returns, meta-optimization, flattening and their files.
 
-This module defines a `Parallelizable` node, so Hamilton can only load it with dynamic execution enabled; it has its
-own driver (`dataflows.meta.run.build_meta_driver`), never mixed with the single-sleeve stage modules.
+It composes sleeve DAGs (each task runs one), so it sits above the single-sleeve driver and has its own
+(`dataflows.meta.execute.build_meta_driver`, dynamic execution for the `Parallelizable` fan-out). It runs in two
+parts around the driver's own work (`dataflows.meta.execute`):
 
-    meta_plan ─▶ sleeve_inputs (driver: discovery + one data phase for all sleeves, see dataflows.meta.sleeves)
+    sleeve_inputs (input: the one data phase, `dataflows.meta.sleeves.prepare`)
       ─▶ sleeve_task (Parallelizable) ─▶ sleeve_output (pure; a Ray worker or in-process) ─▶ sleeve_outputs (Collect)
-      ─▶ sleeve_results (driver: folders, pinned runs, nested metas) ─▶ meta_sleeves
-      ─▶ meta_returns ─▶ meta_weights ─▶ flattened ─▶ *_file nodes
+    [the driver saves each sleeve's folder, reads pinned runs, composes nested metas → sleeve_results]
+    sleeve_results (input) ─▶ meta_sleeves ─▶ meta_returns ─▶ meta_weights ─▶ flattened, and the savers of each
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
+from hamilton.function_modifiers import config, source, value
 from hamilton.htypes import Collect, Parallelizable
 
-from dataflows.lakehouse import atomic
+from dataflows.artifacts import save_to
 from dataflows.meta import sleeves
 from dataflows.meta.flatten import Flattened, SleeveBook, flatten, meta_optimize
-from dataflows.meta.run import MetaPlan, MetaWeights, SleeveResult, survivors
-
-
-def sleeve_inputs(meta_plan: MetaPlan) -> sleeves.Prepared:
-    """Discovery, the data phase for the union of every profile sleeve's candidates (nested metas included), each
-    sleeve's folder, gate and inputs: everything that reads the lakehouse, in the driver."""
-    return sleeves.prepare(meta_plan)
+from dataflows.meta.model import MetaPlan, MetaWeights, SleeveResult, survivors
 
 
 def sleeve_task(sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan) -> Parallelizable[sleeves.SleeveInputs]:
@@ -54,20 +48,12 @@ def sleeve_outputs(sleeve_output: Collect[sleeves.SleeveOutput]) -> dict[str, sl
     return {o.key: o for o in sleeve_output}
 
 
-def sleeve_results(
-    sleeve_outputs: dict[str, sleeves.SleeveOutput], sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan
-) -> list[SleeveResult]:
-    """Every sleeve's result in config order; the driver writes each folder (a nested meta is composed here)."""
-    from dataflows.meta.run import sleeve_results as results
-
-    return results(meta_plan, sleeve_inputs, sleeve_outputs)
-
-
 def meta_sleeves(sleeve_results: list[SleeveResult], meta_plan: MetaPlan) -> list[SleeveResult]:
     """The sleeves that enter the meta-portfolio: a failure fails the run, or is dropped if the meta allows it."""
     return survivors(sleeve_results, meta_plan.spec)
 
 
+@save_to.run_parquet(run_dir=source("run_dir"), file=value("meta_returns.parquet"), output_name_="meta_returns_file")
 def meta_returns(meta_sleeves: list[SleeveResult]) -> pl.DataFrame:
     """One column per sleeve's return stream, inner-joined on dates (never zero-filled)."""
     frame: pl.DataFrame | None = None
@@ -93,6 +79,7 @@ def meta_weights(meta_returns: pl.DataFrame, meta_sleeves: list[SleeveResult], m
     return MetaWeights(tuple(names), w, raw, meta_plan.spec.method, lo, hi)
 
 
+@save_to.run_parquet(run_dir=source("run_dir"), file=value("meta_stream.parquet"), output_name_="meta_stream_file")
 def meta_stream(meta_returns: pl.DataFrame, meta_weights: MetaWeights) -> pl.DataFrame:
     """The meta-portfolio's own daily return stream (what a parent meta sees when this meta is its sleeve)."""
     x = meta_returns.select(list(meta_weights.sleeves)).to_numpy()
@@ -113,24 +100,16 @@ def flattened(meta_weights: MetaWeights, meta_sleeves: list[SleeveResult], meta_
     return flatten(meta_weights.as_dict(), books, meta_plan.spec.max_asset_weight)
 
 
-def meta_returns_file(meta_returns: pl.DataFrame, meta_stream: pl.DataFrame, meta_plan: MetaPlan) -> Path:
-    """meta_returns.parquet (date + one column per sleeve) and meta_stream.parquet (date, returns)."""
-    atomic.write_parquet(meta_plan.run_dir / "meta_stream.parquet", meta_stream)
-    path = meta_plan.run_dir / "meta_returns.parquet"
-    atomic.write_parquet(path, meta_returns)
-    return path
-
-
-def meta_weights_file(meta_weights: MetaWeights, meta_plan: MetaPlan) -> Path:
+@save_to.run_csv(run_dir=source("run_dir"), file=value("meta_weights.csv"), output_name_="meta_weights_file")
+def meta_weights_table(meta_weights: MetaWeights) -> pl.DataFrame:
     """meta_weights.csv: sleeve, weight, method (+ raw weight before bounds and the bounds)."""
-    path = meta_plan.run_dir / "meta_weights.csv"
-    atomic.write_bytes(path, meta_weights.table().write_csv().encode())
-    return path
+    return meta_weights.table()
 
 
-def flattened_weights_file(flattened: Flattened, meta_plan: MetaPlan) -> Path:
+@save_to.run_csv(run_dir=source("run_dir"), file=value("flattened_weights.csv"), output_name_="flattened_weights_file")
+def flattened_table(flattened: Flattened) -> pl.DataFrame:
     """flattened_weights.csv: symbol, gross, net, sleeves (lineage: sleeve=contribution;...), cap scale."""
-    table = pl.DataFrame(
+    return pl.DataFrame(
         {
             "symbol": list(flattened.symbols),
             "gross": flattened.gross,
@@ -139,19 +118,27 @@ def flattened_weights_file(flattened: Flattened, meta_plan: MetaPlan) -> Path:
             "cap_scale": flattened.scale,
         }
     ).sort("gross", descending=True)
-    path = meta_plan.run_dir / "flattened_weights.csv"
-    atomic.write_bytes(path, table.write_csv().encode())
-    if meta_plan.spec.net_by_base:  # the book per base currency; orders keep the per-quote lines above
-        from dataflows.meta.flatten import net_by_base
 
-        netted = net_by_base(flattened)
-        view = pl.DataFrame(
-            {
-                "base": list(netted.bases),
-                "gross": netted.gross,
-                "net": netted.net,
-                "symbols": [";".join(f"{k}={v:.10g}" for k, v in netted.members[b].items()) for b in netted.bases],
-            }
-        ).sort("gross", descending=True)
-        atomic.write_bytes(meta_plan.run_dir / "netted_weights.csv", view.write_csv().encode())
-    return path
+
+@config.when(net_by_base=True)
+@save_to.run_csv(run_dir=source("run_dir"), file=value("netted_weights.csv"), output_name_="netted_weights_file")
+def netted_table(flattened: Flattened) -> pl.DataFrame:
+    """netted_weights.csv (`meta.net_by_base`): the book per base currency; orders keep the per-quote lines."""
+    from dataflows.meta.flatten import net_by_base
+
+    netted = net_by_base(flattened)
+    return pl.DataFrame(
+        {
+            "base": list(netted.bases),
+            "gross": netted.gross,
+            "net": netted.net,
+            "symbols": [";".join(f"{k}={v:.10g}" for k, v in netted.members[b].items()) for b in netted.bases],
+        }
+    ).sort("gross", descending=True)
+
+
+@save_to.run_json(run_dir=source("run_dir"), file=value("sleeves.json"), output_name_="sleeves_file")
+def sleeves_document(sleeve_results: list[SleeveResult], meta_sleeves: list[SleeveResult]) -> list:
+    """sleeves.json: per sleeve its kind, status, reason, stream, folder and whether it was dropped."""
+    kept = {r.name for r in meta_sleeves}
+    return [r.summary(dropped=not r.ok and bool(kept)) for r in sleeve_results]
