@@ -434,7 +434,7 @@ def field_descriptions(cls: type = Settings, prefix: str = "") -> dict[str, str]
 
 def _source_comments() -> tuple[dict[int, str], dict[tuple[str, str], range]]:
     """Trailing comments of `dataflows/config.py` by line, and each class field's line span."""
-    import dataflows.config as config_module
+    import dataflows.config.settings as config_module
 
     source = Path(config_module.__file__).read_text()
     comments = {

@@ -127,3 +127,45 @@ def test_paths_are_absolute_once_at_the_edge(tmp_path, monkeypatch):
     assert settings.venue.path == str(tmp_path / "driver" / "ohlcv")
     assert settings.venue.metadata == str(tmp_path / "driver" / "ohlcv" / "meta.csv")
     assert settings.venue_name.startswith("files-ohlcv-")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "profile.covariance=bogus",
+            "profile.covariance='bogus' is not one of ['sample', 'ledoit_wolf', 'oas', 'ridge']",
+        ),
+        ("optimizer=nope", "optimizer='nope' is not one of ['hrp', 'min_variance', 'max_sharpe', 'risk_parity', "),
+        ("profile.optimizer=nope", "profile.optimizer='nope' is not one of ['hrp', "),
+        ("profile.fallbacks=[hrp,nope]", "profile.fallbacks[1]='nope' is not one of ['hrp', "),
+        ("profile.linkage=centroid", "profile.linkage='centroid' is not one of ['single', 'complete', "),
+        ("venue.asset_class=bond", "venue.asset_class='bond' is not one of ['crypto', 'equity']"),
+        ("executor.kind=slurm", "executor.kind='slurm' is not one of ['local', 'ray']"),
+    ],
+)
+def test_a_wrong_choice_is_one_line_naming_key_and_values(override, message):
+    """Hydra composes any string (its errors are multi-line, exit 1); the typed schema refuses it in one line."""
+    cfg = compose([override])
+    with pytest.raises(ConfigError) as info:
+        settings_from_cfg(cfg)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_choices_are_plain_strings_in_settings():
+    """Frames, JSON and YAML must see the string, not the enum (polars would make an Enum column of it)."""
+    settings = settings_from_cfg(compose(["optimizer=max_sharpe", "profile.covariance=oas"]))
+    values = [settings.optimizer, settings.profile.covariance, settings.profile.linkage, settings.venue.kind]
+    values += [settings.executor.kind, settings.venue.asset_class, *settings.profile.fallbacks]
+    assert all(type(v) is str for v in values), values
+    assert settings.method == "max_sharpe" and settings.profile.covariance == "oas"
+
+
+def test_choice_lists_match_their_consumers():
+    from dataflows import columns as C
+    from dataflows.config import COVARIANCES, OPTIMIZERS, AssetClass, MetaMethod, Optimizer
+    from dataflows.portfolio.covariance import ESTIMATORS
+    from dataflows.portfolio.registry import OPTIMIZERS as REGISTRY
+
+    assert COVARIANCES == ESTIMATORS and tuple(REGISTRY) == OPTIMIZERS
+    assert AssetClass.values() == C.ASSET_CLASSES and set(MetaMethod.values()) <= set(Optimizer.values())

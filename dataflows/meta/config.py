@@ -21,23 +21,20 @@ sleeves:
 Every key is checked: unknown keys are a `ConfigError` naming the key. Bounds must satisfy
 0 <= min_weight <= max_weight <= 1 and Σ min <= 1 <= Σ max (else no fully invested meta-portfolio exists).
 Nested metas recurse to depth 3 (the top meta is depth 1); a meta that reaches itself is a cycle (`ConfigError`
-naming the path). Profiles and nested metas are composed with Hydra's compose API here, in the driver, so sleeves
-running on Ray workers get fully resolved frozen values and never touch Hydra.
+naming the path). Profiles and nested metas are composed from `conf/` by `dataflows.meta.compose`, in the driver.
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataflows.config import OPTIMIZERS, ProfileConfig, conf_dir
+from dataflows.config import META_METHODS, MetaMethod, Optimizer, ProfileConfig, check_choice
 from dataflows.errors import ConfigError
+from dataflows.meta.compose import NAME, compose_group, compose_once, kind_of, load_profile
 
-METHODS = ("risk_parity", "hrp", "min_variance")
+METHODS = META_METHODS  # a meta's `method`s (MetaMethod)
 MAX_DEPTH = 3
 META_KEYS = frozenset(
     {
@@ -54,7 +51,6 @@ META_KEYS = frozenset(
 )
 SLEEVE_KEYS = frozenset({"profile", "meta", "run_id", "min_weight", "max_weight", "optimizer", "profile_overrides"})
 SLEEVE_META_KEYS = frozenset({"run_id", "min_weight", "max_weight", "optimizer"})  # allowed beside an inline profile
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -101,20 +97,14 @@ class MetaSpec:
         raise KeyError(msg)
 
 
-_COMPOSED: ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = ContextVar("meta_composed", default=None)
-
-
 def parse_meta(raw: dict[str, Any], *, data_root: Path | None = None, default_name: str = "meta") -> MetaSpec:
     """Validate the `meta` group's dict into a `MetaSpec` (nested metas and profiles resolved, pins checked)."""
     if not isinstance(raw, dict):
         msg = f"meta must be a mapping of meta settings, got {type(raw).__name__}"
         raise ConfigError(msg)
     name = str(raw.get("name") or default_name)
-    token = _COMPOSED.set({})  # each profile or meta file is composed once per parse, however many sleeves use it
-    try:
+    with compose_once():
         return _parse(raw, name=name, stack=(), data_root=data_root)
-    finally:
-        _COMPOSED.reset(token)
 
 
 def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root: Path | None) -> MetaSpec:
@@ -127,10 +117,7 @@ def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root:
     if len(stack) > MAX_DEPTH:
         msg = f"meta nesting is deeper than {MAX_DEPTH}: {' → '.join(stack)}"
         raise ConfigError(msg)
-    method = raw.get("method") or "risk_parity"
-    if method not in METHODS:
-        msg = f"{where}.method={method!r} is not one of {list(METHODS)}"
-        raise ConfigError(msg)
+    method = check_choice(f"{where}.method", raw.get("method") or MetaMethod.risk_parity.value, MetaMethod)
     lo_default = _fraction(f"{where}.min_weight", raw.get("min_weight", 0.0))
     hi_default = _fraction(f"{where}.max_weight", raw.get("max_weight", 1.0))
     allow = raw.get("allow_failed_sleeves", False)
@@ -159,7 +146,7 @@ def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root:
     return MetaSpec(
         name=name,
         sleeves=sleeves,
-        method=str(method),
+        method=method,
         allow_failed_sleeves=allow,
         max_asset_weight=cap,
         depth=len(stack),
@@ -171,11 +158,11 @@ def _parse(raw: dict[str, Any], *, name: str, stack: tuple[str, ...], data_root:
 def _sleeve(
     name: str, value: Any, *, where: str, lo: float, hi: float, stack: tuple[str, ...], root: Path | None
 ) -> SleeveSpec:
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         msg = f"{where}: sleeve names are 1-64 letters, digits, '_' or '-' starting with a letter or digit"
         raise ConfigError(msg)
     if isinstance(value, str):
-        value = {_kind_of(value, where): value}
+        value = {kind_of(value, where): value}
     if not isinstance(value, dict):
         msg = f"{where} must be a profile name, a meta name or a mapping, got {value!r}"
         raise ConfigError(msg)
@@ -196,9 +183,8 @@ def _sleeve(
         msg = f"{where} needs exactly one of `profile` or `meta`"
         raise ConfigError(msg)
     optimizer = value.get("optimizer")
-    if optimizer is not None and optimizer not in OPTIMIZERS:
-        msg = f"{where}.optimizer={optimizer!r} is not one of {list(OPTIMIZERS)}"
-        raise ConfigError(msg)
+    if optimizer is not None:
+        optimizer = check_choice(f"{where}.optimizer", optimizer, Optimizer)
     if "meta" in value:
         for key in ("run_id", "optimizer", "profile_overrides"):
             if key in value:
@@ -211,7 +197,7 @@ def _sleeve(
         if len(stack) + 1 > MAX_DEPTH:
             msg = f"meta nesting is deeper than {MAX_DEPTH}: {' → '.join((*stack, meta_name))} ({where})"
             raise ConfigError(msg)
-        nested = _parse(_compose_group("meta", meta_name, where), name=meta_name, stack=stack, data_root=root)
+        nested = _parse(compose_group("meta", meta_name, where), name=meta_name, stack=stack, data_root=root)
         return SleeveSpec(name=name, kind="meta", min_weight=lo, max_weight=hi, meta=nested)
     profile = load_profile(value["profile"], value.get("profile_overrides") or {}, where=where)
     run_id = value.get("run_id")
@@ -261,77 +247,6 @@ def check_bounds(lows: list[float], highs: list[float], *, where: str) -> None:
     if hi < 1 - 1e-12:
         msg = f"{where}: sleeve max_weights sum to {hi:.6g} < 1; no fully invested meta-portfolio respects them"
         raise ConfigError(msg)
-
-
-def load_profile(profile: str | dict[str, Any], overrides: dict[str, Any], *, where: str) -> ProfileConfig:
-    """A profile by name (`conf/profile/<name>.yaml`, via Hydra compose) or inline, with overrides, type-checked."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from dataflows.config import _freeze, schema_class
-
-    if not isinstance(overrides, dict):
-        msg = f"{where}.profile_overrides must be a mapping of profile keys, got {overrides!r}"
-        raise ConfigError(msg)
-    body = dict(profile) if isinstance(profile, dict) else _compose_group("profile", str(profile), where)
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema_class(ProfileConfig)), body, overrides)
-        values = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as exc:
-        msg = f"{where}: invalid profile: {str(exc).splitlines()[0]}"
-        raise ConfigError(msg) from None
-    return _freeze(ProfileConfig, values)  # the schema mirror (nested classes too) → the frozen ProfileConfig
-
-
-def _kind_of(value: str, where: str) -> str:
-    """A bare name is a profile or a meta, whichever file exists (both is ambiguous)."""
-    root = conf_dir()
-    is_profile = (root / "profile" / f"{value}.yaml").is_file()
-    is_meta = (root / "meta" / f"{value}.yaml").is_file()
-    if is_profile and is_meta:
-        msg = f"{where}={value!r} names both a profile and a meta; write {{profile: {value}}} or {{meta: {value}}}"
-        raise ConfigError(msg)
-    if not (is_profile or is_meta):
-        profiles = sorted(p.stem for p in (root / "profile").glob("*.yaml"))
-        metas = sorted(p.stem for p in (root / "meta").glob("*.yaml"))
-        msg = f"{where}={value!r} is neither a profile {profiles} nor a meta {metas}"
-        raise ConfigError(msg)
-    return "profile" if is_profile else "meta"
-
-
-def _compose_group(group: str, name: str, where: str) -> dict[str, Any]:
-    """`<group>=<name>` composed with Hydra (so defaults lists and package-placed profiles work), as a plain dict."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-
-    from dataflows.config import register_schema
-
-    if not _NAME.fullmatch(name) or not (conf_dir() / group / f"{name}.yaml").is_file():
-        options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
-        msg = f"{where}: {group} {name!r} does not exist; expected one of {options}"
-        raise ConfigError(msg)
-    cache = _COMPOSED.get()
-    if cache is not None and (group, name) in cache:
-        return copy.deepcopy(cache[group, name])
-    register_schema()
-    overrides = [f"{group}={name}"]
-    try:
-        if GlobalHydra.instance().is_initialized():  # inside @hydra.main (the CLI): reuse its config search path
-            cfg = compose(config_name="config", overrides=overrides)
-        else:
-            with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-                cfg = compose(config_name="config", overrides=overrides)
-    except HydraException as exc:
-        msg = f"{where}: cannot compose {group}={name}: {str(exc).splitlines()[0]}"
-        raise ConfigError(msg) from None
-    body = OmegaConf.to_container(cfg[group], resolve=True)
-    assert isinstance(body, dict)
-    out = {str(k): v for k, v in body.items()}
-    if cache is not None:
-        cache[group, name] = copy.deepcopy(out)
-    return out
 
 
 def _fraction(key: str, value: Any) -> float:
