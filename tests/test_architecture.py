@@ -1,0 +1,40 @@
+"""The codebase's shape, checked: imports only go down (the import-linter contract in pyproject.toml), node modules
+write no file themselves (every file of a run is a saver), and modules stay small enough to read."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_imports_only_go_down() -> None:
+    """kernels ← library ← dataflows.nodes ← driver ← orchestration ← app, inside functions too (import-linter)."""
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return out
+
+
+@pytest.mark.parametrize(
+    "module", sorted([*(ROOT / "dataflows" / "nodes").glob("*.py"), ROOT / "dataflows" / "meta" / "dag.py"])
+)
+def test_node_modules_write_no_file_themselves(module: Path) -> None:
+    """A node returns its artifact; the run folder's files are written by savers (`dataflows.artifacts`)."""
+    writers = {"dataflows.lakehouse.atomic", "dataflows.lakehouse.atomic.write_json"}
+    assert not _imports(module) & writers
+    text = module.read_text()
+    assert ".write_text(" not in text and ".write_bytes(" not in text and "write_parquet(" not in text
