@@ -126,7 +126,8 @@ def candidate_rating_schema() -> dict:
 
 
 def rating_category_expr(col: str = "recommend_all") -> pl.Expr:
-    """TradingView's category of a rating (thresholds of the technical-ratings spec); null for null."""
+    """TradingView's category of a rating: Strong Sell below -0.5, Sell below -0.1, Neutral up to 0.1, Buy up to 0.5,
+    Strong Buy above; null for null."""
     v = pl.col(col)
     return (
         pl.when(v.is_null())
