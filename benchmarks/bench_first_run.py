@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks._harness import Row, cli
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_FIRST_WEIGHTS_S = 45.0  # from a fresh clone with a warm package cache (issue #13); reported, not asserted
+TARGET_FIRST_WEIGHTS_S = 45.0  # from a fresh clone with a warm package cache; reported, not asserted
 
 
 def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:

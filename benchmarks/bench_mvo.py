@@ -6,7 +6,7 @@ rebalances so that every timed call is a real data update. The baseline is plain
 `quad_form(w, psd_wrap(S))` + Clarabel at its defaults (ours uses the same interior-point tolerances, then
 polishes). PyPortfolioOpt (`EfficientFrontier(..., weight_bounds=(0, cap), solver="CLARABEL")`) is informative.
 All three are timed in turns (same machine load). A second pair of cases adds cluster caps in the degenerate form
-of issue #14: five clusters (assets i mod 5) capped at 20% each, so the caps sum to exactly 1 and the budget row
+of exact MVO (`docs/mvo.md`): five clusters (assets i mod 5) capped at 20% each, so the caps sum to exactly 1 and the budget row
 depends on the cluster rows (ours vs plain cvxpy with the same constraints).
 Correctness first: our weights agree with plain cvxpy (and PyPortfolioOpt) solved at tight tolerances to 1e-5, the
 polish finished, and every cap holds in floating point (w <= cap, cluster totals <= 20%, no tolerance).
@@ -26,7 +26,7 @@ from dataflows.portfolio.mvo import MaxSharpe, MinVariance
 
 T = 2520
 CAP = 0.1
-CLUSTERS, CLUSTER_CAP = 5, 0.2  # caps summing to exactly 1: the dependent active rows of issue #14
+CLUSTERS, CLUSTER_CAP = 5, 0.2  # caps summing to exactly 1: dependent active rows
 TARGET = 0.5
 TIGHT = {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-13}  # unscaled daily Σ needs it
 

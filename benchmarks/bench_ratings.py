@@ -4,7 +4,7 @@ Case: a seeded random-walk OHLCV panel, 500 symbols × 2000 days (quick: 100 × 
 
 - `kernel`: `kernels.ratings.technical_ratings`, all 26 votes and the 3 ratings, numba-parallel over symbols.
 - `talib` (baseline): TA-Lib computing only the bare indicator set behind the 26 votes, one symbol at a time.
-- `pandas-ta-classic`: the origin project's engine, the same indicators per symbol with its defaults (its own
+- `pandas-ta-classic`: a popular pure-pandas engine, the same indicators per symbol with its defaults (its own
   pandas code; TA-Lib only when asked with talib=True); a subset of symbols is timed and scaled linearly when the
   full run would be long.
 - `kernel-1thread` and `kernel-incremental` (one new row, full recompute per column) are informative rows.

@@ -16,7 +16,7 @@ scanner=crypto_liquid_long +scanner.limit=null +scanner.filters.liquid=null heal
 crypto pair is a candidate; a symbol the venue cannot serve for 1,460 days is excluded and reported, not fatal).
 The profile is the default `crypto_long` (HRP, walk-forward 180 training / 30 test rows: 43 windows).
 
-Asserted: every run completes and its peak RSS stays ≤ 2.5 GB (DESIGN.md's budget for 2,000 × 1,460). The time
+Asserted: every run completes and its peak RSS stays ≤ 2.5 GB (the budget for 2,000 × 1,460). The time
 targets (2,000 warm end to end ≤ 60 s) are printed, not asserted: absolute times on this shared 2-core machine are
 noise-prone, and the suite never gates on them. `--quick`: 40 and 80 symbols × 400 days, regime caps off (a
 smoke run).
@@ -43,7 +43,7 @@ QUICK_SIZES = (40, 80)
 DAYS, QUICK_DAYS = 1460, 400
 AS_OF = "2026-06-30"
 RSS_BUDGET_MB = 2.5 * 1024
-WARM_TARGET_S = 60.0  # 2,000 symbols × 1,460 days, warm, end to end (DESIGN.md)
+WARM_TARGET_S = 60.0  # 2,000 symbols × 1,460 days, warm, end to end
 WALK_FORWARD = ("walk_forward_params", "backtest_history", "backtest_result", "backtest_returns_file")
 
 

@@ -14,7 +14,7 @@ fees, slippage, cash sharing, auto call sequence) on the profile's precomputed w
 Correctness first: the walk-forward's stitched profile returns equal the NumPy reference simulator to 1e-10, and
 the bare `from_orders` run on its own weights to 1e-4: this fully invested book's buys exceed its cash by the costs
 at every rebalance, and the kernel trims them pro rata where vectorbt trims the last ones of its call sequence
-(`dataflows.validation.simulate`, "Trimming"; 4.2e-5 on the quick case). Target: the whole walk-forward <= 2 s on this machine (DESIGN.md);
+(`dataflows.validation.simulate`, "Trimming"; 4.2e-5 on the quick case). Target: the whole walk-forward <= 2 s on this machine;
 as a ratio: <= 14x the bare `from_orders` (0.14 s anchor).
 """
 
@@ -41,7 +41,7 @@ from dataflows.validation.walkforward import (
     run_backtest,
 )
 
-TARGET = 14.0  # ≈ 2 s / 0.14 s: the DESIGN.md anchor for the bare from_orders, as a ratio
+TARGET = 14.0  # ≈ 2 s / 0.14 s: the anchor for the bare from_orders, as a ratio
 START_MS = 1_577_836_800_000  # 2020-01-01
 
 

@@ -1,4 +1,4 @@
-"""Indicator kernels behind TradingView's technical ratings (shared/reference/technical-ratings.md §1-§2).
+"""Indicator kernels behind TradingView's technical ratings (`docs/ratings.md`, sections conventions and indicators).
 
 Array contract, stated once for every kernel here:
 

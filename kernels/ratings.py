@@ -1,6 +1,6 @@
 """TradingView technical ratings: 26 component votes and Recommend.MA / .Other / .All (LIB v3 rules).
 
-Spec: shared/reference/technical-ratings.md (§2 indicators, §3 votes, §4 aggregation), SMA-seeded EMAs.
+Method: `docs/ratings.md` (indicators, votes, aggregation), SMA-seeded EMAs.
 
 Array contract of `ratings_nb` (the wrapper `technical_ratings` validates and allocates):
 
@@ -72,7 +72,7 @@ MA_LENGTHS = (10, 20, 30, 50, 100, 200)
 CATEGORIES = ("Strong Sell", "Sell", "Neutral", "Buy", "Strong Buy")
 
 
-# ----------------------------------------------------------------------------------------------- vote rules (§3)
+# ------------------------------------------------------------------------- vote rules (docs/ratings.md#votes)
 
 
 # Each rule is written as float(BUY) − float(SELL) with non-short-circuit `&` / `|`: BUY and SELL are mutually
@@ -176,7 +176,7 @@ def uo_vote_nb(uo: float) -> float:
     return _vote_nb(uo, uo > 70.0, uo < 30.0)
 
 
-# ------------------------------------------------------------------------------------------- aggregation (§4)
+# ------------------------------------------------------------------- aggregation (docs/ratings.md#aggregation)
 
 
 @njit(cache=True)

@@ -143,8 +143,8 @@ def test_unknown_optimizer_is_a_config_error(tmp_path):
 
 
 def test_vetoes_fire_on_real_stage_outputs_where_they_should(long_run):
-    """Contract test on the real pipeline (the origin's filters once read the wrong frame: a veto that never fired,
-    another that fired on everything). NOLOT/USDT lacks its lot size: the metadata veto fires on it and nothing else,
+    """Contract test on the real pipeline (a filter that reads the wrong frame gives a veto that never fires, or one that
+    fires on everything). NOLOT/USDT lacks its lot size: the metadata veto fires on it and nothing else,
     and the metadata veto is never bypassed; no veto fires on every atom."""
     _, r = long_run
     body = json.loads(Path(r["selection_file"]["path"]).read_text())

@@ -100,7 +100,7 @@ def test_bisection_matches_recursive_reference(n: int) -> None:
 
 
 def test_bisection_uses_the_ordered_list_not_original_positions(returns: np.ndarray) -> None:
-    """The origin's bug class: dendrogram positions used to index the covariance in original order."""
+    """A classic HRP bug: dendrogram positions used to index the covariance in original order."""
     cov = np.cov(returns, rowvar=False)
     order = np.random.default_rng(1).permutation(N).astype(np.int64)
     wrong = _ref_bisection(cov, list(range(N)))[np.argsort(order)]

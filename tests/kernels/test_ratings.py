@@ -1,9 +1,9 @@
-"""Differential tests for the technical-ratings kernels (shared/reference/technical-ratings.md).
+"""Differential tests for the technical-ratings kernels (`docs/ratings.md`).
 
 Three layers: every 1-D indicator kernel against a slow reference that implements the spec's formulas literally
 (Python loops, `math.fsum`, 1e-12) and against TA-Lib where TA-Lib has the same definition (1e-9); every vote rule
-against the spec's §7.1 vectors; the fused panel kernel against the reference votes, against the 1-D kernels
-(bit for bit), and against the §7.2 properties, the §7.3 scenarios, ragged panels and incremental runs.
+against the vote test cases of `docs/ratings.md#test-cases`; the fused panel kernel against the reference votes, against the 1-D kernels
+(bit for bit), and against the properties (`#properties`) and scenarios (`#test-cases`) there, ragged panels and incremental runs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kernels import ratings as rt
 
 NAN = math.nan
 MA_LENGTHS = (10, 20, 30, 50, 100, 200)
-# Spec §3 "Vote from" per component, in COMPONENTS order.
+# What each component votes from (docs/ratings.md#votes), in COMPONENTS order.
 VOTE_FROM = (9, 19, 29, 49, 99, 199, 9, 19, 29, 49, 99, 199, 10, 19, 51, 15, 18, 20, 27, 34, 11, 33, 49, 14, 49, 28)
 
 
@@ -47,7 +47,7 @@ def _column(seed: int, T: int, lead: int = 0, trail: int = 0) -> tuple[np.ndarra
 
 
 def _uptrend(T: int = 300) -> tuple[np.ndarray, ...]:
-    """Spec §7.3 geometric uptrend as 1-column (h, l, c, v)."""
+    """The geometric uptrend scenario (docs/ratings.md#test-cases) as 1-column (h, l, c, v)."""
     t = np.arange(T, dtype=np.float64)
     c = 100.0 * 1.01**t
     o = c / 1.003
@@ -69,7 +69,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
-# ------------------------------------------------------------------------ slow reference (spec §1-§4, literal)
+# ------------------------------------------------------------------------ slow reference (docs/ratings.md, literal)
 
 
 def _window(x: np.ndarray, n: int, fn) -> np.ndarray:
@@ -261,7 +261,7 @@ def _rule(gate: float, buy: bool, sell: bool) -> float:
 
 
 def ref_votes(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """T×26 votes of one clean column, spec §3 read literally."""
+    """T×26 votes of one clean column, the vote rules read literally."""
     T = len(c)
     smas = [ref_sma(c, n) for n in MA_LENGTHS]
     emas = [ref_ema(c, n) for n in MA_LENGTHS]
@@ -319,7 +319,7 @@ def ref_votes(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray) -> np
 
 
 def ref_ratings(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Spec §4 aggregation of T×26 votes: (MA, Other, All)."""
+    """The aggregation of T×26 votes: (MA, Other, All)."""
 
     def group(v: np.ndarray) -> float:
         vals = [x for x in v if not math.isnan(x)]
@@ -396,7 +396,7 @@ def test_window_primitives_restart_on_nan() -> None:
 
 
 def test_flat_windows_give_nan_not_inf() -> None:
-    """Zero ranges, zero deviation, zero true range and zero volume are 0/0 → NaN (spec §1)."""
+    """Zero ranges, zero deviation, zero true range and zero volume are 0/0 → NaN (docs/ratings.md#conventions)."""
     p = np.full(80, 64.0)
     assert np.isnan(ind.stoch_1d_nb(p, p, p)[0]).all()
     assert np.isnan(ind.willr_1d_nb(p, p, p)).all()
@@ -486,7 +486,7 @@ def test_talib_seeding_differences() -> None:
     assert abs(di[lead + 14] - plus[lead + 14]) > 1e-6
 
 
-# ------------------------------------------------------------------------------------ vote rules (§7.1)
+# ------------------------------------------------------------------------------------ vote rules (test cases)
 
 
 def _votes(fn, cases: list[tuple]) -> list[float]:
@@ -659,7 +659,7 @@ def test_kernel_bit_identical_to_1d_kernels(case: str) -> None:
     assert _same(got, _votes_from_1d(h[:, 0], lo[:, 0], c[:, 0], v[:, 0]))
 
 
-# -------------------------------------------------------------------------- fused kernel: scenarios (§7.3)
+# -------------------------------------------------------------------------- fused kernel: scenarios
 
 
 def test_uptrend_scenario() -> None:
@@ -690,11 +690,11 @@ def test_constant_series() -> None:
     assert np.isnan(votes["stoch_rsi"][:49]).all() and (votes["stoch_rsi"][49:] == 0).all()
     for q, name in enumerate(rt.COMPONENTS[:15]):
         if name.startswith("ema"):
-            continue  # tie-dependent (spec §7.3)
+            continue  # tie-dependent
         assert (votes[name][VOTE_FROM[q] :] == 0).all(), name
 
 
-# --------------------------------------------------------------------------- fused kernel: properties (§7.2)
+# --------------------------------------------------------------------------- fused kernel: properties
 
 PH, PL, PC, PV = (a for a in _ohlcv(21, 400, N=3)[1:])
 
@@ -810,7 +810,7 @@ def test_missing_volume_only_drops_vwma() -> None:
     assert _same(out.votes[:, :, others], base.votes[:, :, others])
     no_volume = _run(h, lo, c, np.full_like(v, NAN))
     assert np.isnan(no_volume.votes[:, 0, q]).all()
-    ma14 = no_volume.recommend_ma[199:] * 14  # spec §6.5: a multiple of 1/14
+    ma14 = no_volume.recommend_ma[199:] * 14  # no volume: a multiple of 1/14 (docs/ratings.md#missing-volume)
     np.testing.assert_allclose(ma14, np.round(ma14), atol=1e-12)
 
 
