@@ -118,10 +118,10 @@ def sleeve_data(tmp_path_factory):
         data["features_update"],
         data["lakehouse"],
         data["venue"],
-        settings,
+        settings.data,
         data["decision_ms"],
     )
-    decide = SleeveDecider(data["candidates"], data["symbol_metadata"], settings, selection_params(settings))
+    decide = SleeveDecider(data["candidates"], data["symbol_metadata"], settings, selection_params(settings.profile))
     return settings, data, history, decide
 
 
