@@ -107,7 +107,7 @@ def test_venue_node_wires_market_types(tmp_path) -> None:
     from dataflows.nodes.venue import venue__ccxt
 
     settings = make_settings(tmp_path, "venue=ccxt", "venue.exchange=okx", "venue.market_types=[swap]")
-    venue = venue__ccxt(settings)
+    venue = venue__ccxt(settings.venue)
     assert venue.market_types == ("swap",)
     assert venue.exchange.options["fetchMarkets"]["types"] == ["swap"]
 
