@@ -21,7 +21,7 @@ Nodes and their inputs:
 from __future__ import annotations
 
 import polars as pl
-from hamilton.function_modifiers import source, value
+from hamilton.function_modifiers import config, source, value
 
 from dataflows import columns as C
 from dataflows.artifacts import save_to
@@ -40,6 +40,7 @@ from dataflows.validation.walkforward import (
 from dataflows.venues.base import Venue
 
 
+@config.when(validate=True)
 def walk_forward_params(profile_config: ProfileConfig) -> WalkForwardParams:
     """Walk-forward windows, costs and eligibility from `profile.validation`."""
     from dataflows.validation.walkforward import EligibilityRule
@@ -53,6 +54,7 @@ def walk_forward_params(profile_config: ProfileConfig) -> WalkForwardParams:
     )
 
 
+@config.when(validate=True)
 def backtest_history(
     healthy_symbols: list[str],
     candidates: pl.DataFrame,
@@ -76,6 +78,7 @@ def backtest_history(
     )
 
 
+@config.when(validate=True)
 def backtest_result(
     backtest_history: History,
     candidates: pl.DataFrame,
@@ -91,6 +94,7 @@ def backtest_result(
     return run_backtest(backtest_history, decide, walk_forward_params)
 
 
+@config.when(validate=True)
 @save_to.run_parquet(
     run_dir=source("run_dir"), file=value("backtest/returns.parquet"), output_name_="backtest_returns_file"
 )
@@ -99,18 +103,21 @@ def backtest_returns(backtest_result: BacktestResult) -> pl.DataFrame:
     return backtest_result.returns_frame()
 
 
+@config.when(validate=True)
 @save_to.run_csv(run_dir=source("run_dir"), file=value("backtest/windows.csv"), output_name_="backtest_windows_file")
 def backtest_windows(backtest_result: BacktestResult) -> pl.DataFrame:
     """backtest/windows.csv: one row per walk-forward window."""
     return backtest_result.windows
 
 
+@config.when(validate=True)
 @save_to.run_json(run_dir=source("run_dir"), file=value("backtest/metrics.json"), output_name_="backtest_metrics_file")
 def backtest_metrics(backtest_result: BacktestResult) -> dict:
     """backtest/metrics.json: each book's out-of-sample metrics."""
     return backtest_result.metrics
 
 
+@config.when(validate=True)
 @save_to.run_json(
     run_dir=source("run_dir"), file=value("backtest/forensic.json"), output_name_="backtest_forensic_file"
 )

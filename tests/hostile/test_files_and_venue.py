@@ -288,10 +288,20 @@ def test_discovery_call_failing_beyond_the_budget_names_call_and_keys(tmp_path, 
     venue = Flaky(synthetic_venue(settings), {call}, error)
     if call == "markets":
         with pytest.raises(VenueError) as info:
-            discovery.markets(venue, repair_policy(settings), settings)
+            discovery.markets(venue, repair_policy(settings.data), settings.venue)
     else:
         with pytest.raises(VenueError) as info:
-            discovery.tickers(venue, None, [], None, "XNYS", repair_policy(settings), settings, venue.as_of_ms)
+            discovery.tickers(
+                venue,
+                None,
+                [],
+                None,
+                "XNYS",
+                repair_policy(settings.data),
+                settings.venue,
+                settings.data,
+                venue.as_of_ms,
+            )
     msg = str(info.value)
     assert f"{call}()" in msg and "data.retries=3" in msg and error.__name__ in msg
     assert venue.calls[call] == 3
@@ -304,7 +314,7 @@ def test_discovery_retries_within_the_budget(tmp_path, error):
 
     settings = _settings(tmp_path)
     venue = Flaky(synthetic_venue(settings), {"markets"}, error, times=2)
-    assert discovery.markets(venue, repair_policy(settings), settings).height > 0
+    assert discovery.markets(venue, repair_policy(settings.data), settings.venue).height > 0
     assert venue.calls["markets"] == 3
 
 
@@ -321,7 +331,17 @@ def test_derived_tickers_fetch_failing_beyond_the_budget(tmp_path, error):
     markets = inner.markets()
     lh = Lakehouse(tmp_path / "data")
     with pytest.raises(VenueError) as info:
-        discovery.tickers(venue, markets, specs, lh, "XNYS", repair_policy(settings), settings, settings.as_of_ms)
+        discovery.tickers(
+            venue,
+            markets,
+            specs,
+            lh,
+            "XNYS",
+            repair_policy(settings.data),
+            settings.venue,
+            settings.data,
+            settings.as_of_ms,
+        )
     msg = str(info.value)
     assert "ohlcv(" in msg and "for its ticker" in msg and "data.retries=3" in msg
 
@@ -383,7 +403,7 @@ def test_malformed_markets_payload_is_bad_payload(tmp_path, payload, match):
     settings = _settings(tmp_path)
     venue = Flaky(synthetic_venue(settings), {"markets"}, RateLimited, payload=payload)
     with pytest.raises(BadPayload, match=match):
-        discovery.markets(venue, repair_policy(settings), settings)
+        discovery.markets(venue, repair_policy(settings.data), settings.venue)
 
 
 def _seed(tmp_path) -> tuple:

@@ -137,10 +137,10 @@ def test_the_equity_calendar_comes_from_the_venue_then_venue_calendar_then_xnys(
     files = ("venue=files", f"venue.path={tmp_path}")
     default, xlon = make_settings(tmp_path / "d", *files), make_settings(tmp_path / "d", *files, "venue.calendar=XLON")
     plain = SimpleNamespace(name="files-x")  # a venue without a calendar of its own
-    assert equity_calendar(plain, default) == "XNYS"
-    assert equity_calendar(plain, xlon) == "XLON"
+    assert equity_calendar(plain, default.venue) == "XNYS"
+    assert equity_calendar(plain, xlon.venue) == "XLON"
     assert SyntheticVenue.equity_calendar == WEEKDAYS  # the synthetic world keeps its weekday sessions
-    assert equity_calendar(SimpleNamespace(equity_calendar=WEEKDAYS), xlon) == WEEKDAYS
+    assert equity_calendar(SimpleNamespace(equity_calendar=WEEKDAYS), xlon.venue) == WEEKDAYS
 
     cands = pl.DataFrame(
         {C.SYMBOL: ["BTC/USDT", "ACME"], C.ASSET_CLASS: [C.CRYPTO, C.EQUITY], C.LISTED_AT: [None, None]}

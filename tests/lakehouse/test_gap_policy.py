@@ -144,13 +144,13 @@ def test_health_gate_leads_with_the_data_ending_before_as_of(tmp_path):
     audits = [ok, other, failing("A", "2020-01-17"), failing("B", "2020-01-17"), failing("C", "2020-01-10")]
     settings = make_settings(tmp_path)
     with pytest.raises(HealthGateError) as err:
-        healthy_symbols(audits, tmp_path / "audit.json", settings)
+        healthy_symbols(audits, {"path": str(tmp_path / "audit.json")}, settings.health)
     assert str(err.value).startswith(
         "health gate failed for 4 symbol(s): the venue has no bars after 2020-01-17 for A, B; after 2020-01-10 for "
         "C: set run.as_of to 2020-01-10 or earlier, or update the source (details in "
     )
     with pytest.raises(HealthGateError) as err:
-        healthy_symbols([ok, other], tmp_path / "audit.json", settings)
+        healthy_symbols([ok, other], {"path": str(tmp_path / "audit.json")}, settings.health)
     assert str(err.value).startswith("health gate failed for 1 symbol(s) (details in ")
 
 

@@ -182,7 +182,7 @@ def test_recheck_holes_forgets_the_candidates_holes_before_the_audit(tmp_path):
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path / "cfg", "data.recheck_holes=true", "data.hole_recheck_days=2.5")
-    mapped = repair_policy(settings)
+    mapped = repair_policy(settings.data)
     assert (mapped.recheck_holes, mapped.hole_recheck_days) == (True, 2.5)
     lh = gappy_lake(tmp_path)
     for _ in range(CONFIRM_AFTER):

@@ -304,7 +304,7 @@ def test_viz_meta_draws_the_meta_dag(shared_root: Path, tmp_path: Path) -> None:
     settings = make_settings(shared_root, "meta=crypto_long_short")
     assert viz(dataclasses.replace(settings, viz=VizConfig(output=str(out)))) == 0
     text = out.read_text()
-    assert "sleeve fan-out" in text and "sleeve_results" in text and "flattened_weights.csv" in text
+    assert "sleeve fan" in text and "sleeve_results" in text and "flattened_weights.csv" in text
 
 
 # ------------------------------------------------------------------------------------------ config
