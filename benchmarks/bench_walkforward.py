@@ -30,6 +30,7 @@ from dataflows.config import ProfileConfig, Settings
 from dataflows.lakehouse import features
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.returns import ReturnsPanel
+from dataflows.sleeve import profile_of
 from dataflows.validation.simulate import order_sizes, price_levels, simulate_reference, warm_simulation
 from dataflows.validation.walkforward import (
     PROFILE,
@@ -92,7 +93,7 @@ def run(repeat: int, warmup: int, quick: bool) -> list[Row]:
     history = synthetic_history(t, n)
     params = WalkForwardParams(train=252, test=20, step=20)
     settings = Settings(profile=ProfileConfig(optimizer="hrp", weight_cap=0.25, min_history_days=120))
-    decide = OptimizerDecider(settings)
+    decide = OptimizerDecider(profile_of(settings))
     warm_simulation("kernel")
     warm_simulation("vectorbt")  # the baseline below is vectorbt itself
 

@@ -122,11 +122,11 @@ def fallback_chain(profile: ProfileConfig) -> list[str]:
     return list(dict.fromkeys([profile.optimizer, *profile.fallbacks]))
 
 
-def profile_of(profile: ProfileConfig | Settings) -> ProfileConfig:
-    """The profile a decision uses; from whole settings, with their `optimizer=` override applied."""
-    if not isinstance(profile, Settings):
-        return profile
-    return dataclasses.replace(profile.profile, optimizer=profile.method)
+def profile_of(settings: Settings) -> ProfileConfig:
+    """The profile a decision uses: the settings' profile with their top-level `optimizer=` applied."""
+    if settings.optimizer is None or settings.optimizer == settings.profile.optimizer:
+        return settings.profile
+    return dataclasses.replace(settings.profile, optimizer=settings.optimizer)
 
 
 def decide(
@@ -135,7 +135,7 @@ def decide(
     symbol_metadata: pl.DataFrame,
     selection_ratings: pl.DataFrame,
     selection_params: SelectionParams,
-    profile: ProfileConfig | Settings,
+    profile: ProfileConfig,
     metadata_required: bool,
 ) -> SleeveDecision:
     """The sleeve's decision on one training window (`panel`: its rows only); see the module docstring."""
@@ -173,14 +173,13 @@ def select(
     )
 
 
-def allocate(selection: SelectionResult, panel: ReturnsPanel, profile: ProfileConfig | Settings) -> SleeveDecision:
+def allocate(selection: SelectionResult, panel: ReturnsPanel, profile: ProfileConfig) -> SleeveDecision:
     """Synthesis → regime → optimization input → the fallback chain → dust, for a given selection (steps 2–6)."""
     atoms = market = inp = None
     attempts: tuple[OptimizerAttempt, ...] = ()
     try:
         atoms = synthesize(selection, panel)
         market = regime(atoms.values)
-        profile = profile_of(profile)
         inp = optimization_input(atoms, selection, market, panel, profile)
         attempts, weights = run_chain(inp, profile)
         if weights is None:

@@ -254,7 +254,7 @@ def test_the_walk_forward_decides_the_live_window_exactly_as_the_live_sleeve(tmp
     from dataflows.lakehouse.calendar import DAY_MS
     from dataflows.lakehouse.store import Lakehouse
     from dataflows.returns import ReturnsPanel
-    from dataflows.sleeve import decide
+    from dataflows.sleeve import decide, profile_of
     from dataflows.validation.walkforward import (
         PROFILE,
         History,
@@ -285,7 +285,7 @@ def test_the_walk_forward_decides_the_live_window_exactly_as_the_live_sleeve(tmp
     history = History(panel, traded, frame, r["venue"].name)
     (window,) = walk_forward_windows(t + 1, WalkForwardParams(train=t, test=1, step=1))
     decider = SleeveDecider(
-        r["candidates"], r["symbol_metadata"], settings, r["selection_params"], r["metadata_required"]
+        r["candidates"], r["symbol_metadata"], profile_of(settings), r["selection_params"], r["metadata_required"]
     )
     wf = decider(history, window, tuple(live.symbols))
 
@@ -298,7 +298,7 @@ def test_the_walk_forward_decides_the_live_window_exactly_as_the_live_sleeve(tmp
         r["symbol_metadata"],
         r["selection_ratings"],
         r["selection_params"],
-        settings,
+        profile_of(settings),
         r["metadata_required"],
     ).sleeve_weights
     for other in (wf.sleeve, direct):
@@ -314,7 +314,7 @@ def test_a_decision_that_stops_keeps_what_it_reached_and_every_attempt():
     """No optimizer of the chain passes: the decision keeps its regime and input, records each attempt and the
     error; `reached` raises that error for the artifacts it never reached (the live sleeve fails on it)."""
     from dataflows import columns as C
-    from dataflows.config import ProfileConfig, Settings
+    from dataflows.config import ProfileConfig
     from dataflows.returns import ReturnsPanel
     from dataflows.sleeve import allocate
     from dataflows.validation.walkforward import _unselected
@@ -323,7 +323,7 @@ def test_a_decision_that_stops_keeps_what_it_reached_and_every_attempt():
     symbols = [f"S{j}/USDT" for j in range(4)]
     panel = ReturnsPanel(np.arange(120, dtype=np.int64), symbols, [C.CRYPTO] * 4, x, np.full(4, np.nan))
     profile = ProfileConfig(optimizer="max_sharpe", fallbacks=[], risk_free=100.0, min_history_days=20)
-    d = allocate(_unselected([C.atom_id(s, "all", C.LONG) for s in symbols]), panel, Settings(profile=profile))
+    d = allocate(_unselected([C.atom_id(s, "all", C.LONG) for s in symbols]), panel, profile)
     assert d.sleeve_weights is None and d.regime is not None and d.optimization_input is not None
     assert [(a.method, a.ok) for a in d.attempts] == [("max_sharpe", False)]
     assert "NoPositiveExcessReturn" in d.attempts[0].reason
@@ -339,7 +339,7 @@ def _dusty(**profile_keys):
     import dataclasses
 
     from dataflows import columns as C
-    from dataflows.config import ProfileConfig, Settings
+    from dataflows.config import ProfileConfig
     from dataflows.returns import ReturnsPanel
     from dataflows.sleeve import allocate
     from dataflows.validation.walkforward import _unselected
@@ -353,7 +353,7 @@ def _dusty(**profile_keys):
     selection = dataclasses.replace(selection, winners=winners)
     keys = {"optimizer": "risk_parity", "weight_cap": 0.2, "cluster_cap": 0.34} | profile_keys
     profile = ProfileConfig(fallbacks=[], min_history_days=20, regime_caps=False, **keys)
-    return allocate(selection, panel, Settings(profile=profile))
+    return allocate(selection, panel, profile)
 
 
 def test_dust_is_dropped_and_the_caps_hold_exactly():

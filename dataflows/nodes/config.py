@@ -3,8 +3,6 @@ so the DAG shows which knobs drive which node; `settings` itself is the driver's
 
 from __future__ import annotations
 
-import dataclasses
-
 from dataflows.config import (
     DataConfig,
     FlowConfig,
@@ -14,13 +12,12 @@ from dataflows.config import (
     Settings,
     VenueConfig,
 )
+from dataflows.sleeve import profile_of
 
 
 def profile_config(settings: Settings) -> ProfileConfig:
     """`profile.*`, with a top-level `optimizer=NAME` override applied (the method tried first)."""
-    if settings.optimizer is None or settings.optimizer == settings.profile.optimizer:
-        return settings.profile
-    return dataclasses.replace(settings.profile, optimizer=settings.optimizer)
+    return profile_of(settings)
 
 
 def data_config(settings: Settings) -> DataConfig:

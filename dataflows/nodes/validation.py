@@ -25,7 +25,7 @@ from hamilton.function_modifiers import config, source, value
 
 from dataflows import columns as C
 from dataflows.artifacts import save_to
-from dataflows.config import DataConfig, ProfileConfig, Settings
+from dataflows.config import DataConfig, ProfileConfig
 from dataflows.lakehouse import features
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.selection.htr import SelectionParams
@@ -85,12 +85,12 @@ def backtest_result(
     symbol_metadata: pl.DataFrame,
     selection_params: SelectionParams,
     walk_forward_params: WalkForwardParams,
-    settings: Settings,
+    profile_config: ProfileConfig,
     metadata_required: bool,
 ) -> BacktestResult:
     """The sleeve walked forward: per-window decisions on training rows only, books simulated (vectorbt's
     accounting)."""
-    decide = SleeveDecider(candidates, symbol_metadata, settings, selection_params, metadata_required)
+    decide = SleeveDecider(candidates, symbol_metadata, profile_config, selection_params, metadata_required)
     return run_backtest(backtest_history, decide, walk_forward_params)
 
 

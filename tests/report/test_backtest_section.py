@@ -19,6 +19,7 @@ from dataflows.report.backtest_view import backtest_view
 from dataflows.report.data import BACKTEST_BOOKS, BacktestView, TearsheetData
 from dataflows.report.tearsheet import tearsheet_html
 from dataflows.returns import ReturnsPanel
+from dataflows.sleeve import profile_of
 from dataflows.validation import metrics as M
 from dataflows.validation.walkforward import History, OptimizerDecider, WalkForwardParams, run_backtest
 from tests.report.test_tearsheet import _assert_self_contained, _parse, _render, make_data
@@ -305,7 +306,9 @@ def real_result():
     r = np.random.default_rng(1).normal(0.0, 0.01, (105, 3))
     r[50:60, 0] = 0.5  # window 1 makes > 1000%: flagged in every book
     settings = Settings(profile=ProfileConfig(min_history_days=20, weight_cap=1.0, optimizer="equal_weight"))
-    return run_backtest(_history(r), OptimizerDecider(settings), WalkForwardParams(train=40, test=10, step=10))
+    return run_backtest(
+        _history(r), OptimizerDecider(profile_of(settings)), WalkForwardParams(train=40, test=10, step=10)
+    )
 
 
 def test_view_of_a_real_backtest(real_result, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from dataflows.report.backtest_view import backtest_performance, backtest_view, 
 from dataflows.report.data import IN_SAMPLE, OUT_OF_SAMPLE, POOL, Performance
 from dataflows.report.page import as_of_label, environment, metric_text
 from dataflows.report.tearsheet import tearsheet_html
+from dataflows.sleeve import profile_of
 from dataflows.validation import metrics as M
 from tests.report.test_backtest_section import _history
 from tests.report.test_tearsheet import _assert_self_contained, _parse, make_data
@@ -33,7 +34,9 @@ def walk_forward():
 
     history = _history(np.random.default_rng(2).normal(0.0004, 0.012, (160, 3)))
     settings = Settings(profile=ProfileConfig(min_history_days=20, weight_cap=1.0, optimizer="equal_weight"))
-    result = run_backtest(history, OptimizerDecider(settings), WalkForwardParams(train=40, test=20, step=20))
+    result = run_backtest(
+        history, OptimizerDecider(profile_of(settings)), WalkForwardParams(train=40, test=20, step=20)
+    )
     return result, history
 
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from dataflows.sleeve import profile_of
 from dataflows.validation import metrics as M
 
 
@@ -103,7 +104,7 @@ def test_metrics_json_in_sample_block_and_sweep_table_agree() -> None:
     from dataflows.validation.walkforward import BOOKS, OptimizerDecider, WalkForwardParams, run_backtest
 
     settings = Settings(profile=ProfileConfig(min_history_days=20, weight_cap=1.0, optimizer="equal_weight"))
-    res = run_backtest(history, OptimizerDecider(settings), WalkForwardParams(train=40, test=15, step=15))
+    res = run_backtest(history, OptimizerDecider(profile_of(settings)), WalkForwardParams(train=40, test=15, step=15))
     for b in BOOKS:
         expected = M.series_metrics(res.returns[b], res.periods_per_year)
         assert {k: res.metrics["books"][b][k] for k in expected} == expected

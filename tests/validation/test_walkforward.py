@@ -18,6 +18,7 @@ from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.nodes import validation as V
 from dataflows.nodes.selection import selection_params
 from dataflows.returns import NotEnoughHistory, ReturnsPanel
+from dataflows.sleeve import profile_of
 from dataflows.validation.simulate import simulate_reference
 from dataflows.validation.walkforward import (
     BOOKS,
@@ -87,7 +88,9 @@ def _ew_settings() -> Settings:
 
 def test_the_last_partial_window_is_simulated_and_stitched() -> None:
     r = np.random.default_rng(0).normal(0.0, 0.01, (110, 3))
-    res = run_backtest(_history(r), OptimizerDecider(_ew_settings()), WalkForwardParams(train=40, test=20, step=20))
+    res = run_backtest(
+        _history(r), OptimizerDecider(profile_of(_ew_settings())), WalkForwardParams(train=40, test=20, step=20)
+    )
     assert res.windows["test_rows"].to_list() == [20, 20, 20, 10]
     assert res.windows["partial"].to_list() == [False, False, False, True]
     assert res.returns_frame().height == 70 and res.dates[-1] == _history(r).panel.dates[-1]
@@ -97,7 +100,9 @@ def test_the_last_partial_window_is_simulated_and_stitched() -> None:
 def test_forensic_report_flags_absurd_windows() -> None:
     r = np.random.default_rng(1).normal(0.0, 0.01, (100, 3))
     r[50:60, 0] = 0.5  # +50% a day for ten days: an equal-weight book makes > 1000% in that window
-    res = run_backtest(_history(r), OptimizerDecider(_ew_settings()), WalkForwardParams(train=40, test=10, step=10))
+    res = run_backtest(
+        _history(r), OptimizerDecider(profile_of(_ew_settings())), WalkForwardParams(train=40, test=10, step=10)
+    )
     by_return = {(f["window"], f["book"]) for f in res.forensic["flagged"] if f["total_return"] > 10}
     assert by_return == {(1, "profile"), (1, "raw_ew"), (1, "filtered_ew")}  # only the window of the spike
     hit = next(f for f in res.forensic["flagged"] if f["window"] == 1 and f["book"] == "profile")
@@ -121,7 +126,9 @@ def sleeve_data(tmp_path_factory):
         settings.data,
         data["decision_ms"],
     )
-    decide = SleeveDecider(data["candidates"], data["symbol_metadata"], settings, selection_params(settings.profile))
+    decide = SleeveDecider(
+        data["candidates"], data["symbol_metadata"], profile_of(settings), selection_params(settings.profile)
+    )
     return settings, data, history, decide
 
 

@@ -24,7 +24,7 @@ import polars as pl
 
 from dataflows import columns as C
 from dataflows.analysis import Regime
-from dataflows.config import Settings
+from dataflows.config import ProfileConfig
 from dataflows.returns import ReturnsPanel
 from dataflows.selection.htr import Funnel, SelectionParams, SelectionResult, Winner
 from dataflows.sleeve import SleeveDecision, SleeveWeights, allocate, decide
@@ -114,14 +114,14 @@ class SleeveDecider:
 
     candidates: pl.DataFrame
     symbol_metadata: pl.DataFrame
-    settings: Settings
+    profile: ProfileConfig  # with a top-level `optimizer=` applied (`dataflows.sleeve.profile_of`)
     selection_params: SelectionParams
     metadata_required: bool = True  # unknown tick/lot size vetoes (see nodes.selection.metadata_required)
 
     def __call__(self, history: History, window: Window, eligible: tuple[str, ...]) -> WindowDecision:
         t0 = time.perf_counter()
         train = history.training_panel(window.train_start, window.test_start)
-        pool = _pool(train, eligible, self.settings.profile.min_history_days)
+        pool = _pool(train, eligible, self.profile.min_history_days)
         raw = self.candidates.filter(pl.col(C.SYMBOL).is_in(pool))[C.ATOM_ID].to_list()
         books: dict[str, dict[str, float]] = {RAW_EW: _equal_weight(raw)}
 
@@ -131,7 +131,7 @@ class SleeveDecider:
             )
 
         if not pool:
-            return done(f"no eligible symbol has {self.settings.profile.min_history_days} returns in the training rows")
+            return done(f"no eligible symbol has {self.profile.min_history_days} returns in the training rows")
         panel = train.columns(pool)
         decision_ms = int(history.panel.dates[window.test_start - 1])
         decision = decide(
@@ -140,7 +140,7 @@ class SleeveDecider:
             self.symbol_metadata,
             history.selection_ratings(decision_ms),
             self.selection_params,
-            self.settings,
+            self.profile,
             self.metadata_required,
         )
         selection = decision.selection
@@ -161,19 +161,19 @@ class OptimizerDecider:
     atom is its own cluster, so a profile cluster cap acts as a second per-atom cap.
     """
 
-    settings: Settings
+    profile: ProfileConfig  # with a top-level `optimizer=` applied (`dataflows.sleeve.profile_of`)
     logic: str = "all"
 
     def __call__(self, history: History, window: Window, eligible: tuple[str, ...]) -> WindowDecision:
         t0 = time.perf_counter()
         train = history.training_panel(window.train_start, window.test_start)
-        pool = _pool(train, eligible, self.settings.profile.min_history_days)
+        pool = _pool(train, eligible, self.profile.min_history_days)
         atoms = [C.atom_id(s, self.logic, C.LONG) for s in pool]
         ew = _equal_weight(atoms)
         books: dict[str, dict[str, float]] = {RAW_EW: ew, FILTERED_EW: ew}
         if not pool:
             return WindowDecision(window, eligible, (), books, error="empty pool", seconds=time.perf_counter() - t0)
-        decision = allocate(_unselected(atoms), train.columns(pool), self.settings)
+        decision = allocate(_unselected(atoms), train.columns(pool), self.profile)
         sleeve = decision.sleeve_weights
         if sleeve is None:
             err = _why(decision)
