@@ -15,6 +15,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "sleeve": ("aggregation", "selection", "synthesis", "analysis", "optimization"),
     "reporting": ("reporting",),
     "validation": ("validation",),
+    "trade": ("trade",),
 }
 """The stage modules of `dataflows.nodes`, in pipeline order, by stage (the DAG picture groups them so)."""
 
@@ -95,7 +96,13 @@ def hamilton_config(settings: Settings) -> dict[str, Any]:
         "venue_kind": settings.venue.kind,
         "validate": not (settings.flow.skip_validation or settings.flow.data_only),
         "plots": not (settings.flow.skip_analysis or settings.flow.data_only),
+        "trade": trades(settings),
     }
+
+
+def trades(settings: Settings) -> bool:
+    """Whether a run also trades its weights (`trade.capital` or `trade.balances`)."""
+    return settings.trade.capital is not None or bool(settings.trade.balances)
 
 
 def run_recorder(record: Any, summarize: Any = None) -> Any:

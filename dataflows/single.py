@@ -92,11 +92,8 @@ def summarize_run(settings: Settings, ctx: Any, lh: Any, results: dict) -> dict[
     if "features_update" in results:
         extra["features"] = results["features_update"].as_dict()
         extra["ratings_check"] = results.get("ratings_check")
-    if "weights_csv_file" in results:  # trade.capital / trade.balances: orders.csv before the manifest says ok
-        from dataflows.trade.orders import run_orders
-
-        if (orders := run_orders(settings, ctx.run_dir)) is not None:
-            extra["orders"] = orders
+    if "orders_summary" in results:  # trade.capital / trade.balances
+        extra["orders"] = results["orders_summary"]
     return {"inputs": inputs, "extra": extra}
 
 

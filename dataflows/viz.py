@@ -27,6 +27,7 @@ STAGE_STYLE = {  # stage → (label, fill colour of the cluster)
     "sleeve": ("sleeve decision", "#eaf6ec"),
     "reporting": ("reporting", "#fdf3e6"),
     "validation": ("walk-forward validation", "#f3ecf9"),
+    "trade": ("trading the weights", "#fdecea"),
     "fan-out": ("sleeve fan-out (a task per profile sleeve)", "#eaf6ec"),
     "meta": ("meta-portfolio", "#e8f1fb"),
 }
@@ -38,10 +39,11 @@ def viz(settings: Settings) -> int:
     out = _output(settings)
     fmt = out.suffix.lstrip(".").lower()
     if settings.meta is not None:  # the meta DAG (fan-out, then meta-returns, meta-weights, flattening)
+        from dataflows.driver import trades
         from dataflows.meta.execute import FAN_OUT, build_meta_driver, meta_outputs
         from dataflows.meta.run import meta_plan_for
 
-        dr = build_meta_driver(meta_plan_for(settings).spec)
+        dr = build_meta_driver(meta_plan_for(settings).spec, trade=trades(settings))
         wanted = [*FAN_OUT, *meta_outputs(dr)]
         fan = {"sleeve_task", "sleeve_output", "sleeve_outputs"}
         dot = dag_picture(dr, wanted, lambda name: "fan-out" if name in fan else "meta", f"meta {settings.meta}")

@@ -64,5 +64,5 @@ def test_no_helper_is_a_stray_node(tmp_path):
 
     dr = build_driver(make_settings(tmp_path))
     external = {v.name for v in dr.list_available_variables() if v.is_external_input}
-    config_keys = {"validate", "venue_kind", "plots"}
+    config_keys = {"validate", "venue_kind", "plots", "trade"}
     assert external - config_keys == {"as_of_ms", "lakehouse", "run_dir", "run_id", "settings"}

@@ -12,6 +12,9 @@ parts around the driver's own work (`dataflows.meta.execute`):
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 from hamilton.function_modifiers import config, source, value
@@ -21,6 +24,9 @@ from dataflows.artifacts import save_to
 from dataflows.meta import sleeves
 from dataflows.meta.flatten import Flattened, SleeveBook, flatten, meta_optimize
 from dataflows.meta.model import MetaPlan, MetaWeights, SleeveResult, survivors
+from dataflows.trade.build import Orders
+
+log = logging.getLogger("dataflows.meta")
 
 
 def sleeve_task(sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan) -> Parallelizable[sleeves.SleeveInputs]:
@@ -135,6 +141,35 @@ def netted_table(flattened: Flattened) -> pl.DataFrame:
             "symbols": [";".join(f"{k}={v:.10g}" for k, v in netted.members[b].items()) for b in netted.bases],
         }
     ).sort("gross", descending=True)
+
+
+@config.when(trade=True)
+def trade_orders(flattened_weights_file: dict, sleeves_file: dict, meta_plan: MetaPlan) -> Orders:
+    """Whole-lot orders from the holdings to the flattened book (`trade.capital`, `trade.holdings`, `trade.balances`),
+    built from the meta folder's files as the `orders` verb builds them."""
+    from dataflows.trade.orders import orders_for_run
+    from dataflows.trade.summary import summary_line
+
+    run_dir = Path(flattened_weights_file["path"]).parent  # the sleeves' weights and candidates are below it
+    assert Path(sleeves_file["path"]).parent == run_dir
+    orders = orders_for_run(run_dir, meta_plan.settings.trade, data_root=meta_plan.settings.data_root)
+    for line in summary_line(orders.summary).splitlines():
+        log.info("%s", line)
+    return orders
+
+
+@config.when(trade=True)
+@save_to.run_csv(run_dir=source("run_dir"), file=value("orders.csv"), output_name_="orders_file")
+def orders_table(trade_orders: Orders) -> pl.DataFrame:
+    """orders.csv: one line per symbol of the flattened book."""
+    return trade_orders.table
+
+
+@config.when(trade=True)
+@save_to.run_json(run_dir=source("run_dir"), file=value("orders.json"), output_name_="orders_summary_file")
+def orders_summary(trade_orders: Orders) -> dict:
+    """orders.json: capital, cash left, the rounding's weight errors, the tracking error."""
+    return trade_orders.summary
 
 
 @save_to.run_json(run_dir=source("run_dir"), file=value("sleeves.json"), output_name_="sleeves_file")

@@ -30,11 +30,12 @@ META_OUTPUTS = (
     "meta_weights",
     "flattened",
     "sleeves_document",
-)  # besides every saver of the meta DAG
+)  # besides every saver of the meta DAG (and the orders' summary when it trades)
 
 
-def build_meta_driver(spec: Any, executor: Any = None, adapters: tuple = ()) -> Any:
-    """A dynamic-execution Hamilton driver over the meta DAG (`dataflows.meta.dag`), the fan-out on `executor`."""
+def build_meta_driver(spec: Any, executor: Any = None, adapters: tuple = (), trade: bool = False) -> Any:
+    """A dynamic-execution Hamilton driver over the meta DAG (`dataflows.meta.dag`), the fan-out on `executor`;
+    `trade`: the flattened book is traded (the top-level meta of a run with `trade.capital`/`trade.balances`)."""
     from hamilton import driver
     from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
@@ -44,7 +45,7 @@ def build_meta_driver(spec: Any, executor: Any = None, adapters: tuple = ()) -> 
         driver.Builder()
         .enable_dynamic_execution(allow_experimental_mode=True)
         .with_modules(dag)
-        .with_config({"net_by_base": bool(spec.net_by_base)})
+        .with_config({"net_by_base": bool(spec.net_by_base), "trade": trade})
         .with_local_executor(SynchronousLocalTaskExecutor())
         .with_remote_executor(executor or SynchronousLocalTaskExecutor())
     )
@@ -57,7 +58,9 @@ def meta_outputs(dr: Any) -> list[str]:
     """The meta DAG's second part: its values and every saver (the meta folder's files)."""
     from dataflows.driver import SAVER_TAG
 
-    return [*META_OUTPUTS, *(v.name for v in dr.list_available_variables() if v.tags.get(SAVER_TAG))]
+    names = {v.name for v in dr.list_available_variables()}
+    extra = ["orders_summary"] if "orders_summary" in names else []
+    return [*META_OUTPUTS, *extra, *(v.name for v in dr.list_available_variables() if v.tags.get(SAVER_TAG))]
 
 
 def fan_out(plan: MetaPlan, prepared: Any, executor: Any = None, timings: dict | None = None) -> dict[str, Any]:
@@ -124,11 +127,12 @@ def _nested_sleeve(job: SleeveJob, prepared: Any, outputs: dict[str, Any]) -> Sl
 def compose(plan: MetaPlan, record: Any, results: list[SleeveResult], prepared: Any = None) -> dict[str, Any]:
     """The meta DAG's second part over the sleeves' results, with the `RunRecorder` adapter: on success its files,
     report.html and an `ok` manifest, on failure a `failed` one (reason and exit code)."""
-    from dataflows.driver import run_recorder
+    from dataflows.driver import run_recorder, trades
 
     recorder = run_recorder(record, functools.partial(summarize_meta, plan, record.ctx, prepared, results))
     try:
-        dr = build_meta_driver(plan.spec, adapters=(recorder,))
+        trade = prepared is not None and trades(plan.settings)  # nested metas never trade
+        dr = build_meta_driver(plan.spec, adapters=(recorder,), trade=trade)
         inputs = {"meta_plan": plan, "sleeve_results": results, "run_dir": plan.run_dir}
         return dr.execute(meta_outputs(dr), inputs=inputs)
     except BaseException as exc:
@@ -171,10 +175,8 @@ def summarize_meta(
     extra["sleeve_seconds"] = {r.name: round(r.seconds, 3) for r in sleeves}
     if prepared is not None:  # the top-level meta ran the one data phase of all its sleeves
         extra["data_phase"] = prepared.union | {"inputs_bytes": prepared.inputs_bytes}
-        from dataflows.trade.orders import run_orders
-
-        if (orders := run_orders(plan.settings, plan.run_dir)) is not None:  # trade.*: the flattened book, traded
-            extra["orders"] = orders
+    if "orders_summary" in results:  # trade.*: the flattened book, traded
+        extra["orders"] = results["orders_summary"]
     return {"inputs": {"lakehouse": str(plan.settings.data_root / "lakehouse")}, "extra": extra}
 
 

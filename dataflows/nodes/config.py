@@ -10,6 +10,7 @@ from dataflows.config import (
     HealthConfig,
     ProfileConfig,
     Settings,
+    TradeConfig,
     VenueConfig,
 )
 from dataflows.sleeve import profile_of
@@ -43,6 +44,11 @@ def venue_config(settings: Settings) -> VenueConfig:
 def flow_config(settings: Settings) -> FlowConfig:
     """`flow.*`: the stages a run skips."""
     return settings.flow
+
+
+def trade_config(settings: Settings) -> TradeConfig:
+    """`trade.*`: capital, holdings or the account's balances, lot defaults."""
+    return settings.trade
 
 
 def venue_name(settings: Settings) -> str:

@@ -2,8 +2,8 @@
 
 The steps live in their own modules: `targets` (the run's weights, prices and venue metadata), `holdings` (the
 holdings file or the account's balances), `build` (whole-lot orders through `rounding`) and `summary`
-(orders.json's summary). This module runs them for the `run` and `orders` verbs and writes the files; method note:
-docs/orders.md.
+(orders.json's summary). This module runs them for the `orders` verb and writes its files; a run's own orders are
+nodes (`dataflows.nodes.trade`). Method note: docs/orders.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ __all__ = [
     "orders_verb",
     "read_holdings",
     "resolve_run",
-    "run_orders",
     "summary_line",
     "write_orders",
 ]
@@ -99,19 +98,6 @@ def check_run_trade(settings: Any) -> None:
             f"trade.balances=true reads a ccxt account; this run's venue is {settings.venue.kind} (use trade.holdings)"
         )
         raise ConfigError(msg)
-
-
-def run_orders(settings: Any, run_dir: Path) -> dict[str, Any] | None:
-    """`run ... trade.capital=...`: orders.csv / orders.json in the run folder before its manifest ends (None when no
-    trade was asked for); the manifest keeps the summary."""
-    trade = settings.trade
-    if trade.capital is None and not trade.balances:
-        return None
-    orders = orders_for_run(run_dir, trade, data_root=settings.data_root)
-    write_orders(run_dir, orders)
-    for line in summary_line(orders.summary).splitlines():
-        log.info("%s", line)
-    return orders.summary
 
 
 def resolve_run(settings: Any) -> Path:

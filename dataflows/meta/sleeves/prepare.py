@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from dataflows import columns as C
-from dataflows.config import ExecutorConfig, ProfileConfig, RunConfig, Settings
+from dataflows.config import ExecutorConfig, ProfileConfig, RunConfig, Settings, TradeConfig
 
 log = logging.getLogger("dataflows.meta")
 
@@ -51,6 +51,7 @@ def sleeve_settings(base: Settings, profile: ProfileConfig, optimizer: str | Non
         meta=None,
         run=RunConfig(as_of=base.run.as_of, id=run_id),
         executor=ExecutorConfig(kind="local"),
+        trade=TradeConfig(),  # the meta trades its flattened book, never a sleeve's
         flow=dataclasses.replace(base.flow, data_only=False),
     ).validate()
 
