@@ -12,7 +12,7 @@ SAVER_TAG = "hamilton.data_saver"  # the tag Hamilton puts on every saver node
 STAGES: dict[str, tuple[str, ...]] = {
     "config": ("config",),
     "data": ("venue", "discovery", "audit", "fetch", "guard", "metadata", "features", "health"),
-    "sleeve": ("aggregation", "selection", "synthesis", "analysis", "optimization"),
+    "sleeve": ("aggregation", "sleeve"),
     "reporting": ("reporting",),
     "validation": ("validation",),
     "trade": ("trade",),

@@ -68,6 +68,15 @@ def read(lh: Lakehouse) -> pl.DataFrame:
     return lh.read_table(lh.features_path, schema(), "features matrix")
 
 
+def read_updated(lh: Lakehouse, update: FeaturesUpdate) -> pl.DataFrame:
+    """The features matrix as `update` left it: what a stage reads after this run's backfill (an empty matrix when
+    the update left no rows). A newer version written meanwhile by a concurrent run holds the same rows for this
+    run's bars (ratings are a function of the bars; a recomputation gives identical rows), so it is read as it is."""
+    if update.rows == 0:
+        return pl.DataFrame(schema=schema())
+    return read(lh)
+
+
 COMPUTE_CHUNK = 256  # symbols rated together: bounds the (bars x symbols x 26) vote array of a large backfill
 
 

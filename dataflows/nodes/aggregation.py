@@ -1,4 +1,5 @@
-"""Aggregation: the training-window returns matrix of the healthy candidates (completed bars, calendar-correct)."""
+"""Aggregation: the decision bar and the training-window returns matrix of the healthy candidates (completed bars,
+calendar-correct)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import polars as pl
 
 from dataflows import columns as C
 from dataflows.config import DataConfig, ProfileConfig
-from dataflows.lakehouse.calendar import DAY_MS
-from dataflows.lakehouse.features import FeaturesUpdate
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.returns import NotEnoughHistory, ReturnsPanel, build_returns
 from dataflows.venues.base import Venue
@@ -64,18 +63,6 @@ def training_returns(
         )
         raise NotEnoughHistory(msg)
     return panel.columns(keep)
-
-
-def selection_ratings(
-    features_update: FeaturesUpdate, lakehouse: Lakehouse, venue: Venue, decision_ms: int
-) -> pl.DataFrame:
-    """Each symbol's ratings from the features matrix as of the bar *before* the decision bar (point in time).
-
-    Depends on `features_update` so the matrix read here is the one this run just brought up to date."""
-    from dataflows.lakehouse import features
-
-    rows = features.as_of_rows(features.read(lakehouse), venue.name, decision_ms - DAY_MS)
-    return rows.select(C.SYMBOL, "recommend_all", "recommend_ma", pl.col("vote_adx").cast(pl.Float64).alias("adx"))
 
 
 def returns_summary(training_returns: ReturnsPanel) -> dict:

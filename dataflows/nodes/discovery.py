@@ -8,6 +8,7 @@ bars up to `as_of`, fetched for the markets inside the scanners' universes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -21,6 +22,7 @@ from dataflows import scanners
 from dataflows.artifacts import save_to
 from dataflows.config import DataConfig, Settings, VenueConfig, conf_dir
 from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
+from dataflows.lakehouse import features
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
 from dataflows.lakehouse.repair import RepairPolicy, retrying
 from dataflows.lakehouse.store import Lakehouse
@@ -195,3 +197,25 @@ def _no_candidates_message(scan_results: list[tuple[str, pl.DataFrame, list[dict
                 why += f" — drop it with `scanner={name} ++scanner.{key}=null`"
         parts.append(f"scanner {name}: {steps}{why}")
     return f"discovery found no candidates as of {iso(as_of_ms)}: " + "; ".join(parts)
+
+
+def scan_ratings(venue: Venue, lakehouse: Lakehouse, scanner_specs: list, as_of_ms: int) -> pl.DataFrame:
+    """Current ratings for scanner filters: the venue's snapshot when it has one, else the lakehouse's features row
+    on the last completed bar (stale rows are not used). Empty unless a scanner filters or sorts on a rating."""
+    from dataflows.scanners import RATING_FIELDS, candidate_rating_schema
+
+    used = any(f.field in RATING_FIELDS for s in scanner_specs for f in s.filters) or any(
+        s.sort_by in RATING_FIELDS for s in scanner_specs
+    )
+    if not used:
+        return pl.DataFrame(schema=candidate_rating_schema())
+    snapshot_fn = getattr(venue, "ratings_snapshot", None)
+    if snapshot_fn is not None:
+        snap = snapshot_fn(None)
+    else:
+        from dataflows.lakehouse.calendar import DAY_MS
+
+        snap = features.as_of_rows(features.read(lakehouse), venue.name, as_of_ms - DAY_MS)
+        fresh_after = dt.datetime.fromtimestamp((as_of_ms - 2 * DAY_MS) / 1000, dt.UTC)
+        snap = snap.filter(pl.col(C.TS) >= fresh_after)
+    return snap.select(C.SYMBOL, *features.RATINGS).cast(candidate_rating_schema())  # type: ignore[arg-type]

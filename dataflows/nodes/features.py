@@ -3,8 +3,6 @@ the venue's own ratings snapshot where the venue offers one."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import polars as pl
 from hamilton.function_modifiers import tag
@@ -44,7 +42,7 @@ def ratings_check(
         return {"available": False}
     symbols = [c.symbol for c in audit_candidates]
     snap = snapshot_fn(symbols)
-    matrix = features.read(lakehouse).filter(pl.col(C.VENUE) == venue.name)
+    matrix = features.read_updated(lakehouse, features_update).filter(pl.col(C.VENUE) == venue.name)
     listed = {c.symbol: c.listed_at_ms for c in audit_candidates}
     verified, unverifiable, mismatches = [], {}, []
     for row in snap.iter_rows(named=True):
@@ -71,25 +69,3 @@ def ratings_check(
         msg = f"ratings backfill disagrees with the venue snapshot: {'; '.join(mismatches[:10])}"
         raise RatingsMismatch(msg)
     return {"available": True, "verified": verified, "unverifiable": unverifiable}
-
-
-def scan_ratings(venue: Venue, lakehouse: Lakehouse, scanner_specs: list, as_of_ms: int) -> pl.DataFrame:
-    """Current ratings for scanner filters: the venue's snapshot when it has one, else the lakehouse's features row
-    on the last completed bar (stale rows are not used). Empty unless a scanner filters or sorts on a rating."""
-    from dataflows.scanners import RATING_FIELDS, candidate_rating_schema
-
-    used = any(f.field in RATING_FIELDS for s in scanner_specs for f in s.filters) or any(
-        s.sort_by in RATING_FIELDS for s in scanner_specs
-    )
-    if not used:
-        return pl.DataFrame(schema=candidate_rating_schema())
-    snapshot_fn = getattr(venue, "ratings_snapshot", None)
-    if snapshot_fn is not None:
-        snap = snapshot_fn(None)
-    else:
-        from dataflows.lakehouse.calendar import DAY_MS
-
-        snap = features.as_of_rows(features.read(lakehouse), venue.name, as_of_ms - DAY_MS)
-        fresh_after = dt.datetime.fromtimestamp((as_of_ms - 2 * DAY_MS) / 1000, dt.UTC)
-        snap = snap.filter(pl.col(C.TS) >= fresh_after)
-    return snap.select(C.SYMBOL, *features.RATINGS).cast(candidate_rating_schema())  # type: ignore[arg-type]

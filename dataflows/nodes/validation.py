@@ -1,21 +1,11 @@
-"""Validation backtest (optional stage): walk-forward of the sleeve, and the run's backtest/ folder.
+"""Validation backtest (optional stage): the sleeve walked forward, and the run's backtest/ folder.
 
-Nodes and their inputs:
-- `walk_forward_params(settings)`: windows, costs and eligibility from `profile.validation` (train/test rows, the
-  step equals test; fees, slippage; an optional eligibility rule on the features row at t−1).
-- `backtest_history(healthy_symbols, candidates, features_update, lakehouse, venue, settings, decision_ms)`:
-  returns of the healthy symbols over `data.history_days` ending at the decision bar (`build_returns`), their
-  traded value per bar and their features-matrix rows — the whole history the walk-forward may slice
-  (`features_update` is taken so the ratings rows are written before they are read).
-- `backtest_result(backtest_history, candidates, symbol_metadata, selection_params, walk_forward_params, settings,
-  metadata_required)`:
-  per window, HTR selection → synthesis → optimization (the profile's method and fallback chain) on the training
-  rows only, eligibility from the features row before each rebalance; the profile, filtered-EW and raw-EW books
-  simulated with vectorbt's `from_orders` accounting (a numba kernel, equal to vectorbt in the tests) with holdings
-  carried across windows; metrics and the forensic report.
-- savers of `backtest_result`: `backtest/returns.parquet` (date, profile, raw_ew, filtered_ew),
-  `backtest/windows.csv`, `backtest/metrics.json`, `backtest/forensic.json`.
-
+`backtest_history` reads the healthy symbols' returns, traded value and features rows over `data.history_days` to
+the decision bar (the features matrix as this run's backfill left it); `backtest_result` decides every window on its
+training rows only with the live sleeve's decision (`dataflows.sleeve.decide`, eligibility from the features row
+before each rebalance) and simulates the profile, filtered-EW and raw-EW books with vectorbt's `from_orders`
+accounting (a numba kernel) with holdings carried across windows; its savers write `backtest/returns.parquet`,
+`windows.csv`, `metrics.json` and `forensic.json`. Method note: `docs/validation.md`.
 """
 
 from __future__ import annotations
@@ -65,7 +55,6 @@ def backtest_history(
     decision_ms: int,
 ) -> History:
     """Returns, traded value and features rows of the healthy symbols over `data.history_days` to the decision bar."""
-    del features_update  # an ordering edge: the features matrix is up to date before it is read
     classes = dict(candidates.select(C.SYMBOL, C.ASSET_CLASS).unique(C.SYMBOL).iter_rows())
     return load_history(
         lakehouse,
@@ -75,6 +64,7 @@ def backtest_history(
         classes,
         end_ms=decision_ms,
         days=data_config.history_days,
+        features_update=features_update,
     )
 
 

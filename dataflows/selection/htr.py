@@ -1,6 +1,6 @@
 """Natural selection by Hierarchical Threshold Relaxation (HTR): score, veto, cluster and recruit atoms.
 
-Pure functions over one training window (`dataflows.nodes.selection` wires them into Hamilton nodes); the method is
+Pure functions over one training window (`dataflows.nodes.sleeve` wires them into Hamilton nodes); the method is
 described in docs/selection.md. Pipeline of `select_atoms`: `asset_features` → `correlation_clusters` →
 `select_from_features` (score, vetoes, recruitment) → `SelectionResult`. The pieces live in sibling modules and are
 re-exported here:

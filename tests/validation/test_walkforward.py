@@ -16,7 +16,7 @@ from dataflows.errors import ConfigError
 from dataflows.lakehouse import features
 from dataflows.lakehouse.calendar import DAY_MS
 from dataflows.nodes import validation as V
-from dataflows.nodes.selection import selection_params
+from dataflows.nodes.sleeve import selection_params
 from dataflows.returns import NotEnoughHistory, ReturnsPanel
 from dataflows.sleeve import profile_of
 from dataflows.validation.simulate import simulate_reference

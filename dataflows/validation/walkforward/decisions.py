@@ -116,7 +116,7 @@ class SleeveDecider:
     symbol_metadata: pl.DataFrame
     profile: ProfileConfig  # with a top-level `optimizer=` applied (`dataflows.sleeve.profile_of`)
     selection_params: SelectionParams
-    metadata_required: bool = True  # unknown tick/lot size vetoes (see nodes.selection.metadata_required)
+    metadata_required: bool = True  # unknown tick/lot size vetoes (see the sleeve stage's `metadata_required` node)
 
     def __call__(self, history: History, window: Window, eligible: tuple[str, ...]) -> WindowDecision:
         t0 = time.perf_counter()

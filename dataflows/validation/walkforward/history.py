@@ -71,8 +71,10 @@ def load_history(
     *,
     end_ms: int,
     days: int,
+    features_update: features.FeaturesUpdate | None = None,
 ) -> History:
-    """Returns (`build_returns`), traded value and features rows of `symbols` over `days` days ending at `end_ms`."""
+    """Returns (`build_returns`), traded value and features rows of `symbols` over `days` days ending at `end_ms`;
+    the features matrix as `features_update` left it when given (`features.read_updated`), else as stored."""
     from dataflows.lakehouse.panel import read_panel
     from dataflows.returns import build_returns
 
@@ -91,7 +93,8 @@ def load_history(
     at = np.searchsorted(panel.dates, times)
     inside = (at < panel.dates.size) & (panel.dates[np.minimum(at, panel.dates.size - 1)] == times)
     traded[at[inside]] = (p[C.CLOSE] * p[C.VOLUME])[inside]
-    frame = features.read(lakehouse).filter((pl.col(C.VENUE) == venue) & pl.col(C.SYMBOL).is_in(syms)).sort(C.TS)
+    matrix = features.read(lakehouse) if features_update is None else features.read_updated(lakehouse, features_update)
+    frame = matrix.filter((pl.col(C.VENUE) == venue) & pl.col(C.SYMBOL).is_in(syms)).sort(C.TS)
     return History(panel, traded, frame, venue)
 
 
