@@ -12,7 +12,6 @@ parts around the driver's own work (`dataflows.meta.execute`):
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,6 @@ from dataflows.meta import sleeves
 from dataflows.meta.flatten import Flattened, SleeveBook, flatten, meta_optimize
 from dataflows.meta.model import MetaPlan, MetaWeights, SleeveResult, survivors
 from dataflows.trade.build import Orders
-
-log = logging.getLogger("dataflows.meta")
 
 
 def sleeve_task(sleeve_inputs: sleeves.Prepared, meta_plan: MetaPlan) -> Parallelizable[sleeves.SleeveInputs]:
@@ -147,15 +144,11 @@ def netted_table(flattened: Flattened) -> pl.DataFrame:
 def trade_orders(flattened_weights_file: dict, sleeves_file: dict, meta_plan: MetaPlan) -> Orders:
     """Whole-lot orders from the holdings to the flattened book (`trade.capital`, `trade.holdings`, `trade.balances`),
     built from the meta folder's files as the `orders` verb builds them."""
-    from dataflows.trade.orders import orders_for_run
-    from dataflows.trade.summary import summary_line
+    from dataflows.trade.orders import orders_of_folder
 
     run_dir = Path(flattened_weights_file["path"]).parent  # the sleeves' weights and candidates are below it
     assert Path(sleeves_file["path"]).parent == run_dir
-    orders = orders_for_run(run_dir, meta_plan.settings.trade, data_root=meta_plan.settings.data_root)
-    for line in summary_line(orders.summary).splitlines():
-        log.info("%s", line)
-    return orders
+    return orders_of_folder(run_dir, meta_plan.settings.trade, data_root=meta_plan.settings.data_root)
 
 
 @config.when(trade=True)

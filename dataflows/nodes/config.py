@@ -1,7 +1,9 @@
-"""The run's configuration as nodes: each stage takes the group it reads (`profile_config`, `data_config`, ...),
-so the DAG shows which knobs drive which node; `settings` itself is the driver's input."""
+"""The run's configuration as nodes: each stage takes the group it reads (`profile_config`, `data_config`, ...), so the
+DAG shows which knobs drive which node; `settings` itself is the driver's input."""
 
 from __future__ import annotations
+
+from hamilton.function_modifiers import extract_fields
 
 from dataflows.config import (
     DataConfig,
@@ -16,41 +18,28 @@ from dataflows.config import (
 from dataflows.sleeve import profile_of
 
 
-def profile_config(settings: Settings) -> ProfileConfig:
-    """`profile.*`, with a top-level `optimizer=NAME` override applied (the method tried first)."""
-    return profile_of(settings)
-
-
-def data_config(settings: Settings) -> DataConfig:
-    """`data.*`: timeframe, history window, repair and fetch limits."""
-    return settings.data
-
-
-def guard_config(settings: Settings) -> GuardConfig:
-    """`guard.*`: the toxic-return guard's rules and quarantine length."""
-    return settings.guard
-
-
-def health_config(settings: Settings) -> HealthConfig:
-    """`health.*`: the gate's strictness and minimum healthy count."""
-    return settings.health
-
-
-def venue_config(settings: Settings) -> VenueConfig:
-    """`venue.*`: which venue, and its options."""
-    return settings.venue
-
-
-def flow_config(settings: Settings) -> FlowConfig:
-    """`flow.*`: the stages a run skips."""
-    return settings.flow
-
-
-def trade_config(settings: Settings) -> TradeConfig:
-    """`trade.*`: capital, holdings or the account's balances, lot defaults."""
-    return settings.trade
-
-
-def venue_name(settings: Settings) -> str:
-    """The venue's lakehouse namespace (everything that changes the bars: kind, seed, exchange or folder)."""
-    return settings.venue_name
+@extract_fields(
+    {
+        "profile_config": ProfileConfig,
+        "data_config": DataConfig,
+        "guard_config": GuardConfig,
+        "health_config": HealthConfig,
+        "venue_config": VenueConfig,
+        "flow_config": FlowConfig,
+        "trade_config": TradeConfig,
+        "venue_name": str,
+    }
+)
+def config_groups(settings: Settings) -> dict:
+    """The groups of `settings` a stage reads: `profile.*` (with a top-level `optimizer=` applied), `data.*`,
+    `guard.*`, `health.*`, `venue.*`, `flow.*`, `trade.*`, and the venue's lakehouse namespace."""
+    return {
+        "profile_config": profile_of(settings),
+        "data_config": settings.data,
+        "guard_config": settings.guard,
+        "health_config": settings.health,
+        "venue_config": settings.venue,
+        "flow_config": settings.flow,
+        "trade_config": settings.trade,
+        "venue_name": settings.venue_name,
+    }

@@ -6,7 +6,6 @@ the records of weights.csv and candidates.json, so both are saved first."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import polars as pl
@@ -17,23 +16,17 @@ from dataflows.config import TradeConfig
 from dataflows.lakehouse.store import Lakehouse
 from dataflows.trade.build import Orders
 
-log = logging.getLogger("dataflows.trade")
-
 
 @config.when(trade=True)
 def trade_orders(
     weights_csv_file: dict, candidates_file: dict, trade_config: TradeConfig, lakehouse: Lakehouse
 ) -> Orders:
     """Whole-lot orders from the holdings (file or ccxt account) to this run's weights under the capital budget."""
-    from dataflows.trade.orders import orders_for_run
-    from dataflows.trade.summary import summary_line
+    from dataflows.trade.orders import orders_of_folder
 
     run_dir = Path(weights_csv_file["path"]).parent  # candidates.json beside it gives each symbol's venue and class
     assert Path(candidates_file["path"]).parent == run_dir
-    orders = orders_for_run(run_dir, trade_config, data_root=Path(lakehouse.root).parent)
-    for line in summary_line(orders.summary).splitlines():
-        log.info("%s", line)
-    return orders
+    return orders_of_folder(run_dir, trade_config, data_root=Path(lakehouse.root).parent)
 
 
 @config.when(trade=True)

@@ -14,8 +14,7 @@ The names below are imported on first use (the pages pull in Jinja2, the backtes
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dataflows.lazy import lazy_exports
 
 _EXPORTS = {
     "BacktestView": "data",
@@ -32,10 +31,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -31,6 +31,7 @@ __all__ = [
     "holdings_from_balances",
     "load_run",
     "orders_for_run",
+    "orders_of_folder",
     "orders_verb",
     "read_holdings",
     "resolve_run",
@@ -73,6 +74,15 @@ def orders_for_run(run_dir: Path, trade: Any, *, data_root: Path, venue: Any = N
     if cash:
         out.summary["cash_balances"] = cash
     return out
+
+
+def orders_of_folder(run_dir: Path, trade: Any, *, data_root: Path) -> Orders:
+    """`orders_for_run`, with its summary logged: a run's or a meta's own orders (`dataflows.nodes.trade`,
+    `dataflows.meta.dag`), built from the files its savers wrote."""
+    orders = orders_for_run(run_dir, trade, data_root=data_root)
+    for line in summary_line(orders.summary).splitlines():
+        log.info("%s", line)
+    return orders
 
 
 def write_orders(folder: Path, orders: Orders) -> dict[str, Path]:
