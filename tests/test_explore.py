@@ -286,7 +286,7 @@ def test_help_documents_every_key_of_the_composed_config():
     assert not missing, missing
     descriptions = field_descriptions()
     undocumented = sorted(k for k in keys if not descriptions.get(k))
-    assert not undocumented, f"add a `# comment` beside these fields in dataflows/config.py: {undocumented}"
+    assert not undocumented, f"add a `# comment` beside these fields in dataflows/config/settings.py: {undocumented}"
     for key in keys:  # the description is printed on the key's line, or under it when the value is long
         here, below = lines[at[key]], lines[at[key] + 1]
         assert descriptions[key] in here or (below.startswith(" " * 46) and descriptions[key] in below), key
