@@ -21,7 +21,7 @@ def scanner_views(settings: Settings, inline_name: str | None = None) -> dict[st
     folder = conf_dir() / "scanner"
     views: dict[str, dict[str, Any]] = {}
     for each, raw in _scanning_settings(settings):
-        for spec in scanner_specs(each):
+        for spec in scanner_specs(each.profile, each.scanner):
             chain = inherits(raw if raw is not None else read_yaml(folder / f"{spec.name}.yaml"), folder)
             views[inline_name if raw is not None and inline_name else spec.name] = {
                 "inherits": chain,

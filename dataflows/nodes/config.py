@@ -28,11 +28,13 @@ from dataflows.sleeve import profile_of
         "flow_config": FlowConfig,
         "trade_config": TradeConfig,
         "venue_name": str,
+        "scanner_config": dict,
     }
 )
 def config_groups(settings: Settings) -> dict:
     """The groups of `settings` a stage reads: `profile.*` (with a top-level `optimizer=` applied), `data.*`,
-    `guard.*`, `health.*`, `venue.*`, `flow.*`, `trade.*`, and the venue's lakehouse namespace."""
+    `guard.*`, `health.*`, `venue.*`, `flow.*`, `trade.*`, a `scanner=NAME` choice, and the venue's lakehouse
+    namespace."""
     return {
         "profile_config": profile_of(settings),
         "data_config": settings.data,
@@ -42,4 +44,5 @@ def config_groups(settings: Settings) -> dict:
         "flow_config": settings.flow,
         "trade_config": settings.trade,
         "venue_name": settings.venue_name,
+        "scanner_config": settings.scanner,  # `scanner=NAME`: one scanner instead of the profile's (None: the profile's)
     }

@@ -20,7 +20,7 @@ from hamilton.function_modifiers import source, value
 from dataflows import columns as C
 from dataflows import scanners
 from dataflows.artifacts import save_to
-from dataflows.config import DataConfig, Settings, VenueConfig, conf_dir
+from dataflows.config import DataConfig, ProfileConfig, VenueConfig, conf_dir
 from dataflows.errors import BadPayload, ConfigError, RateLimited, TransientVenueError, VenueError
 from dataflows.lakehouse import features
 from dataflows.lakehouse.calendar import calendar_for, timeframe_ms
@@ -84,12 +84,12 @@ def markets(venue: Venue, repair_policy: RepairPolicy, venue_config: VenueConfig
     return _shaped(venue, "markets()", answer, market_schema())
 
 
-def scanner_specs(settings: Settings) -> list[scanners.ScannerSpec]:
+def scanner_specs(profile_config: ProfileConfig, scanner_config: dict | None) -> list[scanners.ScannerSpec]:
     """The scanners of this run: `scanner=NAME` if given, else the profile's list (inheritance resolved)."""
     folder = conf_dir() / "scanner"
-    if settings.scanner is not None:
-        return [scanners.from_mapping(dict(settings.scanner), folder)]
-    return [scanners.load(name, folder) for name in settings.profile.scanners]
+    if scanner_config is not None:
+        return [scanners.from_mapping(dict(scanner_config), folder)]
+    return [scanners.load(name, folder) for name in profile_config.scanners]
 
 
 def tickers(

@@ -327,7 +327,7 @@ def test_derived_tickers_fetch_failing_beyond_the_budget(tmp_path, error):
     inner = synthetic_venue(settings)
     venue = Flaky(inner, {"ohlcv"}, error)
     venue.as_of_ms = None  # a live venue asked about the past: tickers are derived from bars
-    specs = discovery.scanner_specs(settings)
+    specs = discovery.scanner_specs(settings.profile, settings.scanner)
     markets = inner.markets()
     lh = Lakehouse(tmp_path / "data")
     with pytest.raises(VenueError) as info:

@@ -162,7 +162,7 @@ def _shared_discovery(sleeves: list[Settings], lh: Any) -> dict[str, Any]:
 
     specs: list = []
     for settings in sleeves:
-        specs.extend(spec for spec in scanner_specs(settings) if spec not in specs)
+        specs.extend(spec for spec in scanner_specs(settings.profile, settings.scanner) if spec not in specs)
     venue = _execute(sleeves[0], lh, ["venue"], {})["venue"]  # one connection for the whole data phase
     return _execute(sleeves[0], lh, ["venue", "markets", "tickers"], {"scanner_specs": specs, "venue": venue})
 
