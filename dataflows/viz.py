@@ -46,7 +46,10 @@ def viz(settings: Settings) -> int:
         dr = build_meta_driver(meta_plan_for(settings).spec, trade=trades(settings))
         wanted = [*FAN_OUT, *meta_outputs(dr)]
         fan = {"sleeve_task", "sleeve_output", "sleeve_outputs"}
-        dot = dag_picture(dr, wanted, lambda name: "fan-out" if name in fan else "meta", f"meta {settings.meta}")
+        name = (settings.meta or {}).get("name", "")
+        dot = dag_picture(dr, wanted, lambda n: "fan-out" if n in fan else "meta", f"meta {name}")
+        dot.edge("sleeve_outputs", "sleeve_results", label="the driver saves each sleeve\nand composes nested metas",
+                 style="dashed", color="#2b6cb0", fontsize="10")  # fmt: skip
     else:
         from dataflows.driver import build_driver, run_outputs, stage_of
 
