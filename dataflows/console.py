@@ -25,6 +25,7 @@ log = logging.getLogger("dataflows")
 
 # Stage of each node module, in pipeline order (the label a user reads).
 STAGES = {
+    "config": "configuration",
     "venue": "venue",
     "discovery": "discovery",
     "audit": "audit",
@@ -34,12 +35,10 @@ STAGES = {
     "features": "ratings",
     "health": "health gate",
     "aggregation": "returns",
-    "selection": "selection",
-    "synthesis": "synthesis",
-    "analysis": "analysis",
-    "optimization": "optimization",
+    "sleeve": "sleeve decision",
     "reporting": "report",
     "validation": "walk-forward",
+    "trade": "orders",
 }
 FETCH_NODE = "repair_report"  # shows its own progress bar
 

@@ -14,7 +14,7 @@ def test_every_stage_module_has_a_label() -> None:
 
     for module in node_modules():
         assert console.stage_of({"module": module.__name__}) == console.STAGES[module.__name__.rsplit(".", 1)[-1]]
-    assert console.stage_of({"module": "dataflows.meta.run"}) is None
+    assert console.stage_of({"module": "dataflows.meta.dag"}) is None
     assert console.stage_of(None) is None
 
 
