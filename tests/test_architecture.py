@@ -44,3 +44,13 @@ def test_node_modules_write_no_file_themselves(module: Path) -> None:
     assert not _imports(module) & writers
     text = module.read_text()
     assert ".write_text(" not in text and ".write_bytes(" not in text and "write_parquet(" not in text
+
+
+def test_modules_stay_small_enough_to_read() -> None:
+    """Each concern in a module of at most 300 lines (package `__init__`s and small shared pieces may be shorter)."""
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines()) for p in _modules()}
+    assert {m: n for m, n in sizes.items() if n > 300} == {}
+
+
+def _modules() -> list[Path]:
+    return sorted([*(ROOT / "dataflows").rglob("*.py"), *(ROOT / "kernels").rglob("*.py")])
