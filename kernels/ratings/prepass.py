@@ -1,9 +1,12 @@
 """Per-column pre-passes of the fused ratings kernel: the indicator series its main loop reads by bar index.
 
-Inputs are one column's bars (1-D float64, contiguous, bar 0 first, no NaN in high, low, close); every output has
-one entry per bar, NaN before the indicator's first bar (`docs/ratings.md#warm-up`). The float operations are those
-of the 1-D kernels in `kernels.indicators` (RSI, DMI/ADX and UO with SMA-seeded RMAs and running sums, extremes from
+Inputs are one column's bars (1-D float64, bar 0 first, no NaN in high, low, close); every output has one entry
+per bar, NaN before the indicator's first bar (`docs/ratings.md#warm-up`). The float operations are those of the
+1-D kernels in `kernels.indicators` (RSI, DMI/ADX and UO with SMA-seeded RMAs and running sums, extremes from
 `sliding_extremes_nb`), so the votes built on these series equal votes built from those kernels bit for bit.
+
+Each is inlined into the fused pass at the Numba IR level (`inline="always"`), so the split adds no separately
+compiled function to the kernel's cold start.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from numba import njit
 from kernels.indicators import sliding_extremes_nb
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rsi_series_nb(cs: np.ndarray) -> np.ndarray:
     """RSI(14) of every bar (from bar 14)."""
     m = cs.shape[0]
@@ -44,7 +47,7 @@ def rsi_series_nb(cs: np.ndarray) -> np.ndarray:
     return rsis
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def window_extremes_nb(hs: np.ndarray, ls: np.ndarray, rsis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Branch-free window extremes: highest H and lowest L over 9 / 14 / 26 / 52 bars (rows of `hmax`, `lmin`:
     Ichimoku's 9, 26, 52 and the 14-bar range of Stochastic and %R), and the 14-bar highest / lowest RSI (`rext`)."""
@@ -62,7 +65,7 @@ def window_extremes_nb(hs: np.ndarray, ls: np.ndarray, rsis: np.ndarray) -> tupl
     return hmax, lmin, rext
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dmi_series_nb(hs: np.ndarray, ls: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DMI / ADX (14, 14) of every bar: (+DI, −DI, ADX); the DIs hold their last value over a zero true range."""
     m = cs.shape[0]
@@ -117,7 +120,7 @@ def dmi_series_nb(hs: np.ndarray, ls: np.ndarray, cs: np.ndarray) -> tuple[np.nd
     return pdis, mdis, adxs
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uo_series_nb(hs: np.ndarray, ls: np.ndarray, cs: np.ndarray) -> np.ndarray:
     """Ultimate Oscillator (7, 14, 28) of every bar (from bar 28), from running sums of buying pressure and true
     range; a window's true-range sum is exactly 0 when all its true ranges are 0 (then UO is NaN)."""
