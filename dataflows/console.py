@@ -46,10 +46,9 @@ FETCH_NODE = "repair_report"  # shows its own progress bar
 def kernels_cold() -> bool:
     """True when numba's cache holds no compiled ratings kernel yet (a fresh clone or `NUMBA_CACHE_DIR`): the first
     run then compiles every kernel once."""
-    folder = os.environ.get("NUMBA_CACHE_DIR")
-    if folder:
-        return not any(Path(folder).rglob("ratings.*.nbi"))
-    return not any((Path(__file__).resolve().parents[1] / "kernels" / "__pycache__").glob("ratings.*.nbi"))
+    from kernels import cache_folder
+
+    return not any(cache_folder().rglob("panel.ratings_nb-*.nbi"))
 
 
 def announce_compilation() -> None:
