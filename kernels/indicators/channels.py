@@ -40,7 +40,8 @@ def sliding_extremes_nb(x: np.ndarray, lengths: np.ndarray, is_max: bool, out: n
             break
         while 2 * w <= n:
             _pairwise_extreme_nb(cur[w:], cur[: T - w], nxt[w:], is_max)
-            nxt[:w] = cur[:w]
+            for i in range(w):  # an element loop: a slice copy makes numba compile its shape checks (~1.4 s)
+                nxt[i] = cur[i]
             cur, nxt = nxt, cur
             w *= 2
         _pairwise_extreme_nb(cur[n - 1 :], cur[w - 1 : T - n + w], out[q, n - 1 :], is_max)
