@@ -20,8 +20,8 @@ Nested metas are composed in the driver from their sleeves' results (`dataflows.
 are tasks, all in one fan-out. Pinned sleeves are only read, in the driver.
 """
 
-from dataflows.meta.sleeves.finish import failed_before_task, finish
-from dataflows.meta.sleeves.prepare import BOUNDARY, Prepared, SleeveInputs, prepare, sleeve_settings
+from dataflows.meta.sleeves.data_phase import BOUNDARY, Prepared, SleeveInputs, prepare, sleeve_settings
+from dataflows.meta.sleeves.saving import failed_before_task, finish
 from dataflows.meta.sleeves.task import SleeveOutput, decide
 
 __all__ = [

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataflows.meta.sleeves.prepare import SleeveInputs
+from dataflows.meta.sleeves.data_phase import SleeveInputs
 
 __all__ = ["SLEEVE_STAGES", "SleeveOutput", "decide"]
 

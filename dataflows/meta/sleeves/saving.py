@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dataflows.meta.model import IN_SAMPLE, SleeveResult
-from dataflows.meta.sleeves.prepare import Prepared
+from dataflows.meta.sleeves.data_phase import Prepared
 from dataflows.meta.sleeves.task import SLEEVE_STAGES, SleeveOutput
 
 __all__ = ["failed_before_task", "finish"]
