@@ -134,7 +134,7 @@ class ProfileConfig:
     # aggregation
     train_days: int = 365  # calendar days of the training window, ending at the last completed bar
     min_history_days: int = 120  # returns an asset needs inside the window
-    # natural selection (HTR v3.4)
+    # natural selection (HTR, docs/selection.md)
     min_winners: int = 15  # selection tops up to this many winners (leader fallback)
     max_winners: int = 25  # at most this many winners, by score
     top_n: int = 2  # per cluster and direction
