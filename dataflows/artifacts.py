@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,10 @@ from dataflows.lakehouse import atomic
 __all__ = ["RunCsv", "RunFiles", "RunJson", "RunParquet", "RunText", "file_record", "register", "save_to"]
 
 
-def file_record(run_dir: Path, path: Path, body: bytes | None = None) -> dict[str, Any]:
+def file_record(run_dir: Path, path: Path, body: bytes) -> dict[str, Any]:
     """What a saver returns: the file's path relative to the run folder and where it is, its size and sha256."""
-    data = path.read_bytes() if body is None else body
     rel = path.relative_to(run_dir).as_posix()
-    return {"file": rel, "path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"file": rel, "path": str(path), "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
 
 
 @dataclasses.dataclass
@@ -80,8 +80,9 @@ class RunParquet(_RunFile):
         return "run_parquet"
 
     def save_data(self, data: pl.DataFrame) -> dict[str, Any]:
-        atomic.write_parquet(self.path, data)
-        return file_record(Path(self.run_dir), self.path)
+        buffer = io.BytesIO()  # encoded once: the bytes written are the bytes hashed
+        data.write_parquet(buffer, compression="zstd", statistics=True)
+        return self._write(buffer.getvalue())
 
 
 @dataclasses.dataclass

@@ -30,9 +30,12 @@ def node_modules() -> list:
     return [importlib.import_module(f"dataflows.nodes.{m}") for mods in STAGES.values() for m in mods]
 
 
+_STAGE_OF_MODULE = {f"dataflows.nodes.{m}": stage for stage, mods in STAGES.items() for m in mods}
+
+
 def stage_of(dr: Any, name: str) -> str:
     """The stage of a node: its module's, or for a saver (which has no module) the stage of the node it saves."""
-    by_module = {f"dataflows.nodes.{m}": stage for stage, mods in STAGES.items() for m in mods}
+    by_module = _STAGE_OF_MODULE
     graph = dr.graph.nodes
     node = graph[name]
     if "module" in node.tags:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from hamilton.function_modifiers import config, source, value
+from hamilton.function_modifiers import config, source, tag, value
 from hamilton.htypes import Collect, Parallelizable
 
 from dataflows.artifacts import save_to
@@ -159,6 +159,7 @@ def orders_table(trade_orders: Orders) -> pl.DataFrame:
 
 
 @config.when(trade=True)
+@tag(manifest="orders", target_="orders_summary")
 @save_to.run_json(run_dir=source("run_dir"), file=value("orders.json"), output_name_="orders_summary_file")
 def orders_summary(trade_orders: Orders) -> dict:
     """orders.json: capital, cash left, the rounding's weight errors, the tracking error."""

@@ -30,7 +30,7 @@ META_OUTPUTS = (
     "meta_weights",
     "flattened",
     "sleeves_document",
-)  # besides every saver of the meta DAG (and the orders' summary when it trades)
+)  # besides every saver and manifest value of the meta DAG (the orders' summary when it trades)
 
 
 def build_meta_driver(spec: Any, executor: Any = None, adapters: tuple = (), trade: bool = False) -> Any:
@@ -56,11 +56,10 @@ def build_meta_driver(spec: Any, executor: Any = None, adapters: tuple = (), tra
 
 def meta_outputs(dr: Any) -> list[str]:
     """The meta DAG's second part: its values and every saver (the meta folder's files)."""
-    from dataflows.driver import SAVER_TAG
+    from dataflows.driver import MANIFEST_TAG, SAVER_TAG
 
-    names = {v.name for v in dr.list_available_variables()}
-    extra = ["orders_summary"] if "orders_summary" in names else []
-    return [*META_OUTPUTS, *extra, *(v.name for v in dr.list_available_variables() if v.tags.get(SAVER_TAG))]
+    tagged = [v.name for v in dr.list_available_variables() if v.tags.get(SAVER_TAG) or MANIFEST_TAG in v.tags]
+    return [*META_OUTPUTS, *tagged]
 
 
 def fan_out(plan: MetaPlan, prepared: Any, executor: Any = None, timings: dict | None = None) -> dict[str, Any]:
@@ -125,18 +124,21 @@ def _nested_sleeve(job: SleeveJob, prepared: Any, outputs: dict[str, Any]) -> Sl
 
 
 def compose(plan: MetaPlan, record: Any, results: list[SleeveResult], prepared: Any = None) -> dict[str, Any]:
-    """The meta DAG's second part over the sleeves' results, with the `RunRecorder` adapter: on success its files,
-    report.html and an `ok` manifest, on failure a `failed` one (reason and exit code)."""
+    """The meta DAG's second part over the sleeves' results. With a `record`, under the `RunRecorder` adapter: on
+    success its files, report.html and an `ok` manifest, on failure a `failed` one (reason and exit code)."""
     from dataflows.driver import run_recorder, trades
 
-    recorder = run_recorder(record, functools.partial(summarize_meta, plan, record.ctx, prepared, results))
+    adapters = ()
+    if record is not None:
+        adapters = (run_recorder(record, functools.partial(summarize_meta, plan, record.ctx, prepared, results)),)
     try:
         trade = prepared is not None and trades(plan.settings)  # nested metas never trade
-        dr = build_meta_driver(plan.spec, adapters=(recorder,), trade=trade)
+        dr = build_meta_driver(plan.spec, adapters=adapters, trade=trade)
         inputs = {"meta_plan": plan, "sleeve_results": results, "run_dir": plan.run_dir}
         return dr.execute(meta_outputs(dr), inputs=inputs)
     except BaseException as exc:
-        record.fail(exc)
+        if record is not None:
+            record.fail(exc)
         raise
 
 
@@ -156,10 +158,6 @@ def execute_plan(plan: MetaPlan, record: Any = None, executor: Any = None) -> di
         if record is not None:
             record.fail(exc)
         raise
-    if record is None:
-        dr = build_meta_driver(plan.spec)
-        inputs = {"meta_plan": plan, "sleeve_results": results, "run_dir": plan.run_dir}
-        return dr.execute(meta_outputs(dr), inputs=inputs) | {"sleeve_inputs": prepared, "sleeve_results": results}
     return compose(plan, record, results, prepared) | {"sleeve_inputs": prepared, "sleeve_results": results}
 
 
